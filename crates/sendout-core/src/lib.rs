@@ -1,0 +1,21 @@
+//! The pure domain of sendout: everything that decides *what* is sent, with no I/O, no async
+//! and no SQL, so that every rule can be tested as a plain function.
+//!
+//! - [`ids`]: typed, time-ordered identifiers;
+//! - [`catalog`]: the event catalog (types, groups, data keys, examples, distribution matrix);
+//! - [`envelope`]: the exact body a receiver gets;
+//! - [`signature`]: Voucherify and Standard Webhooks signatures and their verifiers;
+//! - [`retry`]: when the next attempt of a failed send out happens;
+//! - [`template`]: the payload designer of distribution channels (full, attributes, custom
+//!   JSON templates with `{{path}}` placeholders);
+//! - [`input`]: typed input values (target URLs, custom headers, event type names);
+//! - [`time`]: the timestamp format of the API and the envelope.
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod envelope;
+pub mod ids;
+pub mod input;
+pub mod retry;
+pub mod signature;
+pub mod time;

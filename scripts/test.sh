@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, the generated catalog, and every
+# test of the workspace. Installs or starts what the tests need, idempotently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+
+step "formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
+step "the generated catalog matches the spec"
+python3 scripts/gen-catalog.py --check
+
+step "lints (cargo clippy -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo nextest run --workspace --locked --no-fail-fast "$@"
