@@ -18,4 +18,5 @@ pub mod ids;
 pub mod input;
 pub mod retry;
 pub mod signature;
+pub mod template;
 pub mod time;
