@@ -150,10 +150,82 @@ id_type!(
     /// A send out, one delivery of one event to one target: `whs_…`.
     SendOutId, "whs_", "send out"
 );
-id_type!(
-    /// A request group, shared by the events one API request caused: `v-…`.
-    GroupId, "v-", "group"
-);
+
+/// A request group, shared by the events one API request caused: `v-…`. Ids sendout makes are
+/// `v-` + ULID; ids a platform sends keep their own form (Voucherify's are `v-` + 18 or more
+/// lowercase letters and digits), so any `v-` followed by 1–64 ASCII letters, digits, `_` or
+/// `-` is accepted.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(String);
+
+impl GroupId {
+    /// The fixed prefix of request group ids.
+    pub const PREFIX: &'static str = "v-";
+
+    /// A new group id, later than every one this process made before.
+    pub fn new() -> Self {
+        Self(format!("v-{}", new_ulid().to_string().to_ascii_lowercase()))
+    }
+
+    /// Parses a group id made by sendout or by the platform.
+    pub fn parse(value: &str) -> Result<Self, IdError> {
+        let Some(body) = value.strip_prefix(Self::PREFIX) else {
+            return Err(IdError::WrongPrefix {
+                kind: "group",
+                prefix: Self::PREFIX,
+                value: value.to_owned(),
+            });
+        };
+        let valid = (1..=64).contains(&body.len())
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(IdError::Malformed {
+                kind: "group",
+                value: value.to_owned(),
+            })
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for GroupId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for GroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for GroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for GroupId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for GroupId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Self::parse(&value).map_err(serde::de::Error::custom)
+    }
+}
 
 /// An event: `ev` + three letters naming the type's first segment + `_` + ULID, for example
 /// `evred_…` for `redemption.succeeded` and `evbvr_…` for `business_validation_rule.created`.
@@ -290,6 +362,16 @@ mod tests {
         let upper = format!("whs_{}", Ulid::new());
         assert!(SendOutId::parse(&upper).is_err());
         assert!(EventId::parse(SendOutId::new().as_str()).is_err());
+    }
+
+    #[test]
+    fn group_ids_from_the_platform_keep_their_form() {
+        assert!(GroupId::parse("v-1f36113948e50fc4ge").is_ok());
+        assert!(GroupId::parse(GroupId::new().as_str()).is_ok());
+        assert!(GroupId::parse("v-").is_err());
+        assert!(GroupId::parse("v-has space").is_err());
+        assert!(GroupId::parse("x-123").is_err());
+        assert!(GroupId::parse(&format!("v-{}", "a".repeat(65))).is_err());
     }
 
     #[test]
