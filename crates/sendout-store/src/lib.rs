@@ -1,0 +1,207 @@
+//! sendout's storage. The [`Store`] trait is everything the HTTP layer and the workers ask of a
+//! database; [`sqlite`] (the embedded default) and, later, `postgres` implement it, and one
+//! story test suite runs against each.
+//!
+//! The send-out table is both the delivery queue and the audit log: ingest writes an event and
+//! all its send outs in one transaction (so a 202 means nothing can be lost), workers claim due
+//! send outs with a lease (so a crashed worker's claims come back when the lease runs out), and
+//! each attempt's result is written back with the send out's next state.
+#![forbid(unsafe_code)]
+
+pub mod fanout;
+pub mod model;
+pub mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sendout_core::ids::{ProjectId, SendOutId, WebhookId};
+use sendout_core::time::Timestamp;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+pub use model::*;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record does not exist (or belongs to another project).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule would be broken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed; the message is for logs, never for API clients.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Shared by every sqlx backend: a missing row is `NotFound`, a unique violation is a
+/// `Conflict`, anything else a `Database` error whose text is for logs only.
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.message().to_owned())
+            }
+            _ => Self::Database(error.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        Self::Database(format!("migration failed: {error}"))
+    }
+}
+
+/// The one-way hash under which tokens are kept. Tokens are long random strings, so an
+/// unsalted SHA-256 is enough to make a stolen database useless for authentication.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new project as the management API creates it.
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub id: ProjectId,
+    pub name: String,
+    pub description: Option<String>,
+    pub timezone: String,
+    pub webhook_version: String,
+    pub webhook_token: String,
+    pub app_id: String,
+    pub app_token_hash: String,
+}
+
+/// Everything sendout keeps. Implementations must be safe to share between tasks and, for
+/// PostgreSQL, between processes.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Checks the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Woken whenever new work may be due (ingest, retry requests); workers wait on it
+    /// instead of polling.
+    fn work_signal(&self) -> Arc<Notify>;
+
+    // --- management keys ---
+    /// The token hash of a management key, if it exists.
+    async fn management_key(&self, id: &str) -> StoreResult<Option<String>>;
+    /// Stores a management key (replacing the hash of one with the same id).
+    async fn put_management_key(&self, id: &str, token_hash: &str) -> StoreResult<()>;
+    /// Whether any management key exists (the first start creates one).
+    async fn has_management_keys(&self) -> StoreResult<bool>;
+
+    // --- projects ---
+    async fn create_project(&self, project: NewProject) -> StoreResult<Project>;
+    async fn list_projects(&self) -> StoreResult<Vec<Project>>;
+    async fn get_project(&self, id: &ProjectId) -> StoreResult<Project>;
+    async fn project_by_app_id(&self, app_id: &str) -> StoreResult<Option<Project>>;
+    async fn update_project(&self, id: &ProjectId, update: ProjectUpdate) -> StoreResult<Project>;
+    /// Deletes a project with everything it owns.
+    async fn delete_project(&self, id: &ProjectId) -> StoreResult<()>;
+    /// Makes `new_token` the signing secret; the old one keeps signing until `grace_until`.
+    async fn rotate_webhook_token(
+        &self,
+        id: &ProjectId,
+        new_token: &str,
+        grace_until: Timestamp,
+    ) -> StoreResult<Project>;
+
+    // --- webhooks ---
+    async fn create_webhook(
+        &self,
+        project: &ProjectId,
+        fields: WebhookFields,
+    ) -> StoreResult<Webhook>;
+    async fn list_webhooks(&self, project: &ProjectId) -> StoreResult<Vec<Webhook>>;
+    async fn get_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<Webhook>;
+    /// Replaces the writable fields. Setting `active` clears the disabled reason.
+    async fn update_webhook(
+        &self,
+        project: &ProjectId,
+        id: &WebhookId,
+        fields: WebhookFields,
+    ) -> StoreResult<Webhook>;
+    async fn delete_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<()>;
+
+    // --- ingest and the queue ---
+    /// Stores the events and every send out they fan out to, in one transaction, and wakes
+    /// the workers. Returns when all of it is committed.
+    async fn ingest(
+        &self,
+        project: &ProjectId,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<Vec<IngestOutcome>>;
+    /// Stores a send out made outside ingest (a test webhook), leased to the caller, who
+    /// attempts it at once and completes it.
+    async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim>;
+    /// Leases up to `limit` due, open, unleased send outs for `lease`.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<Claim>>;
+    /// Leases one send out whatever its status (manual retry), unless another worker holds it.
+    async fn claim_one(
+        &self,
+        project: &ProjectId,
+        id: &SendOutId,
+        now: Timestamp,
+        lease: Duration,
+    ) -> StoreResult<Option<Claim>>;
+    /// Writes back attempts and next states, releasing the leases, in one transaction;
+    /// disables targets where asked.
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()>;
+    /// Gives leased send outs back without an attempt (graceful shutdown).
+    async fn release(&self, ids: &[SendOutId]) -> StoreResult<()>;
+    /// When the earliest open send out falls due, if any.
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
+    /// Makes every `FAILED` send out of a target created at or after `since` due now for one
+    /// more attempt. Returns how many.
+    async fn requeue_failed(
+        &self,
+        project: &ProjectId,
+        source_id: &str,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
+
+    // --- the audit log ---
+    /// Newest first; `starting_after` is the last id of the previous page.
+    async fn list_send_outs(
+        &self,
+        project: &ProjectId,
+        filter: &SendOutFilter,
+        starting_after: Option<&SendOutId>,
+        limit: u32,
+    ) -> StoreResult<Page<SendOut>>;
+    async fn get_send_out(
+        &self,
+        project: &ProjectId,
+        id: &SendOutId,
+    ) -> StoreResult<(SendOut, Vec<Attempt>)>;
+    /// Counts of send outs by status in buckets of `bucket` since `since` (dashboard chart).
+    async fn send_out_histogram(
+        &self,
+        project: &ProjectId,
+        since: Timestamp,
+        bucket: Duration,
+    ) -> StoreResult<Vec<StatusBucket>>;
+    /// The status of the newest send out of each of the project's webhooks.
+    async fn last_status_by_source(
+        &self,
+        project: &ProjectId,
+    ) -> StoreResult<Vec<(String, SendOutStatus)>>;
+
+    // --- retention ---
+    /// Deletes finished send outs (and their attempts) and events created before `before`.
+    async fn prune(&self, before: Timestamp) -> StoreResult<u64>;
+}

@@ -1,0 +1,306 @@
+//! The records the store keeps, as plain data. Values arrive here already parsed and checked
+//! at the edge (HTTP, CLI); the store keeps them as given and returns them as stored.
+
+use std::collections::BTreeMap;
+
+use sendout_core::ids::{EventId, GroupId, ProjectId, SendOutId, WebhookId};
+use sendout_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// A tenant. `webhook_token` is kept in clear because every delivery is signed with it;
+/// the app token is kept only as a SHA-256 hash (see [`crate::hash_token`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: String,
+    pub description: Option<String>,
+    pub timezone: String,
+    pub webhook_version: String,
+    pub webhook_token: String,
+    /// The secret being rotated out, still used to sign until `previous_token_expires_at`.
+    pub previous_webhook_token: Option<String>,
+    pub previous_token_expires_at: Option<Timestamp>,
+    pub app_id: String,
+    pub app_token_hash: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl std::fmt::Debug for Project {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Project")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("app_id", &self.app_id)
+            .field("webhook_token", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Project {
+    /// The signing secrets in force at `now`: the current one, and the previous one while
+    /// its grace period lasts.
+    pub fn signing_secrets(&self, now: Timestamp) -> SigningSecrets {
+        let previous = match (&self.previous_webhook_token, self.previous_token_expires_at) {
+            (Some(token), Some(until)) if until > now => Some(token.clone()),
+            _ => None,
+        };
+        SigningSecrets {
+            current: self.webhook_token.clone(),
+            previous,
+        }
+    }
+}
+
+/// The secrets a send out is signed with at the moment of its attempt.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningSecrets {
+    pub current: String,
+    pub previous: Option<String>,
+}
+
+impl std::fmt::Debug for SigningSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningSecrets([redacted])")
+    }
+}
+
+/// The fields a project update may change; `None` keeps the stored value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectUpdate {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub timezone: Option<String>,
+    pub webhook_version: Option<String>,
+}
+
+/// A project-settings webhook. `events` is `["*"]` for all events, otherwise canonical
+/// catalog names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: WebhookId,
+    pub project_id: ProjectId,
+    pub target_url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub headers: BTreeMap<String, String>,
+    pub description: Option<String>,
+    /// Why the webhook was disabled automatically, if it was.
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Webhook {
+    /// Whether an event of this type goes to this webhook (activity aside).
+    pub fn subscribes_to(&self, event_type: &str) -> bool {
+        self.events.iter().any(|e| e == "*" || e == event_type)
+    }
+}
+
+/// The writable fields of a webhook, for create and full update (PUT replaces them all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookFields {
+    pub target_url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub headers: BTreeMap<String, String>,
+    pub description: Option<String>,
+}
+
+/// An event accepted by the ingest API, ready to be stored and fanned out.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: EventId,
+    /// The canonical catalog name.
+    pub event_type: String,
+    /// Compact JSON of the event's `data`, key order as received.
+    pub data: Box<RawValue>,
+    pub entity_id: Option<String>,
+    pub group_id: GroupId,
+    /// Compact JSON of the event's `event_source`.
+    pub event_source: Box<RawValue>,
+    pub created_at: Timestamp,
+}
+
+/// What ingesting one event did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestOutcome {
+    pub event_id: EventId,
+    pub send_outs: u32,
+}
+
+/// Where a send out goes: a project-settings webhook, or one channel of a distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Webhook,
+    Distribution,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Distribution => "distribution",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "webhook" => Some(Self::Webhook),
+            "distribution" => Some(Self::Distribution),
+            _ => None,
+        }
+    }
+}
+
+/// The life of a send out: `PENDING` until its first attempt, `RETRYING` between failed
+/// attempts, then `SUCCEEDED` or `FAILED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SendOutStatus {
+    Pending,
+    Retrying,
+    Succeeded,
+    Failed,
+}
+
+impl SendOutStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Retrying => "RETRYING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "PENDING" => Some(Self::Pending),
+            "RETRYING" => Some(Self::Retrying),
+            "SUCCEEDED" => Some(Self::Succeeded),
+            "FAILED" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    /// Whether a worker may still pick the send out up by itself.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Retrying)
+    }
+}
+
+/// One delivery of one event to one target: the exact body and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendOut {
+    pub id: SendOutId,
+    pub project_id: ProjectId,
+    /// `None` only for test send outs made from a sample.
+    pub event_id: Option<EventId>,
+    /// The envelope's `type`: the event type, or a distribution channel's event name.
+    pub envelope_type: String,
+    /// The type of the event that caused the send out (the trigger, for distributions).
+    pub event_type: String,
+    pub source_kind: SourceKind,
+    /// The webhook id or distribution id.
+    pub source_id: String,
+    /// For distributions, the index of the channel within the distribution.
+    pub channel: Option<u32>,
+    pub target_url: String,
+    /// Custom headers sent with every attempt.
+    pub headers: BTreeMap<String, String>,
+    /// The exact request body, sent unchanged on every attempt.
+    pub body: String,
+    pub status: SendOutStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_attempt_at: Option<Timestamp>,
+    pub failure_reason: Option<String>,
+    pub is_test: bool,
+    /// The request id (`group_id`) of the event.
+    pub group_id: Option<String>,
+    pub event_created_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One HTTP try of a send out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    pub send_out_id: SendOutId,
+    /// 1 for the first attempt.
+    pub number: u32,
+    pub started_at: Timestamp,
+    pub duration_ms: u64,
+    pub response_status: Option<u16>,
+    /// At most 4 KiB of the response body.
+    pub response_body: Option<String>,
+    /// A transport error, timeout or refusal, when there was no HTTP response.
+    pub error: Option<String>,
+    pub succeeded: bool,
+}
+
+/// A send out leased to one worker, with what it needs to make the attempt.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub send_out: SendOut,
+    pub secrets: SigningSecrets,
+    /// Whether the target (webhook, or distribution) is still active. An inactive target's
+    /// send outs are not sent; they end `FAILED` with that reason.
+    pub target_active: bool,
+}
+
+/// What happens to a send out after an attempt (or after deciding not to make one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    Succeeded,
+    /// Another attempt is due at this time.
+    RetryAt(Timestamp),
+    /// Given up. With `disable_target`, the webhook is disabled (or the distribution paused)
+    /// with `reason`.
+    Failed {
+        reason: String,
+        disable_target: bool,
+    },
+}
+
+/// The result of working on one claim, written back in a batch.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub send_out_id: SendOutId,
+    pub attempt: Option<Attempt>,
+    pub next: Next,
+    pub at: Timestamp,
+}
+
+/// Filters of the audit log; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct SendOutFilter {
+    pub status: Option<SendOutStatus>,
+    pub source_id: Option<String>,
+    pub event_type: Option<String>,
+    pub target_url: Option<String>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    pub is_test: Option<bool>,
+}
+
+/// One page of a newest-first listing.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+    pub total: Option<u64>,
+}
+
+/// How many send outs had each status in one time bucket (for the dashboard chart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusBucket {
+    pub bucket_start: Timestamp,
+    pub status: SendOutStatus,
+    pub count: u64,
+}

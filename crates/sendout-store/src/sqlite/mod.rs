@@ -1,0 +1,366 @@
+//! The embedded store: one SQLite file, zero set-up (PRODUCT §7).
+//!
+//! **Connections.** One writer connection (a pool of one) and a pool of readers. Every write
+//! goes through the writer inside `BEGIN IMMEDIATE`, so writes queue in the pool instead of
+//! fighting over SQLite's lock, and a transaction never has to upgrade a read lock into a write
+//! lock (which fails at once with `SQLITE_BUSY` instead of waiting). Readers see the last
+//! committed state (WAL), so a read after a write's `await` sees the write.
+//!
+//! **Pragmas.** `journal_mode=WAL` (readers never block the writer), `foreign_keys=ON` (a
+//! deleted project takes everything it owns with it), `busy_timeout` (another process, such
+//! as a backup or `sendout migrate`, only makes us wait).
+//!
+//! **Durability.** `synchronous=FULL` by default: in WAL mode that syncs the log at every
+//! commit, so once `ingest` returns the event survives a power cut, not only a crash of the
+//! process. That is what "durable before acknowledged" (PRODUCT §4) promises a client that got
+//! a 202, and what PostgreSQL's default gives the other backend. `synchronous=NORMAL` is also
+//! safe against kill -9 (the committed log is in the OS cache, which outlives the process; the
+//! crash test of PRODUCT §8) but may lose the last commits on power loss; operators who accept
+//! that for throughput choose [`Durability::Normal`]. Either way the cost of a sync is paid
+//! per transaction, not per row: concurrent ingest calls are group-committed (see
+//! `ingest.rs`), and `complete` writes a whole batch of attempts in one transaction. Measured on
+//! a development machine, 64 concurrent single-event ingests to four webhooks ran at about
+//! 4,000 events/s with `FULL` and 4,600 with `NORMAL`, so the safer default costs little.
+//!
+//! **The queue.** The `send_outs` table is the queue. An open send out (`PENDING`/`RETRYING`)
+//! has a `next_attempt_at`; a finished one has none. Claiming sets `lease_until` and moves
+//! `next_attempt_at` to the lease's end, so a claimed send out stops being due, comes back on
+//! its own if its worker dies, and "the next due time" is one index lookup. A [`Claim`] shows
+//! the send out as it was before the lease (its own schedule). Writing an attempt's result
+//! (or releasing the claim) replaces both. A claim of a finished send out (a manual retry)
+//! sets only the lease: it never becomes due by itself.
+//!
+//! **Waking workers.** After committing new due work, the store calls `notify_waiters()` (wake
+//! every worker that is waiting now) and then `notify_one()` (leave one permit for a worker
+//! that is between a claim and its next wait, which `notify_waiters` alone would miss: the
+//! lost wakeup). The cost is at most one spurious empty claim.
+
+mod audit;
+mod ingest;
+mod projects;
+mod queue;
+mod rows;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sendout_core::ids::{ProjectId, SendOutId, WebhookId};
+use sendout_core::time::Timestamp;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use tokio::sync::Notify;
+
+use crate::model::*;
+use crate::{NewProject, Store, StoreError, StoreResult};
+
+/// How hard a commit tries to reach the disk before it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Sync the log at every commit: an acknowledged write survives power loss.
+    #[default]
+    Full,
+    /// Sync only at checkpoints: an acknowledged write survives a crash of the process, but
+    /// the last commits may be lost if the machine loses power.
+    Normal,
+}
+
+/// How [`SqliteStore::open_with`] opens the file.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub durability: Durability,
+    /// Size of the read pool.
+    pub readers: u32,
+    /// How long to wait for a lock held by another process.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Full,
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The embedded store: a SQLite database file with one writer and several readers.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+    work: Arc<Notify>,
+    committer: ingest::Committer,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if missing) the database at `url_or_path`: a
+    /// `sqlite://path?mode=rwc`-style URL or a plain path. Does not migrate; call
+    /// [`Store::migrate`]. Must be called inside a Tokio runtime, which runs the store's
+    /// ingest committer for as long as a clone of the store exists.
+    pub async fn open(url_or_path: &str) -> StoreResult<Self> {
+        Self::open_with(url_or_path, SqliteOptions::default()).await
+    }
+
+    /// [`SqliteStore::open`] with explicit options.
+    pub async fn open_with(url_or_path: &str, options: SqliteOptions) -> StoreResult<Self> {
+        let connect = if url_or_path.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url_or_path)?
+        } else {
+            SqliteConnectOptions::new().filename(url_or_path)
+        };
+        if let Some(dir) = connect.get_filename().parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Database(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let connect = connect
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match options.durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+        // The writer first: it creates the file and switches it to WAL before readers open.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(connect.clone())
+            .await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .connect_with(connect)
+            .await?;
+        let work = Arc::new(Notify::new());
+        let committer = ingest::Committer::spawn(writer.clone(), work.clone());
+        Ok(Self {
+            writer,
+            readers,
+            work,
+            committer,
+        })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> PathBuf {
+        self.writer.connect_options().get_filename().to_owned()
+    }
+
+    /// Closes every connection (waiting for those in use to come back).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.readers.close().await;
+    }
+
+    /// A write transaction on the single writer connection.
+    async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Wakes the workers after new due work was committed (see the module docs).
+    fn wake_workers(&self) {
+        self.work.notify_waiters();
+        self.work.notify_one();
+    }
+}
+
+/// Milliseconds of a lease, saturating (a lease of centuries is as good as forever).
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    fn work_signal(&self) -> Arc<Notify> {
+        self.work.clone()
+    }
+
+    async fn management_key(&self, id: &str) -> StoreResult<Option<String>> {
+        projects::management_key(self, id).await
+    }
+
+    async fn put_management_key(&self, id: &str, token_hash: &str) -> StoreResult<()> {
+        projects::put_management_key(self, id, token_hash).await
+    }
+
+    async fn has_management_keys(&self) -> StoreResult<bool> {
+        projects::has_management_keys(self).await
+    }
+
+    async fn create_project(&self, project: NewProject) -> StoreResult<Project> {
+        projects::create_project(self, project).await
+    }
+
+    async fn list_projects(&self) -> StoreResult<Vec<Project>> {
+        projects::list_projects(self).await
+    }
+
+    async fn get_project(&self, id: &ProjectId) -> StoreResult<Project> {
+        projects::get_project(&self.readers, id).await
+    }
+
+    async fn project_by_app_id(&self, app_id: &str) -> StoreResult<Option<Project>> {
+        projects::project_by_app_id(self, app_id).await
+    }
+
+    async fn update_project(&self, id: &ProjectId, update: ProjectUpdate) -> StoreResult<Project> {
+        projects::update_project(self, id, update).await
+    }
+
+    async fn delete_project(&self, id: &ProjectId) -> StoreResult<()> {
+        projects::delete_project(self, id).await
+    }
+
+    async fn rotate_webhook_token(
+        &self,
+        id: &ProjectId,
+        new_token: &str,
+        grace_until: Timestamp,
+    ) -> StoreResult<Project> {
+        projects::rotate_webhook_token(self, id, new_token, grace_until).await
+    }
+
+    async fn create_webhook(
+        &self,
+        project: &ProjectId,
+        fields: WebhookFields,
+    ) -> StoreResult<Webhook> {
+        projects::create_webhook(self, project, fields).await
+    }
+
+    async fn list_webhooks(&self, project: &ProjectId) -> StoreResult<Vec<Webhook>> {
+        projects::list_webhooks(self, project).await
+    }
+
+    async fn get_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<Webhook> {
+        projects::get_webhook(&self.readers, project, id).await
+    }
+
+    async fn update_webhook(
+        &self,
+        project: &ProjectId,
+        id: &WebhookId,
+        fields: WebhookFields,
+    ) -> StoreResult<Webhook> {
+        projects::update_webhook(self, project, id, fields).await
+    }
+
+    async fn delete_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<()> {
+        projects::delete_webhook(self, project, id).await
+    }
+
+    async fn ingest(
+        &self,
+        project: &ProjectId,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<Vec<IngestOutcome>> {
+        self.committer.ingest(project, events).await
+    }
+
+    async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim> {
+        queue::insert_send_out(self, send_out, lease).await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<Claim>> {
+        queue::claim_due(self, now, limit, lease).await
+    }
+
+    async fn claim_one(
+        &self,
+        project: &ProjectId,
+        id: &SendOutId,
+        now: Timestamp,
+        lease: Duration,
+    ) -> StoreResult<Option<Claim>> {
+        queue::claim_one(self, project, id, now, lease).await
+    }
+
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
+        queue::complete(self, completions).await
+    }
+
+    async fn release(&self, ids: &[SendOutId]) -> StoreResult<()> {
+        queue::release(self, ids).await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
+        queue::next_due_at(self).await
+    }
+
+    async fn requeue_failed(
+        &self,
+        project: &ProjectId,
+        source_id: &str,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        queue::requeue_failed(self, project, source_id, since, now).await
+    }
+
+    async fn list_send_outs(
+        &self,
+        project: &ProjectId,
+        filter: &SendOutFilter,
+        starting_after: Option<&SendOutId>,
+        limit: u32,
+    ) -> StoreResult<Page<SendOut>> {
+        audit::list_send_outs(self, project, filter, starting_after, limit).await
+    }
+
+    async fn get_send_out(
+        &self,
+        project: &ProjectId,
+        id: &SendOutId,
+    ) -> StoreResult<(SendOut, Vec<Attempt>)> {
+        audit::get_send_out(self, project, id).await
+    }
+
+    async fn send_out_histogram(
+        &self,
+        project: &ProjectId,
+        since: Timestamp,
+        bucket: Duration,
+    ) -> StoreResult<Vec<StatusBucket>> {
+        audit::send_out_histogram(self, project, since, bucket).await
+    }
+
+    async fn last_status_by_source(
+        &self,
+        project: &ProjectId,
+    ) -> StoreResult<Vec<(String, SendOutStatus)>> {
+        audit::last_status_by_source(self, project).await
+    }
+
+    async fn prune(&self, before: Timestamp) -> StoreResult<u64> {
+        audit::prune(self, before).await
+    }
+}

@@ -1,0 +1,234 @@
+//! What only the SQLite backend can show: its pragmas, its file handling, and rows the
+//! `Store` trait does not expose (events, attempts) during retention.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use sendout_core::ids::{EventId, GroupId, ProjectId};
+use sendout_core::time::Timestamp;
+use serde_json::value::RawValue;
+
+use super::*;
+
+fn raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).expect("valid JSON")
+}
+
+async fn fresh(dir: &tempfile::TempDir, options: SqliteOptions) -> SqliteStore {
+    let path = dir.path().join("nested").join("sendout.db");
+    let store = SqliteStore::open_with(&path.to_string_lossy(), options)
+        .await
+        .expect("opens");
+    store.migrate().await.expect("migrates");
+    store
+}
+
+async fn shop(store: &SqliteStore) -> Project {
+    let id = ProjectId::new();
+    store
+        .create_project(NewProject {
+            name: "Shop".into(),
+            description: None,
+            timezone: "UTC".into(),
+            webhook_version: "v2024-01-01".into(),
+            webhook_token: "secret".into(),
+            app_id: format!("app-{id}"),
+            app_token_hash: crate::hash_token("token"),
+            id,
+        })
+        .await
+        .expect("created")
+}
+
+fn event(event_type: &str) -> NewEvent {
+    NewEvent {
+        id: EventId::new(event_type),
+        event_type: event_type.into(),
+        data: raw(r#"{"a":1}"#),
+        entity_id: None,
+        group_id: GroupId::new(),
+        event_source: raw(r#"{"channel":"API"}"#),
+        created_at: Timestamp::now(),
+    }
+}
+
+async fn count(store: &SqliteStore, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&store.readers)
+        .await
+        .expect("counted")
+}
+
+#[tokio::test]
+async fn the_store_creates_its_directory_and_runs_in_wal_with_foreign_keys() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    assert!(store.path().exists());
+    for pool in [&store.writer, &store.readers] {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .expect("read");
+        assert_eq!(mode, "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(pool)
+            .await
+            .expect("read");
+        assert_eq!(fk, 1);
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .expect("read");
+        assert_eq!(sync, 2, "FULL");
+    }
+    store.migrate().await.expect("migrating twice is harmless");
+}
+
+#[tokio::test]
+async fn a_sqlite_url_opens_the_same_database_as_its_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let project = shop(&store).await;
+    let url = format!("sqlite://{}?mode=rwc", store.path().display());
+    let again = SqliteStore::open(&url).await.expect("opens");
+    assert_eq!(
+        again.get_project(&project.id).await.expect("found"),
+        project
+    );
+}
+
+#[tokio::test]
+async fn normal_durability_sets_synchronous_normal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = SqliteOptions {
+        durability: Durability::Normal,
+        ..SqliteOptions::default()
+    };
+    let store = fresh(&dir, options).await;
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&store.writer)
+        .await
+        .expect("read");
+    assert_eq!(sync, 1);
+}
+
+#[tokio::test]
+async fn pruning_takes_attempts_with_their_send_outs_and_events_nothing_refers_to() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let project = shop(&store).await;
+    let fields = WebhookFields {
+        target_url: "https://example.com/hook".into(),
+        events: vec!["voucher.published".into()],
+        active: true,
+        headers: BTreeMap::new(),
+        description: None,
+    };
+    store
+        .create_webhook(&project.id, fields)
+        .await
+        .expect("created");
+    store
+        .ingest(
+            &project.id,
+            vec![
+                event("voucher.published"),
+                event("voucher.published"),
+                event("campaign.created"),
+            ],
+        )
+        .await
+        .expect("ingested");
+    let now = Timestamp::now();
+    let claims = store
+        .claim_due(now, 10, Duration::from_secs(30))
+        .await
+        .expect("claimed");
+    let done = |claim: &Claim, next| Completion {
+        send_out_id: claim.send_out.id.clone(),
+        attempt: Some(Attempt {
+            send_out_id: claim.send_out.id.clone(),
+            number: 1,
+            started_at: now,
+            duration_ms: 3,
+            response_status: Some(200),
+            response_body: None,
+            error: None,
+            succeeded: true,
+        }),
+        next,
+        at: now,
+    };
+    store
+        .complete(vec![
+            done(&claims[0], Next::Succeeded),
+            done(&claims[1], Next::RetryAt(now.plus_millis(60_000))),
+        ])
+        .await
+        .expect("completed");
+    assert_eq!(count(&store, "events").await, 3);
+    assert_eq!(count(&store, "attempts").await, 2);
+
+    let pruned = store
+        .prune(Timestamp::now().plus_millis(1))
+        .await
+        .expect("pruned");
+    assert_eq!(pruned, 1);
+    assert_eq!(count(&store, "send_outs").await, 1);
+    assert_eq!(
+        count(&store, "attempts").await,
+        1,
+        "the open one's attempt stays"
+    );
+    // The event of the open send out stays; the other two (one finished, one that fanned
+    // out to nothing) go.
+    assert_eq!(count(&store, "events").await, 1);
+}
+
+#[tokio::test]
+async fn deleting_a_project_cascades_to_every_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let project = shop(&store).await;
+    let fields = WebhookFields {
+        target_url: "https://example.com/hook".into(),
+        events: vec!["*".into()],
+        active: true,
+        headers: BTreeMap::new(),
+        description: None,
+    };
+    store
+        .create_webhook(&project.id, fields)
+        .await
+        .expect("created");
+    store
+        .ingest(&project.id, vec![event("voucher.published")])
+        .await
+        .expect("ingested");
+    let claims = store
+        .claim_due(Timestamp::now(), 10, Duration::from_secs(30))
+        .await
+        .expect("claimed");
+    store
+        .complete(vec![Completion {
+            send_out_id: claims[0].send_out.id.clone(),
+            attempt: Some(Attempt {
+                send_out_id: claims[0].send_out.id.clone(),
+                number: 1,
+                started_at: Timestamp::now(),
+                duration_ms: 3,
+                response_status: Some(500),
+                response_body: None,
+                error: None,
+                succeeded: false,
+            }),
+            next: Next::RetryAt(Timestamp::now()),
+            at: Timestamp::now(),
+        }])
+        .await
+        .expect("completed");
+    store.delete_project(&project.id).await.expect("deleted");
+    for table in ["projects", "webhooks", "events", "send_outs", "attempts"] {
+        assert_eq!(count(&store, table).await, 0, "{table}");
+    }
+}

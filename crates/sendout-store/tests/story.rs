@@ -1,0 +1,77 @@
+//! The story of a store: one suite of scenarios that every backend must pass.
+//!
+//! Each scenario is a plain `async fn` taking `&dyn Store` (or the [`harness::Harness`] when it
+//! needs to reopen the database), so it knows nothing of the backend. [`story!`] turns the list
+//! of scenarios into one `#[tokio::test]` per scenario for a backend, given a function that
+//! makes a fresh, migrated store; a new backend joins with one `mod` and one constructor.
+
+#[path = "story/audit.rs"]
+mod audit;
+#[path = "story/harness.rs"]
+mod harness;
+#[path = "story/ingest.rs"]
+mod ingest;
+#[path = "story/projects.rs"]
+mod projects;
+#[path = "story/queue.rs"]
+mod queue;
+
+/// One test per scenario on the backend that `$fresh()` makes.
+macro_rules! story {
+    ($fresh:path) => {
+        story!(@store $fresh;
+            projects::management_keys_are_stored_hashed_and_replaced_by_id,
+            projects::projects_are_created_read_updated_listed_found_by_app_id_and_deleted,
+            projects::deleting_a_project_takes_its_webhooks_events_and_send_outs_with_it,
+            projects::webhooks_are_created_read_replaced_listed_and_deleted,
+            projects::a_reactivated_webhook_loses_its_disabled_reason,
+            projects::another_projects_ids_are_not_found,
+            projects::rotation_keeps_the_previous_secret_within_the_grace_period_only,
+            ingest::an_event_fans_out_only_to_active_webhooks_subscribed_to_its_type_or_to_all,
+            ingest::a_batch_is_ingested_whole_or_not_at_all,
+            ingest::one_failing_ingest_does_not_fail_others_made_at_the_same_time,
+            ingest::ingest_wakes_a_worker_even_one_that_was_not_waiting_yet,
+            queue::a_claimed_send_out_is_not_claimed_again_while_its_lease_lasts,
+            queue::an_expired_lease_makes_the_send_out_claimable_again,
+            queue::claims_come_earliest_due_first_and_at_most_the_limit,
+            queue::a_successful_attempt_completes_the_send_out,
+            queue::a_failed_attempt_makes_the_send_out_retry_at_the_time_given,
+            queue::giving_up_fails_the_send_out_and_disables_its_webhook_when_asked,
+            queue::a_claim_shows_when_its_target_is_inactive_or_deleted,
+            queue::claim_one_leases_any_send_out_unless_another_worker_holds_it,
+            queue::a_batch_may_complete_one_send_out_twice,
+            queue::released_claims_are_due_again_at_once,
+            queue::requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_now,
+            queue::a_test_send_out_is_stored_leased_to_its_maker,
+            audit::the_audit_log_lists_newest_first_with_filters_and_pages,
+            audit::get_send_out_returns_its_attempts_in_order,
+            audit::prune_deletes_finished_send_outs_older_than_the_cutoff_only,
+            audit::the_dashboard_counts_send_outs_by_status_and_time_and_knows_each_webhooks_last_status,
+        );
+        story!(@harness $fresh;
+            ingest::a_store_reopened_from_the_same_place_keeps_pending_send_outs,
+        );
+    };
+    (@store $fresh:path; $($module:ident :: $scenario:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $scenario() {
+                let harness = $fresh().await;
+                crate::$module::$scenario(harness.store()).await;
+            }
+        )*
+    };
+    (@harness $fresh:path; $($module:ident :: $scenario:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $scenario() {
+                let harness = $fresh().await;
+                crate::$module::$scenario(&harness).await;
+            }
+        )*
+    };
+}
+
+mod sqlite {
+    story!(crate::harness::fresh_sqlite);
+}
