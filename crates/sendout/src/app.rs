@@ -1,0 +1,306 @@
+//! Assembling a running sendout: open the store, migrate, create the first management key and
+//! project on an empty store, start the delivery workers and the HTTP server, and stop them all
+//! together on one cancellation token (graceful shutdown: the server stops accepting, workers
+//! stop claiming and finish or release what they hold).
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use sendout_core::ids::ProjectId;
+use sendout_core::time::Timestamp;
+use sendout_store::sqlite::SqliteStore;
+use sendout_store::{hash_token, NewProject, Project, Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Database, Secret};
+use crate::delivery::{worker, Deliverer};
+
+/// What every handler and worker shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub deliverer: Arc<Deliverer>,
+    /// `Some` when this process runs workers: true while they run.
+    pub workers_alive: Option<Arc<AtomicBool>>,
+}
+
+/// Why sendout could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the store could not be opened: {0}")]
+    Store(#[from] StoreError),
+    #[error("the data directory {path} could not be created: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("could not listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the HTTP client could not be built: {0}")]
+    Client(String),
+}
+
+/// Opens (creating if needed) the configured store and applies migrations.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    let store: Arc<dyn Store> = match &config.database {
+        Database::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            Arc::new(SqliteStore::open(&path.to_string_lossy()).await?)
+        }
+        Database::Postgres(_) => {
+            return Err(StartError::Unsupported(
+                "the PostgreSQL store is not built yet; use the embedded store".into(),
+            ))
+        }
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// A random token of `len` letters and digits.
+pub fn random_token(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// A project's freshly made credentials, shown once.
+#[derive(Debug, Clone)]
+pub struct NewProjectKeys {
+    pub project: Project,
+    pub app_token: Secret,
+}
+
+/// Creates a project with fresh keys and signing secret.
+pub async fn create_project(
+    store: &dyn Store,
+    name: String,
+    description: Option<String>,
+    timezone: String,
+) -> Result<NewProjectKeys, StoreError> {
+    let app_token = random_token(40);
+    let project = store
+        .create_project(NewProject {
+            id: ProjectId::new(),
+            name,
+            description,
+            timezone,
+            webhook_version: "v2024-01-01".into(),
+            webhook_token: random_token(40),
+            app_id: uuid_like(),
+            app_token_hash: hash_token(&app_token),
+        })
+        .await?;
+    Ok(NewProjectKeys {
+        project,
+        app_token: Secret::new(app_token),
+    })
+}
+
+/// An app id in Voucherify's format (a UUID), from random bytes.
+fn uuid_like() -> String {
+    let b: [u8; 16] = rand::thread_rng().gen();
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// What the first start on an empty store created, to be printed once.
+#[derive(Debug, Clone)]
+pub struct FirstStart {
+    /// `None` when the management key came from the configuration.
+    pub management_key: Option<(String, Secret)>,
+    pub project: Option<NewProjectKeys>,
+}
+
+/// Makes sure a management key exists (the configured one, or a generated one on an empty
+/// store) and, on an empty store, a default project.
+pub async fn bootstrap(store: &dyn Store, config: &Config) -> Result<FirstStart, StoreError> {
+    let mut first = FirstStart {
+        management_key: None,
+        project: None,
+    };
+    if let (Some(id), Some(token)) = (&config.management_id, &config.management_token) {
+        store
+            .put_management_key(id, &hash_token(token.expose()))
+            .await?;
+    } else if !store.has_management_keys().await? {
+        let id = format!("M-{}", random_token(24));
+        let token = random_token(48);
+        store.put_management_key(&id, &hash_token(&token)).await?;
+        first.management_key = Some((id, Secret::new(token)));
+    }
+    if store.list_projects().await?.is_empty() {
+        first.project =
+            Some(create_project(store, "Default project".into(), None, "Etc/UTC".into()).await?);
+    }
+    Ok(first)
+}
+
+/// How often retention pruning runs.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes finished send outs, attempts and events older than `retention`, every hour while
+/// workers run (the first pass a minute after start, so a start is never slowed by it).
+fn spawn_pruner(store: Arc<dyn Store>, retention: std::time::Duration, cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let mut wait = std::time::Duration::from_secs(60);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            wait = PRUNE_EVERY;
+            let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+            let before = Timestamp::now().plus_millis(-retention_ms);
+            match store.prune(before).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned records past retention"),
+                Err(e) => tracing::warn!(error = %e, "retention pruning failed"),
+            }
+        }
+    });
+}
+
+/// A running sendout: HTTP server and (optionally) workers.
+#[derive(Debug)]
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub first_start: FirstStart,
+    cancel: CancellationToken,
+    http: JoinHandle<std::io::Result<()>>,
+    workers: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// The token that stops everything when cancelled (wired to Ctrl-C by `serve`).
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Stops accepting requests and claiming work, and waits for in-flight work to finish or
+    /// be released.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.wait().await;
+    }
+
+    /// Waits until the server has stopped (after the cancel token fired).
+    pub async fn wait(self) {
+        if let Some(workers) = self.workers {
+            if let Err(e) = workers.await {
+                tracing::error!(error = %e, "delivery workers ended abnormally");
+            }
+        }
+        match self.http.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
+            Err(e) => tracing::error!(error = %e, "the HTTP server ended abnormally"),
+        }
+    }
+}
+
+/// Starts sendout as `serve` runs it: API and dashboard, plus workers when configured.
+pub async fn start(config: Config) -> Result<Server, StartError> {
+    let store = open_store(&config).await?;
+    start_with_store(config, store, true).await
+}
+
+/// Starts the HTTP server (and workers if `config.workers`) on an opened store. `serve_http`
+/// false runs workers only (`sendout worker`).
+pub async fn start_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+    serve_http: bool,
+) -> Result<Server, StartError> {
+    let first_start = bootstrap(store.as_ref(), &config).await?;
+    let config = Arc::new(config);
+    let deliverer =
+        Arc::new(Deliverer::new(&config).map_err(|e| StartError::Client(e.to_string()))?);
+    let cancel = CancellationToken::new();
+
+    let (workers, workers_alive) = if config.workers || !serve_http {
+        let alive = Arc::new(AtomicBool::new(true));
+        let handle = worker::spawn(
+            store.clone(),
+            deliverer.clone(),
+            config.clone(),
+            cancel.clone(),
+            alive.clone(),
+        );
+        spawn_pruner(store.clone(), config.retention, cancel.clone());
+        (Some(handle), Some(alive))
+    } else {
+        (None, None)
+    };
+
+    let state = AppState {
+        store,
+        config: config.clone(),
+        deliverer,
+        workers_alive,
+    };
+
+    let (addr, http) = if serve_http {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let router = crate::http::router(state.clone());
+        let shutdown = cancel.clone();
+        let http = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+        });
+        (addr, http)
+    } else {
+        let shutdown = cancel.clone();
+        let http = tokio::spawn(async move {
+            shutdown.cancelled().await;
+            Ok(())
+        });
+        (config.listen, http)
+    };
+
+    Ok(Server {
+        addr,
+        state,
+        first_start,
+        cancel,
+        http,
+        workers,
+    })
+}

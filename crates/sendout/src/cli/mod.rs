@@ -1,0 +1,128 @@
+//! The command line: one binary, several roles. `serve` runs the API, the dashboard and the
+//! workers; `worker` runs delivery only (scale-out); `migrate` prepares the store; `listen` is
+//! a local receiver for developers; `emit` sends an event to a server; `catalog` prints the
+//! event catalog.
+
+mod emit;
+mod listen;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// A self-hosted webhook engine speaking the Voucherify v2024-01-01 webhook format.
+#[derive(Debug, Parser)]
+#[command(name = "sendout", version, about)]
+pub struct Cli {
+    /// A TOML config file (keys as in `sendout config`); SENDOUT_* variables override it.
+    #[arg(long, global = true, env = "SENDOUT_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API, the dashboard and the delivery workers (embedded store by default).
+    Serve,
+    /// Run delivery workers only, sharing the configured database with other nodes.
+    Worker,
+    /// Apply the store's migrations and exit.
+    Migrate,
+    /// Print the configuration defaults (the documented config file).
+    Config,
+    /// Print the event catalog: every event type with its group and channels.
+    Catalog {
+        /// Only this channel: project_settings or distribution.
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// A local webhook receiver: prints what arrives and checks both signatures.
+    Listen(listen::Args),
+    /// Send an event to a sendout server's ingest API.
+    Emit(emit::Args),
+}
+
+/// Parses the arguments and runs the command; errors are printed, not panicked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    Ok(Config::load(cli.config.as_deref())?)
+}
+
+/// Runs one command to its end.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Serve => serve::serve(load_config(&cli)?, true).await,
+        Command::Worker => serve::serve(load_config(&cli)?, false).await,
+        Command::Migrate => {
+            let config = load_config(&cli)?;
+            crate::telemetry::init(config.log_format);
+            crate::app::open_store(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", crate::config::DEFAULTS);
+            Ok(())
+        }
+        Command::Catalog { channel } => print_catalog(channel.as_deref()),
+        Command::Listen(args) => listen::run(args.clone()).await,
+        Command::Emit(args) => emit::run(args.clone()).await,
+    }
+}
+
+fn print_catalog(channel: Option<&str>) -> anyhow::Result<()> {
+    use sendout_core::catalog::{catalog, Channel};
+    let channels = match channel {
+        None => vec![Channel::ProjectSettings, Channel::Distribution],
+        Some("project_settings") => vec![Channel::ProjectSettings],
+        Some("distribution") => vec![Channel::Distribution],
+        Some(other) => {
+            anyhow::bail!("unknown channel `{other}`: use project_settings or distribution")
+        }
+    };
+    for channel in channels {
+        println!("# {channel:?} events");
+        for group in catalog().groups(channel) {
+            println!("{}:", group.name);
+            for event_type in &group.types {
+                let schema = if event_type.has_public_schema() {
+                    ""
+                } else {
+                    "  (no public schema)"
+                };
+                println!(
+                    "  {:<50} {}{schema}",
+                    event_type.name(),
+                    event_type.title_in(channel).unwrap_or(event_type.title())
+                );
+            }
+        }
+        println!();
+    }
+    Ok(())
+}

@@ -1,0 +1,456 @@
+//! Configuration: the documented defaults embedded in the binary (`config.default.toml`),
+//! then a config file, then `SENDOUT_*` environment variables, each layer overriding the one
+//! before. Values are parsed once here into typed fields, so the rest of the program never
+//! sees a string it must interpret. Secrets are wrapped in [`Secret`], whose `Debug` redacts.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use ipnet::IpNet;
+use sendout_core::retry::RetryPolicy;
+use serde::{Deserialize, Deserializer};
+
+/// The defaults, also shown by `sendout config --defaults`.
+pub const DEFAULTS: &str = include_str!("../config.default.toml");
+
+/// A value that must never appear in logs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("Secret(empty)")
+        } else {
+            f.write_str("Secret([redacted])")
+        }
+    }
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// The embedded store: a SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (contains credentials; never logged).
+    Postgres(Secret),
+}
+
+/// The whole configuration, typed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database: Database,
+    pub management_id: Option<String>,
+    pub management_token: Option<Secret>,
+    pub allowed_target_ranges: Vec<IpNet>,
+    pub retry: RetryPolicy,
+    pub delivery_timeout: Duration,
+    pub delivery_concurrency: usize,
+    pub delivery_concurrency_per_host: usize,
+    pub lease: Duration,
+    pub secret_rotation_grace: Duration,
+    pub retention: Duration,
+    pub max_body_bytes: usize,
+    pub workers: bool,
+    pub dashboard_password: Option<Secret>,
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A configuration that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Read(String),
+    #[error("configuration key `{key}` ({env}): {message}")]
+    Invalid {
+        key: &'static str,
+        env: &'static str,
+        message: String,
+    },
+}
+
+/// The layered values as text, before parsing.
+#[derive(Debug, Deserialize)]
+struct Raw {
+    listen: String,
+    data_dir: String,
+    database_url: String,
+    management_id: String,
+    management_token: String,
+    allowed_target_ranges: String,
+    retry_schedule: String,
+    #[serde(deserialize_with = "lenient")]
+    retry_jitter: f64,
+    retry_after_cap: String,
+    delivery_timeout: String,
+    #[serde(deserialize_with = "lenient")]
+    delivery_concurrency: usize,
+    #[serde(deserialize_with = "lenient")]
+    delivery_concurrency_per_host: usize,
+    lease: String,
+    secret_rotation_grace: String,
+    retention: String,
+    #[serde(deserialize_with = "lenient")]
+    max_body_bytes: usize,
+    #[serde(deserialize_with = "lenient")]
+    workers: bool,
+    dashboard_password: String,
+    log_format: String,
+}
+
+/// Accepts a value either in its own type (from TOML) or as text (from the environment).
+fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either<T> {
+        Native(T),
+        Text(String),
+    }
+    match Either::<T>::deserialize(deserializer)? {
+        Either::Native(value) => Ok(value),
+        Either::Text(text) => text
+            .trim()
+            .parse()
+            .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}"))),
+    }
+}
+
+fn invalid(key: &'static str, env: &'static str, message: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        env,
+        message: message.to_string(),
+    }
+}
+
+fn duration(key: &'static str, env: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(text.trim()).map_err(|e| invalid(key, env, format!("`{text}`: {e}")))
+}
+
+fn non_empty(text: String) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(Self::figment(file))
+    }
+
+    /// The layers, exposed so tests can add their own on top.
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // Environment values stay text: figment's own `Env` would turn `8080` into a number
+        // and `[::1]:8080` into an array, breaking string keys.
+        for (key, value) in std::env::vars() {
+            if let Some(key) = key.strip_prefix("SENDOUT_").filter(|k| *k != "CONFIG") {
+                figment = figment.merge((key.to_ascii_lowercase(), value));
+            }
+        }
+        figment
+    }
+
+    /// Parses the merged layers.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let raw: Raw = figment
+            .extract()
+            .map_err(|e| ConfigError::Read(e.to_string()))?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: Raw) -> Result<Self, ConfigError> {
+        let listen =
+            raw.listen.trim().parse().map_err(|e| {
+                invalid("listen", "SENDOUT_LISTEN", format!("`{}`: {e}", raw.listen))
+            })?;
+        let database = match non_empty(raw.database_url) {
+            None => Database::Sqlite(PathBuf::from(raw.data_dir.trim()).join("sendout.db")),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Database::Postgres(Secret::new(url))
+            }
+            Some(url) => match url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+            {
+                Some(path) if !path.is_empty() => {
+                    let path = path.split('?').next().unwrap_or(path);
+                    Database::Sqlite(PathBuf::from(path))
+                }
+                _ => {
+                    return Err(invalid(
+                        "database_url",
+                        "SENDOUT_DATABASE_URL",
+                        "must be sqlite://PATH or postgres://…",
+                    ))
+                }
+            },
+        };
+        let allowed_target_ranges = raw
+            .allowed_target_ranges
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "allowed_target_ranges",
+                            "SENDOUT_ALLOWED_TARGET_RANGES",
+                            format!("`{s}` is not a CIDR range such as 127.0.0.0/8"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let retry = match raw.retry_schedule.trim() {
+            "voucherify" | "" => RetryPolicy::voucherify(),
+            text => RetryPolicy::parse_schedule(text)
+                .map_err(|e| invalid("retry_schedule", "SENDOUT_RETRY_SCHEDULE", e))?,
+        };
+        let retry = retry
+            .with_jitter(raw.retry_jitter)
+            .map_err(|e| invalid("retry_jitter", "SENDOUT_RETRY_JITTER", e))?
+            .with_retry_after_cap(duration(
+                "retry_after_cap",
+                "SENDOUT_RETRY_AFTER_CAP",
+                &raw.retry_after_cap,
+            )?);
+        let delivery_timeout = duration(
+            "delivery_timeout",
+            "SENDOUT_DELIVERY_TIMEOUT",
+            &raw.delivery_timeout,
+        )?;
+        if delivery_timeout.is_zero() {
+            return Err(invalid(
+                "delivery_timeout",
+                "SENDOUT_DELIVERY_TIMEOUT",
+                "must be longer than zero",
+            ));
+        }
+        if raw.delivery_concurrency == 0 || raw.delivery_concurrency_per_host == 0 {
+            return Err(invalid(
+                "delivery_concurrency",
+                "SENDOUT_DELIVERY_CONCURRENCY",
+                "must be at least 1",
+            ));
+        }
+        let log_format = match raw.log_format.trim() {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(
+                    "log_format",
+                    "SENDOUT_LOG_FORMAT",
+                    format!("`{other}`: expected pretty or json"),
+                ))
+            }
+        };
+        let management_id = non_empty(raw.management_id);
+        let management_token = non_empty(raw.management_token).map(Secret::new);
+        if management_id.is_some() != management_token.is_some() {
+            return Err(invalid(
+                "management_token",
+                "SENDOUT_MANAGEMENT_TOKEN",
+                "set both SENDOUT_MANAGEMENT_ID and SENDOUT_MANAGEMENT_TOKEN, or neither",
+            ));
+        }
+        Ok(Self {
+            listen,
+            database,
+            management_id,
+            management_token,
+            allowed_target_ranges,
+            retry,
+            delivery_timeout,
+            delivery_concurrency: raw.delivery_concurrency,
+            delivery_concurrency_per_host: raw.delivery_concurrency_per_host,
+            lease: duration("lease", "SENDOUT_LEASE", &raw.lease)?,
+            secret_rotation_grace: duration(
+                "secret_rotation_grace",
+                "SENDOUT_SECRET_ROTATION_GRACE",
+                &raw.secret_rotation_grace,
+            )?,
+            retention: duration("retention", "SENDOUT_RETENTION", &raw.retention)?,
+            max_body_bytes: raw.max_body_bytes,
+            workers: raw.workers,
+            dashboard_password: non_empty(raw.dashboard_password).map(Secret::new),
+            log_format,
+        })
+    }
+
+    /// The defaults alone (what tests start from).
+    pub fn defaults() -> Self {
+        Self::from_figment(Figment::from(Toml::string(DEFAULTS)))
+            .expect("the embedded defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        for (key, value) in pairs {
+            figment = figment.merge((*key, *value));
+        }
+        Config::from_figment(figment)
+    }
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let config = Config::defaults();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            config.database,
+            Database::Sqlite(PathBuf::from("./sendout-data/sendout.db"))
+        );
+        assert_eq!(config.delivery_timeout, Duration::from_secs(10));
+        assert_eq!(
+            config.retry.schedule(),
+            RetryPolicy::voucherify().schedule()
+        );
+        assert!(config.allowed_target_ranges.is_empty());
+        assert!(config.management_id.is_none());
+    }
+
+    #[test]
+    fn values_in_the_product_contract_forms_are_accepted() {
+        let config = with(&[
+            ("allowed_target_ranges", "127.0.0.0/8, ::1/128,10.1.2.3"),
+            ("retry_schedule", "50ms,100ms"),
+            ("delivery_timeout", "2s"),
+            ("database_url", "sqlite:///tmp/x/sendout.db?mode=rwc"),
+        ])
+        .expect("valid");
+        assert_eq!(config.allowed_target_ranges.len(), 3);
+        assert_eq!(
+            config.retry.schedule(),
+            [Duration::from_millis(50), Duration::from_millis(100)]
+        );
+        assert_eq!(config.delivery_timeout, Duration::from_secs(2));
+        assert_eq!(
+            config.database,
+            Database::Sqlite(PathBuf::from("/tmp/x/sendout.db"))
+        );
+        let pg = with(&[("database_url", "postgres://u:p@127.0.0.1/db")]).expect("valid");
+        assert!(matches!(pg.database, Database::Postgres(_)));
+        assert!(!format!("{pg:?}").contains("u:p@"), "the URL is a secret");
+    }
+
+    #[test]
+    fn bad_values_name_their_key_and_variable() {
+        for (key, value, env) in [
+            ("listen", "not an address", "SENDOUT_LISTEN"),
+            (
+                "allowed_target_ranges",
+                "10.0.0.0/99",
+                "SENDOUT_ALLOWED_TARGET_RANGES",
+            ),
+            ("retry_schedule", "1 fortnight", "SENDOUT_RETRY_SCHEDULE"),
+            ("delivery_timeout", "0s", "SENDOUT_DELIVERY_TIMEOUT"),
+            ("database_url", "mysql://x", "SENDOUT_DATABASE_URL"),
+            ("management_id", "only-the-id", "SENDOUT_MANAGEMENT_TOKEN"),
+        ] {
+            let error = with(&[(key, value)]).expect_err(key).to_string();
+            assert!(error.contains(env), "{key}: {error}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let config = with(&[
+            ("management_id", "M-1"),
+            ("management_token", "super-secret-token"),
+            ("dashboard_password", "hunter2"),
+        ])
+        .expect("valid");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("super-secret-token"));
+        assert!(!debug.contains("hunter2"));
+    }
+
+    /// The environment names of PRODUCT §5.5 are part of the contract. nextest runs each test
+    /// in its own process, and no other test reads these variables.
+    #[test]
+    fn environment_variables_override_file_and_defaults() {
+        let dir = std::env::temp_dir().join(format!("sendout-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("sendout.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7000\"\ndelivery_timeout = \"3s\"\n",
+        )
+        .expect("write config");
+        std::env::set_var("SENDOUT_DELIVERY_TIMEOUT", "4s");
+        std::env::set_var("SENDOUT_DATA_DIR", "/var/lib/sendout");
+        std::env::set_var("SENDOUT_RETRY_SCHEDULE", "1m,1m,2m");
+        let config = Config::load(Some(&file)).expect("valid");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:7000");
+        // Text that looks like a number, a bool or an array stays what the key expects.
+        std::env::set_var("SENDOUT_LISTEN", "[::1]:8081");
+        std::env::set_var("SENDOUT_MANAGEMENT_ID", "12345");
+        std::env::set_var("SENDOUT_MANAGEMENT_TOKEN", "67890");
+        std::env::set_var("SENDOUT_WORKERS", "false");
+        std::env::set_var("SENDOUT_DELIVERY_CONCURRENCY", "7");
+        let overridden = Config::load(Some(&file));
+        for key in [
+            "DELIVERY_TIMEOUT",
+            "DATA_DIR",
+            "RETRY_SCHEDULE",
+            "LISTEN",
+            "MANAGEMENT_ID",
+            "MANAGEMENT_TOKEN",
+            "WORKERS",
+            "DELIVERY_CONCURRENCY",
+        ] {
+            std::env::remove_var(format!("SENDOUT_{key}"));
+        }
+        let overridden = overridden.expect("valid");
+        assert_eq!(overridden.listen.to_string(), "[::1]:8081");
+        assert_eq!(overridden.management_id.as_deref(), Some("12345"));
+        assert!(!overridden.workers);
+        assert_eq!(overridden.delivery_concurrency, 7);
+        assert_eq!(config.delivery_timeout, Duration::from_secs(4));
+        assert_eq!(
+            config.database,
+            Database::Sqlite(PathBuf::from("/var/lib/sendout/sendout.db"))
+        );
+        assert_eq!(config.retry.schedule().len(), 3);
+    }
+}

@@ -1,0 +1,340 @@
+//! One attempt of one send out: a signed HTTP POST (PRODUCT §3) and what it came to (§4).
+//!
+//! [`Deliverer`] holds one pooled HTTP client for the whole process: redirects are never
+//! followed (a 3xx is a failure), the total timeout is the configured delivery timeout, proxies
+//! from the environment are ignored (a proxy would resolve the target itself, past our checks)
+//! and names are resolved by [`GuardedResolver`], which refuses forbidden addresses at connect
+//! time. At most [`MAX_RESPONSE_BODY_BYTES`] of a response are read; the rest is never
+//! downloaded.
+//!
+//! Making the request ([`Deliverer::send`]) and deciding what happens next
+//! ([`super::outcome`]) are separate, so the decisions are plain functions tested without a
+//! network.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::redirect;
+use sendout_core::retry::{parse_retry_after, RetryPolicy};
+use sendout_core::signature::{signature_header, voucherify_signature};
+use sendout_core::time::Timestamp;
+use sendout_store::{Attempt, Claim, Completion, Next};
+use tracing::Instrument;
+use url::Url;
+
+use super::outcome::{inactive_reason, next_manual, next_scheduled, Verdict};
+use super::ssrf::{GuardedResolver, Refused, TargetPolicy};
+use crate::config::Config;
+
+/// How much of a response body is read and kept.
+pub const MAX_RESPONSE_BODY_BYTES: usize = 4096;
+
+/// The `user-agent` of every delivery.
+pub const USER_AGENT: &str = concat!("sendout/", env!("CARGO_PKG_VERSION"));
+
+/// Why the delivery client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("the HTTP client could not be built: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Makes attempts. One per process, shared by the workers and the HTTP handlers (manual
+/// retry, test webhook).
+#[derive(Debug)]
+pub struct Deliverer {
+    client: reqwest::Client,
+    targets: TargetPolicy,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+impl Deliverer {
+    /// Builds the pooled client from the configuration.
+    pub fn new(config: &Config) -> Result<Self, DeliveryError> {
+        let targets = TargetPolicy::new(&config.allowed_target_ranges);
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .redirect(redirect::Policy::none())
+            .timeout(config.delivery_timeout)
+            .connect_timeout(config.delivery_timeout)
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(GuardedResolver::new(targets.clone())))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Self {
+            client,
+            targets,
+            retry: config.retry.clone(),
+            timeout: config.delivery_timeout,
+        })
+    }
+
+    /// The scheduled attempt of a claimed send out. An inactive target gets no request: the
+    /// send out ends `FAILED` with that reason (and can be retried once the target is back).
+    /// Otherwise the outcome follows the retry policy: a failure is retried on schedule, and
+    /// after the last retry the send out fails and its target is disabled; a `410` disables
+    /// it at once.
+    pub async fn attempt(&self, claim: &Claim) -> Completion {
+        let send_out = &claim.send_out;
+        if !claim.target_active {
+            let now = Timestamp::now();
+            return Completion {
+                send_out_id: send_out.id.clone(),
+                attempt: None,
+                next: Next::Failed {
+                    reason: inactive_reason(send_out.source_kind),
+                    disable_target: false,
+                },
+                at: now,
+            };
+        }
+        let (attempt, verdict) = self.send(claim).await;
+        let now = Timestamp::now();
+        let next = next_scheduled(
+            &self.retry,
+            send_out,
+            &verdict,
+            now,
+            &mut rand::thread_rng(),
+        );
+        Completion {
+            send_out_id: send_out.id.clone(),
+            attempt: Some(attempt),
+            next,
+            at: now,
+        }
+    }
+
+    /// A manual retry or a test webhook: the same request, made now, whether or not the
+    /// target is active.
+    ///
+    /// Sending to an inactive target is deliberate: a person asked for exactly this one
+    /// request, typically to check that a disabled endpoint works again before re-enabling
+    /// it (one request, so no flood). The attempt never re-enables or disables the target,
+    /// and never adds a retry of its own: a failed manual attempt of a send out still in its
+    /// retry schedule keeps that schedule; any other send out ends `FAILED`.
+    pub async fn attempt_manual(&self, claim: &Claim) -> Completion {
+        let (attempt, verdict) = self.send(claim).await;
+        let now = Timestamp::now();
+        let next = next_manual(
+            &self.retry,
+            &claim.send_out,
+            &verdict,
+            now,
+            &mut rand::thread_rng(),
+        );
+        Completion {
+            send_out_id: claim.send_out.id.clone(),
+            attempt: Some(attempt),
+            next,
+            at: now,
+        }
+    }
+
+    /// Makes the signed POST and records it as an attempt.
+    pub async fn send(&self, claim: &Claim) -> (Attempt, Verdict) {
+        let send_out = &claim.send_out;
+        let url = Url::parse(&send_out.target_url).ok();
+        let host = url
+            .as_ref()
+            .and_then(|u| u.host_str())
+            .unwrap_or("invalid-url")
+            .to_owned();
+        let event_id = send_out.event_id.as_ref().map(|id| id.as_str().to_owned());
+        let span = tracing::info_span!(
+            "attempt",
+            sendout.id = %send_out.id.as_str(),
+            event.id = event_id.as_deref().unwrap_or("none"),
+            target = %host,
+            duration_ms = tracing::field::Empty,
+        );
+        self.send_to(claim, url).instrument(span).await
+    }
+
+    async fn send_to(&self, claim: &Claim, url: Option<Url>) -> (Attempt, Verdict) {
+        let send_out = &claim.send_out;
+        let started_at = Timestamp::now();
+        let clock = Instant::now();
+        let result = match url {
+            None => Err("the target URL is not a valid URL".to_owned()),
+            Some(url) => match self.targets.check_url(&url) {
+                Err(refused) => Err(refused.to_string()),
+                Ok(()) => self.post(claim, url, started_at).await,
+            },
+        };
+        let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::Span::current().record("duration_ms", duration_ms);
+        let (response_status, response_body, verdict) = match result {
+            Ok(response) => {
+                let verdict = response.verdict(Timestamp::now());
+                (Some(response.status), Some(response.body), verdict)
+            }
+            Err(error) => {
+                let verdict = Verdict::Failed {
+                    error,
+                    retry_after: None,
+                };
+                (None, None, verdict)
+            }
+        };
+        let error = match &verdict {
+            Verdict::Failed { error, .. } => Some(error.clone()),
+            Verdict::Delivered | Verdict::Gone => None,
+        };
+        match &error {
+            None => tracing::info!(status = response_status, "delivered"),
+            Some(error) => tracing::warn!(status = response_status, %error, "attempt failed"),
+        }
+        let attempt = Attempt {
+            send_out_id: send_out.id.clone(),
+            number: send_out.attempts + 1,
+            started_at,
+            duration_ms,
+            response_status,
+            response_body,
+            error,
+            succeeded: verdict == Verdict::Delivered,
+        };
+        (attempt, verdict)
+    }
+
+    async fn post(&self, claim: &Claim, url: Url, at: Timestamp) -> Result<Received, String> {
+        let headers = request_headers(claim, at.as_secs());
+        let sent = self
+            .client
+            .post(url)
+            .headers(headers)
+            .body(claim.send_out.body.clone())
+            .send()
+            .await;
+        let mut response = sent.map_err(|e| describe_error(&e, self.timeout))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = Vec::new();
+        // The status decides the outcome; a body cut short by the timeout is kept as read.
+        while body.len() < MAX_RESPONSE_BODY_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_RESPONSE_BODY_BYTES - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(Received {
+            status,
+            retry_after,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+}
+
+/// A response, as much as is kept of it.
+struct Received {
+    status: u16,
+    retry_after: Option<String>,
+    body: String,
+}
+
+impl Received {
+    fn verdict(&self, now: Timestamp) -> Verdict {
+        match self.status {
+            200..=299 => Verdict::Delivered,
+            410 => Verdict::Gone,
+            status => Verdict::Failed {
+                error: if (300..400).contains(&status) {
+                    format!("the target answered {status} (redirects are not followed)")
+                } else {
+                    format!("the target answered {status}")
+                },
+                retry_after: match status {
+                    429 | 503 => self
+                        .retry_after
+                        .as_deref()
+                        .and_then(|v| parse_retry_after(v, now)),
+                    _ => None,
+                },
+            },
+        }
+    }
+}
+
+/// The headers of PRODUCT §3. During a secret rotation `webhook-signature` carries both
+/// signatures (current first) and `x-voucherify-signature-previous` the Voucherify signature
+/// with the previous secret; `x-voucherify-signature` always uses the current one. Custom
+/// headers come last and never replace sendout's own.
+fn request_headers(claim: &Claim, timestamp: i64) -> HeaderMap {
+    let send_out = &claim.send_out;
+    let secrets = &claim.secrets;
+    let body = send_out.body.as_bytes();
+    let id = send_out.id.as_str();
+    let mut keys: Vec<&[u8]> = vec![secrets.current.as_bytes()];
+    keys.extend(secrets.previous.as_deref().map(str::as_bytes));
+
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    put("content-type", "application/json".to_owned());
+    put(
+        "x-voucherify-signature",
+        voucherify_signature(&secrets.current, body),
+    );
+    if let Some(previous) = &secrets.previous {
+        put(
+            "x-voucherify-signature-previous",
+            voucherify_signature(previous, body),
+        );
+    }
+    put("webhook-id", id.to_owned());
+    put("webhook-timestamp", timestamp.to_string());
+    put(
+        "webhook-signature",
+        signature_header(&keys, id, timestamp, body),
+    );
+    for (name, value) in &send_out.headers {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(name), Ok(value)) if !headers.contains_key(&name) => {
+                headers.insert(name, value);
+            }
+            // Names and values were checked when the webhook was saved; never log a value.
+            _ => tracing::warn!(header = %name, "custom header skipped"),
+        }
+    }
+    headers
+}
+
+/// A transport error as the audit log shows it: the refusal, the timeout, or the cause chain,
+/// without the URL (its path or query may hold a token).
+fn describe_error(error: &reqwest::Error, timeout: Duration) -> String {
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<Refused>() {
+            return refused.to_string();
+        }
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    if error.is_timeout() {
+        return format!("timed out after {} ms", timeout.as_millis());
+    }
+    causes.dedup();
+    let detail = if causes.is_empty() {
+        "unknown error".to_owned()
+    } else {
+        causes.join(": ")
+    };
+    if error.is_connect() {
+        format!("could not connect: {detail}")
+    } else {
+        format!("request failed: {detail}")
+    }
+}

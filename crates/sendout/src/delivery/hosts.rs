@@ -1,0 +1,267 @@
+//! Per-host fairness for the worker: at most `per_host` attempts to one host at once, with a
+//! queue per host, so that one slow host never holds up the claims of another.
+//!
+//! "Host" means the target URL's host and port (`hooks.example.com:443`): what a receiving
+//! server is, and what the HTTP client pools connections by. Two ports on one machine are two
+//! hosts.
+//!
+//! Waiting claims hold a lease and a share of the worker's capacity, and the store cannot be
+//! asked for "due send outs, except those of host X". So a host's queue only takes a claim
+//! expected to start within `budget` (from the host's measured attempt durations; one round of
+//! `per_host` claims while a host is not measured yet); a claim that would wait longer is
+//! deferred (given back to the store, due again when the host should have room) instead of
+//! piling up behind a slow host while other hosts' work waits. A fast host's queue can fill the
+//! worker, as it drains quickly; a host timing out holds about `2 × per_host` claims. A queued
+//! claim that waited past `budget` anyway (the estimate was wrong) is released rather than
+//! started, so no attempt outlives its lease. Pure bookkeeping: no I/O, no clock of its own.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+/// The shortest deferral: long enough not to claim the same send out again at once.
+const MIN_DEFER: Duration = Duration::from_millis(250);
+
+/// The fairness key of a target URL: `host:port`, lowercase.
+pub fn host_key(target_url: &str) -> String {
+    match Url::parse(target_url) {
+        Ok(url) => format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => target_url.to_owned(),
+    }
+}
+
+/// Where a claim (any `T`; the worker's are [`sendout_store::Claim`]s) goes.
+#[derive(Debug)]
+pub enum Placement<T> {
+    /// Start the attempt now.
+    Start(T),
+    /// Queued behind the host's running attempts.
+    Queued,
+    /// The host is saturated: give the claim back, due again after this long.
+    Defer(T, Duration),
+}
+
+/// What to do when an attempt of a host ended.
+#[derive(Debug)]
+pub struct Finished<T> {
+    /// The next queued claim of that host, to start now.
+    pub start: Option<T>,
+    /// Queued claims that waited too long: release them without an attempt.
+    pub stale: Vec<T>,
+}
+
+#[derive(Debug)]
+struct Host<T> {
+    running: usize,
+    waiting: VecDeque<(T, Instant)>,
+    /// Moving average of attempt durations, in milliseconds; unknown before the first.
+    average_ms: Option<f64>,
+}
+
+/// The hosts with work in this worker.
+#[derive(Debug)]
+pub struct Hosts<T> {
+    per_host: usize,
+    budget: Duration,
+    hosts: HashMap<String, Host<T>>,
+    queued: usize,
+}
+
+impl<T> Hosts<T> {
+    /// `per_host` attempts at once per host; a claim may wait at most `budget` for its host.
+    pub fn new(per_host: usize, budget: Duration) -> Self {
+        Self {
+            per_host: per_host.max(1),
+            budget,
+            hosts: HashMap::new(),
+            queued: 0,
+        }
+    }
+
+    /// How many claims wait for their host.
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// Places a new claim of `key`'s host.
+    pub fn place(&mut self, key: &str, claim: T, now: Instant) -> Placement<T> {
+        let host = self.hosts.entry(key.to_owned()).or_insert_with(|| Host {
+            running: 0,
+            waiting: VecDeque::new(),
+            average_ms: None,
+        });
+        if host.running < self.per_host {
+            host.running += 1;
+            return Placement::Start(claim);
+        }
+        let position = host.waiting.len() + 1;
+        let fits = match host.average_ms {
+            // Not measured yet: one round of waiting claims, until the first replies tell
+            // whether this host is fast (its queue may then grow) or slow.
+            None => position <= self.per_host,
+            Some(ms) => {
+                let wait =
+                    Duration::from_secs_f64(ms * position as f64 / self.per_host as f64 / 1e3);
+                if wait > self.budget {
+                    return Placement::Defer(claim, wait.clamp(MIN_DEFER, self.budget * 4));
+                }
+                true
+            }
+        };
+        if !fits {
+            return Placement::Defer(claim, MIN_DEFER);
+        }
+        host.waiting.push_back((claim, now));
+        self.queued += 1;
+        Placement::Queued
+    }
+
+    /// Records the end of an attempt of `key`'s host that took `took`, and picks the next.
+    pub fn finished(&mut self, key: &str, took: Duration, now: Instant) -> Finished<T> {
+        let mut finished = Finished {
+            start: None,
+            stale: Vec::new(),
+        };
+        let Some(host) = self.hosts.get_mut(key) else {
+            return finished;
+        };
+        let ms = took.as_secs_f64() * 1e3;
+        host.average_ms = Some(match host.average_ms {
+            Some(average) => average * 0.8 + ms * 0.2,
+            None => ms,
+        });
+        host.running = host.running.saturating_sub(1);
+        while let Some((claim, since)) = host.waiting.pop_front() {
+            self.queued -= 1;
+            if now.saturating_duration_since(since) > self.budget {
+                finished.stale.push(claim);
+            } else {
+                host.running += 1;
+                finished.start = Some(claim);
+                break;
+            }
+        }
+        if host.running == 0 && host.waiting.is_empty() {
+            self.hosts.remove(key);
+        }
+        finished
+    }
+
+    /// Takes every queued claim out (shutdown: they are released, not attempted).
+    pub fn drain(&mut self) -> Vec<T> {
+        self.queued = 0;
+        self.hosts
+            .values_mut()
+            .flat_map(|host| host.waiting.drain(..).map(|(claim, _)| claim))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn the_host_key_is_host_and_port() {
+        assert_eq!(
+            host_key("https://Hooks.Example.com/a?b"),
+            "hooks.example.com:443"
+        );
+        assert_eq!(host_key("http://127.0.0.1:8080/x"), "127.0.0.1:8080");
+        assert_eq!(host_key("http://[::1]/x"), "[::1]:80");
+    }
+
+    #[test]
+    fn a_busy_host_queues_its_own_claims_without_holding_up_another() {
+        let now = Instant::now();
+        let mut hosts = Hosts::new(2, 10 * SECOND);
+        assert!(matches!(
+            hosts.place("slow:80", 1, now),
+            Placement::Start(1)
+        ));
+        assert!(matches!(
+            hosts.place("slow:80", 2, now),
+            Placement::Start(2)
+        ));
+        assert!(matches!(hosts.place("slow:80", 3, now), Placement::Queued));
+        assert!(matches!(
+            hosts.place("fast:80", 4, now),
+            Placement::Start(4)
+        ));
+        assert_eq!(hosts.queued(), 1);
+
+        let done = hosts.finished("slow:80", SECOND, now);
+        assert_eq!(done.start, Some(3));
+        assert!(done.stale.is_empty());
+        assert_eq!(hosts.queued(), 0);
+    }
+
+    #[test]
+    fn a_claim_that_would_wait_past_the_budget_is_deferred() {
+        let now = Instant::now();
+        let mut hosts = Hosts::new(1, 10 * SECOND);
+        assert!(matches!(
+            hosts.place("slow:80", 1, now),
+            Placement::Start(1)
+        ));
+        assert!(matches!(hosts.place("slow:80", 2, now), Placement::Queued));
+        // Each attempt of this host takes 6 s: the third claim would wait about 12 s.
+        let done = hosts.finished("slow:80", 6 * SECOND, now);
+        assert_eq!(done.start, Some(2));
+        assert!(matches!(hosts.place("slow:80", 3, now), Placement::Queued));
+        match hosts.place("slow:80", 4, now) {
+            Placement::Defer(4, after) => assert!(after >= 10 * SECOND),
+            other => panic!("expected a deferral, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unmeasured_host_queues_one_round_then_defers_briefly() {
+        let now = Instant::now();
+        let mut hosts = Hosts::new(2, 10 * SECOND);
+        for claim in [1, 2] {
+            assert!(matches!(
+                hosts.place("new:80", claim, now),
+                Placement::Start(_)
+            ));
+        }
+        for claim in [3, 4] {
+            assert!(matches!(
+                hosts.place("new:80", claim, now),
+                Placement::Queued
+            ));
+        }
+        assert!(matches!(
+            hosts.place("new:80", 5, now),
+            Placement::Defer(5, MIN_DEFER)
+        ));
+    }
+
+    #[test]
+    fn claims_queued_too_long_are_released_and_drain_empties_the_queues() {
+        let now = Instant::now();
+        let mut hosts = Hosts::new(1, 10 * SECOND);
+        assert!(matches!(hosts.place("h:80", 1, now), Placement::Start(1)));
+        assert!(matches!(hosts.place("h:80", 2, now), Placement::Queued));
+        assert_eq!(hosts.finished("h:80", SECOND, now).start, Some(2));
+        assert!(matches!(hosts.place("h:80", 3, now), Placement::Queued));
+        assert!(matches!(
+            hosts.place("h:80", 4, now + 9 * SECOND),
+            Placement::Queued
+        ));
+        let done = hosts.finished("h:80", SECOND, now + 11 * SECOND);
+        assert_eq!(done.stale, vec![3]);
+        assert_eq!(done.start, Some(4));
+
+        assert!(matches!(hosts.place("h:80", 5, now), Placement::Queued));
+        assert_eq!(hosts.drain(), vec![5]);
+        assert_eq!(hosts.queued(), 0);
+    }
+}

@@ -1,0 +1,351 @@
+//! The delivery worker: claims due send outs from the store with a lease, runs their attempts
+//! with bounded concurrency, and writes the outcomes back in batches.
+//!
+//! Invariants:
+//! - at most `delivery_concurrency` attempts run at once, and at most
+//!   `delivery_concurrency_per_host` to one host; the worker claims only as many send outs as
+//!   it has room for, and a busy host's claims wait in that host's queue (see [`super::hosts`]),
+//!   so one slow host never holds up another's;
+//! - it never polls in a loop: when nothing is due it sleeps until the store's next due time,
+//!   its own next retry, or the store's work signal (new events, retry requests), and at most
+//!   [`IDLE_RECHECK`] (work made by another process sharing the database);
+//! - completions go to one writer task that commits them in batches ([`WRITE_BATCH`], or after
+//!   [`WRITE_DELAY`]);
+//! - on cancellation it stops claiming, lets running attempts finish (each is bounded by the
+//!   delivery timeout), releases claims it has not attempted, flushes the writer, and only
+//!   then marks itself not alive.
+//!
+//! [`deliver_due`] is one worker step as a plain function, for tests and one-shot runs.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use sendout_core::ids::SendOutId;
+use sendout_core::time::Timestamp;
+use sendout_store::{Claim, Completion, Next, Store, StoreResult};
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::hosts::{host_key, Hosts, Placement};
+use super::Deliverer;
+use crate::config::Config;
+
+/// The longest the worker sleeps without checking the store.
+pub const IDLE_RECHECK: Duration = Duration::from_secs(1);
+/// The most send outs claimed at once.
+pub const CLAIM_BATCH: usize = 256;
+/// The most completions committed in one transaction.
+pub const WRITE_BATCH: usize = 256;
+/// How long the writer waits for more completions before committing.
+pub const WRITE_DELAY: Duration = Duration::from_millis(5);
+
+/// One worker step: claims up to `limit` due send outs, makes their attempts (at most
+/// `delivery_concurrency` at once) and commits the outcomes. Returns them; empty when
+/// nothing was due.
+pub async fn deliver_due(
+    store: &dyn Store,
+    deliverer: &Deliverer,
+    config: &Config,
+    limit: u32,
+) -> StoreResult<Vec<Completion>> {
+    let claims = store
+        .claim_due(Timestamp::now(), limit, config.lease)
+        .await?;
+    let completions: Vec<Completion> = futures::stream::iter(&claims)
+        .map(|claim| deliverer.attempt(claim))
+        .buffer_unordered(config.delivery_concurrency.max(1))
+        .collect()
+        .await;
+    store.complete(completions.clone()).await?;
+    Ok(completions)
+}
+
+/// Starts the worker; it runs until `cancel` fires and has shut down gracefully.
+pub fn spawn(
+    store: Arc<dyn Store>,
+    deliverer: Arc<Deliverer>,
+    config: Arc<Config>,
+    cancel: CancellationToken,
+    alive: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        alive.store(true, Ordering::SeqCst);
+        let (tx, rx) = mpsc::channel(WRITE_BATCH * 4);
+        let writer = tokio::spawn(write_completions(store.clone(), rx));
+        Worker::new(store, deliverer, &config, tx).run(cancel).await;
+        if let Err(e) = writer.await {
+            tracing::error!(error = %e, "the completion writer ended abnormally");
+        }
+        alive.store(false, Ordering::SeqCst);
+        tracing::info!("delivery worker stopped");
+    })
+}
+
+/// When the worker looks at the store again.
+enum LookAgain {
+    /// A full batch was claimed and there is room for more.
+    Now,
+    /// When the next send out falls due.
+    At(Instant),
+    /// Nothing known: on the work signal, an attempt's end, or after [`IDLE_RECHECK`].
+    Idle,
+}
+
+/// What a finished attempt task reports to the worker.
+struct Done {
+    took: Duration,
+    retry_at: Option<Timestamp>,
+}
+
+struct Worker {
+    store: Arc<dyn Store>,
+    deliverer: Arc<Deliverer>,
+    completions: mpsc::Sender<Completion>,
+    lease: Duration,
+    capacity: usize,
+    hosts: Hosts<Claim>,
+    tasks: JoinSet<Done>,
+    /// The host of each running task.
+    running: HashMap<tokio::task::Id, String>,
+    /// The earliest retry this worker scheduled (the writer may not have committed it yet).
+    own_retry: Option<Timestamp>,
+}
+
+impl Worker {
+    fn new(
+        store: Arc<dyn Store>,
+        deliverer: Arc<Deliverer>,
+        config: &Config,
+        completions: mpsc::Sender<Completion>,
+    ) -> Self {
+        // A queued claim waits at most about one attempt's timeout, and starts early enough to
+        // finish well within its lease.
+        let budget = config
+            .delivery_timeout
+            .min(config.lease.saturating_sub(config.delivery_timeout) / 2);
+        Self {
+            store,
+            deliverer,
+            completions,
+            lease: config.lease,
+            capacity: config.delivery_concurrency.max(1),
+            hosts: Hosts::new(config.delivery_concurrency_per_host, budget),
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            own_retry: None,
+        }
+    }
+
+    fn free(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.tasks.len() + self.hosts.queued())
+    }
+
+    async fn run(mut self, cancel: CancellationToken) {
+        let signal = self.store.work_signal();
+        let mut stopping = false;
+        loop {
+            // Armed before looking at the store, so a wake-up during the look is not lost.
+            let notified = signal.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+
+            let mut wake = Instant::now() + IDLE_RECHECK;
+            if !stopping && !cancel.is_cancelled() && self.free() > 0 {
+                match self.claim().await {
+                    Ok(LookAgain::Now) => continue,
+                    Ok(LookAgain::At(at)) => wake = wake.min(at),
+                    Ok(LookAgain::Idle) => {}
+                    Err(e) => tracing::error!(error = %e, "claiming due send outs failed"),
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled(), if !stopping => {
+                    stopping = true;
+                    let unstarted = self.hosts.drain();
+                    self.release(unstarted).await;
+                }
+                Some(joined) = self.tasks.join_next_with_id() => self.finished(joined).await,
+                _ = &mut notified, if !stopping => {}
+                _ = tokio::time::sleep_until(wake.into()), if !stopping => {}
+                else => break,
+            }
+            if stopping && self.tasks.is_empty() {
+                break;
+            }
+        }
+        // Dropping the last sender lets the writer flush and end.
+        drop(self.completions);
+    }
+
+    /// Claims as many due send outs as there is room for, places them, and says when to look
+    /// at the store again.
+    async fn claim(&mut self) -> StoreResult<LookAgain> {
+        let room = self.free().min(CLAIM_BATCH);
+        let now = Timestamp::now();
+        let claims = self
+            .store
+            .claim_due(now, u32::try_from(room).unwrap_or(u32::MAX), self.lease)
+            .await?;
+        let full = claims.len() == room;
+        let mut deferred = false;
+        for claim in claims {
+            deferred |= self.place(claim).await;
+        }
+        let mut due = match (full, deferred) {
+            (true, false) if self.free() > 0 => return Ok(LookAgain::Now),
+            // More is due, but claiming it at once would only defer more of a saturated
+            // host: wait for an attempt to end (or the deferrals to come due).
+            (true, true) => None,
+            _ => self.store.next_due_at().await?,
+        };
+        if let Some(own) = self.own_retry {
+            if own <= now {
+                self.own_retry = None;
+            } else {
+                due = Some(due.map_or(own, |d| d.min(own)));
+            }
+        }
+        Ok(match due {
+            None => LookAgain::Idle,
+            Some(at) => {
+                // Due already yet not claimed (a racing worker): look again shortly.
+                let ms = (at.as_millis() - Timestamp::now().as_millis()).max(10);
+                LookAgain::At(Instant::now() + Duration::from_millis(ms.unsigned_abs()))
+            }
+        })
+    }
+
+    /// Starts, queues or defers a claim; true if it was deferred.
+    async fn place(&mut self, claim: Claim) -> bool {
+        if !claim.target_active {
+            // No request is made, so no host slot is taken.
+            let completion = self.deliverer.attempt(&claim).await;
+            self.write(completion).await;
+            return false;
+        }
+        let key = host_key(&claim.send_out.target_url);
+        match self.hosts.place(&key, claim, Instant::now()) {
+            Placement::Start(claim) => self.start(key, claim),
+            Placement::Queued => {}
+            Placement::Defer(claim, after) => {
+                tracing::debug!(sendout.id = %claim.send_out.id.as_str(), target = %key,
+                    defer_ms = after.as_millis() as u64, "host saturated, deferring");
+                let now = Timestamp::now();
+                let at = now.plus_millis(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
+                self.note_retry(at);
+                self.write(Completion {
+                    send_out_id: claim.send_out.id.clone(),
+                    attempt: None,
+                    next: Next::RetryAt(at),
+                    at: now,
+                })
+                .await;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn start(&mut self, key: String, claim: Claim) {
+        let deliverer = self.deliverer.clone();
+        let completions = self.completions.clone();
+        let handle = self.tasks.spawn(async move {
+            let started = Instant::now();
+            let completion = deliverer.attempt(&claim).await;
+            let took = started.elapsed();
+            let retry_at = match completion.next {
+                Next::RetryAt(at) => Some(at),
+                _ => None,
+            };
+            if completions.send(completion).await.is_err() {
+                tracing::error!("the completion writer is gone; the lease will expire");
+            }
+            Done { took, retry_at }
+        });
+        self.running.insert(handle.id(), key);
+    }
+
+    async fn finished(&mut self, joined: Result<(tokio::task::Id, Done), tokio::task::JoinError>) {
+        let (id, took) = match joined {
+            Ok((id, done)) => {
+                if let Some(at) = done.retry_at {
+                    self.note_retry(at);
+                }
+                (id, done.took)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a delivery attempt task failed");
+                (e.id(), Duration::ZERO)
+            }
+        };
+        let Some(key) = self.running.remove(&id) else {
+            return;
+        };
+        let next = self.hosts.finished(&key, took, Instant::now());
+        if let Some(claim) = next.start {
+            self.start(key, claim);
+        }
+        self.release(next.stale).await;
+    }
+
+    /// Remembers a retry this worker scheduled, to wake for it even before it is committed.
+    fn note_retry(&mut self, at: Timestamp) {
+        self.own_retry = Some(self.own_retry.map_or(at, |own| own.min(at)));
+    }
+
+    async fn release(&self, claims: Vec<Claim>) {
+        if claims.is_empty() {
+            return;
+        }
+        let ids: Vec<SendOutId> = claims.into_iter().map(|c| c.send_out.id).collect();
+        if let Err(e) = self.store.release(&ids).await {
+            // The leases run out by themselves; the send outs are not lost.
+            tracing::error!(error = %e, count = ids.len(), "releasing claims failed");
+        }
+    }
+
+    async fn write(&self, completion: Completion) {
+        if self.completions.send(completion).await.is_err() {
+            tracing::error!("the completion writer is gone; the lease will expire");
+        }
+    }
+}
+
+/// Commits completions in batches until every sender is gone. A batch the store refuses is
+/// retried a few times; if it still fails, its leases run out and the send outs are attempted
+/// again (delivery is at least once).
+async fn write_completions(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let deadline = tokio::time::sleep(WRITE_DELAY);
+        tokio::pin!(deadline);
+        while batch.len() < WRITE_BATCH {
+            let room = WRITE_BATCH - batch.len();
+            tokio::select! {
+                more = rx.recv_many(&mut batch, room) => if more == 0 { break },
+                _ = &mut deadline => break,
+            }
+        }
+        let mut backoff = Duration::from_millis(50);
+        for attempt in 1..=5 {
+            match store.complete(batch.clone()).await {
+                Ok(()) => break,
+                Err(e) if attempt == 5 => {
+                    tracing::error!(error = %e, count = batch.len(), "writing outcomes failed; their leases will expire");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "writing outcomes failed, retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 4;
+                }
+            }
+        }
+        batch.clear();
+    }
+}

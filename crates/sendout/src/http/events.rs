@@ -1,0 +1,422 @@
+//! The project API's ingest (`POST /v1/events`) and catalog (`GET /v1/event-types`).
+//!
+//! Ingest reads one event, `{"events": […]}` or a JSON array of events (at most
+//! [`MAX_BATCH`]), checks every one of them, and only then hands them to the store, which
+//! commits the events with all their send outs in one transaction; the 202 comes after that
+//! commit, so an acknowledged event is never lost. A batch is all or nothing: the first
+//! invalid event refuses the whole request, naming its index.
+//!
+//! `data` and `event_source` are kept as the exact JSON text received, only stripped of
+//! insignificant whitespace: key order, duplicate keys and number spelling reach receivers
+//! unchanged (a round trip through a JSON value would turn `1.10` into `1.1`).
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use sendout_core::catalog::{catalog, EventType};
+use sendout_core::envelope;
+use sendout_core::ids::{EventId, GroupId};
+use sendout_core::time::Timestamp;
+use sendout_store::{NewEvent, Project};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::http::auth::AppKey;
+use crate::http::error::{ApiError, ErrorBody, Json, REQUEST_ID_HEADER};
+
+/// The most events one request may carry.
+pub const MAX_BATCH: usize = 1000;
+/// The name of a project's server-side key in a default `event_source`.
+pub const SERVER_SIDE_KEY_NAME: &str = "Server-side key";
+const MAX_ENTITY_ID_CHARS: usize = 255;
+const FIELDS: [&str; 6] = [
+    "type",
+    "data",
+    "entity_id",
+    "group_id",
+    "event_source",
+    "created_at",
+];
+
+/// One event as a client sends it. Unknown fields are refused; `data` reaches receivers
+/// byte for byte (only insignificant whitespace is removed).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EventInput {
+    /// A catalog name (`GET /v1/event-types`); the spec's `…aded` spellings are accepted.
+    #[schema(example = "voucher.published")]
+    r#type: String,
+    /// The event's data object, delivered unchanged.
+    #[schema(value_type = Object)]
+    data: Value,
+    /// The object the event is about (`v_…`, `cust_…`); `null` when absent.
+    entity_id: Option<String>,
+    /// The request group (`v-` + ULID); defaults to this request's id.
+    group_id: Option<String>,
+    /// Who caused the event; defaults to `{"channel":"API","api_key":{"name","app_id"}}`.
+    #[schema(value_type = Option<Object>)]
+    event_source: Option<Value>,
+    /// When it happened (ISO 8601); defaults to now.
+    created_at: Option<String>,
+}
+
+/// A batch of events: `{"events": […]}` (a bare JSON array is accepted too).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EventBatch {
+    events: Vec<EventInput>,
+}
+
+/// The body of `POST /v1/events`: one event, or a batch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum EventRequest {
+    One(Box<EventInput>),
+    Batch(EventBatch),
+    Array(Vec<EventInput>),
+}
+
+/// What ingesting one event did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventAccepted {
+    #[schema(example = "evvou_01hzx3r8k2m4n6p8q0s2t4v6w8")]
+    pub id: String,
+    #[schema(example = "event")]
+    pub object: &'static str,
+    /// The canonical type name.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub created_at: String,
+    pub group_id: String,
+    /// How many send outs (deliveries) the event made.
+    pub send_outs: u32,
+}
+
+/// The answer to ingest: one event's outcome, or a batch's in a list.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum IngestAnswer {
+    One(EventAccepted),
+    Batch(EventAcceptedList),
+}
+
+/// What ingesting a batch did, in the order given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventAcceptedList {
+    #[schema(example = "list")]
+    pub object: &'static str,
+    #[schema(example = "data")]
+    pub data_ref: &'static str,
+    pub data: Vec<EventAccepted>,
+    pub total: usize,
+}
+
+/// Removes insignificant whitespace from valid JSON text, leaving everything else as is.
+pub fn minify(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn compact_raw(raw: &RawValue) -> Result<Box<RawValue>, ApiError> {
+    RawValue::from_string(minify(raw.get()))
+        .map_err(|e| ApiError::Internal(format!("minified JSON does not parse: {e}")))
+}
+
+fn is_object(raw: &RawValue) -> bool {
+    raw.get().trim_start().starts_with('{')
+}
+
+fn is_null(raw: &RawValue) -> bool {
+    raw.get().trim() == "null"
+}
+
+/// What every event of one request shares.
+struct Context<'a> {
+    project: &'a Project,
+    group_id: GroupId,
+    now: Timestamp,
+}
+
+/// One event's text into a [`NewEvent`]; `at` prefixes field names (`events[3].`).
+fn parse_event(raw: &RawValue, at: &str, context: &Context<'_>) -> Result<NewEvent, ApiError> {
+    let field = |name: &str| format!("{at}{name}");
+    if !is_object(raw) {
+        let name = if at.is_empty() {
+            "body".to_owned()
+        } else {
+            at.trim_end_matches('.').to_owned()
+        };
+        return Err(ApiError::invalid_field(
+            name,
+            "an event must be a JSON object",
+        ));
+    }
+    let mut fields: HashMap<String, Box<RawValue>> = serde_json::from_str(raw.get())
+        .map_err(|e| ApiError::InvalidPayload(format!("{at}{e}")))?;
+    if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::invalid_field(
+            field(unknown),
+            "is not an event field; expected type, data, entity_id, group_id, event_source, created_at",
+        ));
+    }
+    let text = |fields: &mut HashMap<String, Box<RawValue>>,
+                name: &str|
+     -> Result<Option<String>, ApiError> {
+        match fields.remove(name) {
+            None => Ok(None),
+            Some(raw) => serde_json::from_str::<Option<String>>(raw.get())
+                .map_err(|_| ApiError::invalid_field(field(name), "must be a string")),
+        }
+    };
+
+    let type_name = text(&mut fields, "type")?
+        .ok_or_else(|| ApiError::invalid_field(field("type"), "is required"))?;
+    let event_type = known_type(&type_name, &field("type"))?;
+
+    let data = match fields.remove("data") {
+        None => return Err(ApiError::invalid_field(field("data"), "is required")),
+        Some(raw) if is_object(&raw) => compact_raw(&raw)?,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                field("data"),
+                "must be a JSON object",
+            ))
+        }
+    };
+
+    let entity_id = text(&mut fields, "entity_id")?;
+    if let Some(entity_id) = &entity_id {
+        if entity_id.is_empty() || entity_id.chars().count() > MAX_ENTITY_ID_CHARS {
+            return Err(ApiError::invalid_field(
+                field("entity_id"),
+                "must be 1 to 255 characters long",
+            ));
+        }
+    }
+
+    let group_id = match text(&mut fields, "group_id")? {
+        None => context.group_id.clone(),
+        Some(text) => GroupId::parse(&text).map_err(|_| {
+            ApiError::invalid_field(
+                field("group_id"),
+                "must be `v-` followed by a lowercase ULID (26 characters); leave it out to use \
+                 the request id",
+            )
+        })?,
+    };
+
+    let event_source = match fields.remove("event_source") {
+        Some(raw) if is_object(&raw) => compact_raw(&raw)?,
+        Some(raw) if !is_null(&raw) => {
+            return Err(ApiError::invalid_field(
+                field("event_source"),
+                "must be a JSON object",
+            ))
+        }
+        _ => default_event_source(context.project)?,
+    };
+
+    let created_at = match text(&mut fields, "created_at")? {
+        None => context.now,
+        Some(text) => {
+            Timestamp::parse(&text).map_err(|e| ApiError::invalid_field(field("created_at"), e))?
+        }
+    };
+
+    Ok(NewEvent {
+        id: EventId::new(event_type.name()),
+        event_type: event_type.name().to_owned(),
+        data,
+        entity_id,
+        group_id,
+        event_source,
+        created_at,
+    })
+}
+
+/// The catalog entry of `name` (accepting the documented misspellings), or a 422 naming it.
+pub fn known_type(name: &str, field: &str) -> Result<&'static EventType, ApiError> {
+    catalog().get(name).ok_or_else(|| ApiError::Unprocessable {
+        key: "unknown_event_type",
+        details: format!(
+            "{field}: `{}` is not a known event type; GET /v1/event-types lists them all",
+            name.chars().take(128).collect::<String>()
+        ),
+    })
+}
+
+/// `{"channel":"API","api_key":{"name":…,"app_id":…}}` of the calling key.
+fn default_event_source(project: &Project) -> Result<Box<RawValue>, ApiError> {
+    let value = json!({
+        "channel": "API",
+        "api_key": {"name": SERVER_SIDE_KEY_NAME, "app_id": project.app_id},
+    });
+    Ok(envelope::compact(&value))
+}
+
+/// The events of a body: one, `{"events": […]}`, or `[…]`; with the field prefix of each.
+fn split_body(body: &RawValue) -> Result<(bool, Vec<Box<RawValue>>), ApiError> {
+    let text = body.get().trim_start();
+    let events: Vec<Box<RawValue>> = if text.starts_with('[') {
+        serde_json::from_str(text).map_err(|e| ApiError::InvalidPayload(e.to_string()))?
+    } else if text.starts_with('{') {
+        let top: HashMap<String, Box<RawValue>> =
+            serde_json::from_str(text).map_err(|e| ApiError::InvalidPayload(e.to_string()))?;
+        match top.get("events") {
+            Some(events) if !top.contains_key("type") => {
+                if top.len() > 1 {
+                    return Err(ApiError::invalid_field(
+                        "body",
+                        "a batch is {\"events\": [...]} with no other fields",
+                    ));
+                }
+                serde_json::from_str(events.get())
+                    .map_err(|_| ApiError::invalid_field("events", "must be an array of events"))?
+            }
+            _ => return Ok((false, vec![body.to_owned()])),
+        }
+    } else {
+        return Err(ApiError::invalid_field(
+            "body",
+            "must be an event object, {\"events\": [...]}, or an array of events",
+        ));
+    };
+    if events.is_empty() {
+        return Err(ApiError::invalid_field(
+            "events",
+            "must contain at least one event",
+        ));
+    }
+    if events.len() > MAX_BATCH {
+        return Err(ApiError::invalid_field(
+            "events",
+            format!(
+                "{} events given; at most {MAX_BATCH} per request",
+                events.len()
+            ),
+        ));
+    }
+    Ok((true, events))
+}
+
+/// Accepts one event or a batch; answers 202 once they and their send outs are committed.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "Events",
+    security(("app_id" = [], "app_token" = [])),
+    request_body = EventRequest,
+    responses(
+        (status = 202, description = "Accepted and committed: one event's outcome, or a list for a batch", body = IngestAnswer),
+        (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
+        (status = 401, description = "No valid project key", body = ErrorBody),
+        (status = 413, description = "Body larger than max_body_bytes", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Unknown event type", body = ErrorBody),
+    )
+)]
+pub async fn ingest(
+    AppKey(project): AppKey,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Box<RawValue>>,
+) -> Result<(StatusCode, axum::Json<IngestAnswer>), ApiError> {
+    let (is_batch, raws) = split_body(&body)?;
+    let group_id = headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| GroupId::parse(v).ok())
+        .unwrap_or_default();
+    let context = Context {
+        project: &project,
+        group_id,
+        now: Timestamp::now(),
+    };
+    let events = raws
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let at = if is_batch {
+                format!("events[{i}].")
+            } else {
+                String::new()
+            };
+            parse_event(raw, &at, &context)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let described: Vec<(String, Timestamp, String)> = events
+        .iter()
+        .map(|e| (e.event_type.clone(), e.created_at, e.group_id.to_string()))
+        .collect();
+    let outcomes = state.store.ingest(&project.id, events).await?;
+    let accepted: Vec<EventAccepted> = outcomes
+        .into_iter()
+        .zip(described)
+        .map(
+            |(outcome, (event_type, created_at, group_id))| EventAccepted {
+                id: outcome.event_id.to_string(),
+                object: "event",
+                event_type,
+                created_at: created_at.to_string(),
+                group_id,
+                send_outs: outcome.send_outs,
+            },
+        )
+        .collect();
+    let send_outs: u64 = accepted.iter().map(|a| u64::from(a.send_outs)).sum();
+    tracing::info!(project.id = %project.id, events = accepted.len(), send_outs, "events ingested");
+
+    let answer = if is_batch {
+        IngestAnswer::Batch(EventAcceptedList {
+            object: "list",
+            data_ref: "data",
+            total: accepted.len(),
+            data: accepted,
+        })
+    } else {
+        let one = accepted
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::Internal("the store answered no outcome".into()))?;
+        IngestAnswer::One(one)
+    };
+    Ok((StatusCode::ACCEPTED, axum::Json(answer)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minify_keeps_strings_and_numbers_exactly() {
+        let text = "{ \"a b\" : [ 1.10 , 2e3 ] ,\n\t\"c\\\" d\": \"x  y\\\\\" , \"e\": {} }";
+        assert_eq!(
+            minify(text),
+            r#"{"a b":[1.10,2e3],"c\" d":"x  y\\","e":{}}"#
+        );
+    }
+}

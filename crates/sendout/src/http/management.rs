@@ -1,0 +1,408 @@
+//! The management API's projects (PRODUCT §5.1), shaped as Voucherify's
+//! `/management/v1/projects`: create, list, get, update, delete, and the rotation of a
+//! project's signing secret (`webhook_token`).
+//!
+//! Decisions (docs/API.md):
+//! - create answers 200 (as Voucherify) with `server_side_key.app_token`, the only time it is
+//!   ever shown; reads show `server_side_key.app_id` only;
+//! - reads show `webhook_token`, as Voucherify's do: whoever holds the management key
+//!   configures receivers and needs the secret to verify signatures;
+//! - Voucherify's other project fields (`currency`, `cluster_id`, `users`, notification
+//!   settings, …) are accepted on input and ignored, so Voucherify clients work unchanged;
+//! - `PUT` changes only the fields it is given (as Voucherify documents);
+//! - rotation answers the project with its new `webhook_token`; the previous one keeps signing
+//!   (a second `webhook-signature` entry, and `x-voucherify-signature` stays the new one's)
+//!   until `previous_webhook_token_expires_at`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use sendout_core::ids::ProjectId;
+use sendout_core::time::Timestamp;
+use sendout_store::{Project, ProjectUpdate, StoreError};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::{self, AppState};
+use crate::http::auth::ManagementKey;
+use crate::http::error::{ApiError, Json, Path};
+
+/// The only webhook format sendout speaks.
+pub const WEBHOOK_VERSION: &str = "v2024-01-01";
+/// The time zone of a project created without one.
+const DEFAULT_TIMEZONE: &str = "Etc/UTC";
+const MAX_NAME_CHARS: usize = 200;
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+const MAX_TIMEZONE_CHARS: usize = 64;
+
+/// A project's server-side key; `app_token` only in the answer to create.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerSideKey {
+    /// Send as `X-App-Id`.
+    pub app_id: String,
+    /// Send as `X-App-Token`. Shown once, when the project is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_token: Option<String>,
+}
+
+/// A project, as the management API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectView {
+    #[schema(example = "proj_01hzx3r8k2m4n6p8q0s2t4v6w8")]
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    #[schema(example = "Etc/UTC")]
+    pub timezone: String,
+    #[schema(example = "v2024-01-01")]
+    pub webhook_version: String,
+    /// The signing secret of every delivery (see PRODUCT §3).
+    pub webhook_token: String,
+    /// While a rotated-out secret still signs: when it stops.
+    pub previous_webhook_token_expires_at: Option<String>,
+    pub server_side_key: ServerSideKey,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ProjectView {
+    fn new(project: Project, app_token: Option<String>) -> Self {
+        let now = Timestamp::now();
+        let previous_expires = match (
+            &project.previous_webhook_token,
+            project.previous_token_expires_at,
+        ) {
+            (Some(_), Some(until)) if until > now => Some(until.to_string()),
+            _ => None,
+        };
+        Self {
+            id: project.id.to_string(),
+            name: project.name,
+            description: project.description,
+            timezone: project.timezone,
+            webhook_version: project.webhook_version,
+            webhook_token: project.webhook_token,
+            previous_webhook_token_expires_at: previous_expires,
+            server_side_key: ServerSideKey {
+                app_id: project.app_id,
+                app_token,
+            },
+            created_at: project.created_at.to_string(),
+            updated_at: project.updated_at.to_string(),
+        }
+    }
+}
+
+impl From<Project> for ProjectView {
+    fn from(project: Project) -> Self {
+        Self::new(project, None)
+    }
+}
+
+/// Voucherify's list shape for projects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectList {
+    #[schema(example = "list")]
+    pub object: &'static str,
+    #[schema(example = "data")]
+    pub data_ref: &'static str,
+    pub data: Vec<ProjectView>,
+    pub total: usize,
+}
+
+/// `POST /management/v1/projects`. Unknown (Voucherify-only) fields are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProjectCreate {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// IANA name or GMT offset; `Etc/UTC` when absent.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Only `v2024-01-01`.
+    #[serde(default)]
+    pub webhook_version: Option<String>,
+}
+
+/// `PUT /management/v1/projects/{projectId}`: only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProjectUpdateRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `null` clears the description.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub webhook_version: Option<String>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one not given (`None`).
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Trimmed, non-empty text of at most `max` characters without control characters.
+pub fn text_field(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid_field(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("must be at most {max} characters long"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ApiError::invalid_field(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn timezone(value: &str) -> Result<String, ApiError> {
+    let value = text_field("timezone", value, MAX_TIMEZONE_CHARS)?;
+    let valid = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+' | ':'));
+    if valid {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid_field(
+            "timezone",
+            "must be an IANA time zone such as Europe/Warsaw, or a GMT offset such as Etc/GMT+1",
+        ))
+    }
+}
+
+fn webhook_version(value: &str) -> Result<String, ApiError> {
+    if value == WEBHOOK_VERSION {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::invalid_field(
+            "webhook_version",
+            format!("only {WEBHOOK_VERSION} is supported"),
+        ))
+    }
+}
+
+/// The project named by a path segment; a malformed or unknown id is a 404.
+pub async fn load_project(state: &AppState, raw_id: &str) -> Result<Project, ApiError> {
+    let not_found = || ApiError::not_found("project", raw_id);
+    let id = ProjectId::parse(raw_id).map_err(|_| not_found())?;
+    match state.store.get_project(&id).await {
+        Ok(project) => Ok(project),
+        Err(StoreError::NotFound) => Err(not_found()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Creates a project with fresh keys; the answer is the only time `app_token` is shown.
+#[utoipa::path(
+    post,
+    path = "/management/v1/projects",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    request_body = ProjectCreate,
+    responses(
+        (status = 200, description = "The new project with its keys", body = ProjectView),
+        (status = 400, description = "Invalid payload", body = crate::http::error::ErrorBody),
+        (status = 401, description = "No valid management key", body = crate::http::error::ErrorBody),
+    )
+)]
+pub async fn create_project(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Json(request): Json<ProjectCreate>,
+) -> Result<axum::Json<ProjectView>, ApiError> {
+    let name = text_field("name", &request.name, MAX_NAME_CHARS)?;
+    let description = request
+        .description
+        .map(|d| text_field("description", &d, MAX_DESCRIPTION_CHARS))
+        .transpose()?;
+    let timezone = match request.timezone {
+        Some(tz) => timezone(&tz)?,
+        None => DEFAULT_TIMEZONE.to_owned(),
+    };
+    if let Some(version) = request.webhook_version {
+        webhook_version(&version)?;
+    }
+    let keys = app::create_project(state.store.as_ref(), name, description, timezone).await?;
+    tracing::info!(project.id = %keys.project.id, "project created");
+    Ok(axum::Json(ProjectView::new(
+        keys.project,
+        Some(keys.app_token.expose().to_owned()),
+    )))
+}
+
+/// Lists every project.
+#[utoipa::path(
+    get,
+    path = "/management/v1/projects",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    responses(
+        (status = 200, description = "All projects", body = ProjectList),
+        (status = 401, description = "No valid management key", body = crate::http::error::ErrorBody),
+    )
+)]
+pub async fn list_projects(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+) -> Result<axum::Json<ProjectList>, ApiError> {
+    let projects = state.store.list_projects().await?;
+    Ok(axum::Json(ProjectList {
+        object: "list",
+        data_ref: "data",
+        total: projects.len(),
+        data: projects.into_iter().map(ProjectView::from).collect(),
+    }))
+}
+
+/// Reads a project (without its app token).
+#[utoipa::path(
+    get,
+    path = "/management/v1/projects/{projectId}",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    params(("projectId" = String, Path, description = "The project's id")),
+    responses(
+        (status = 200, description = "The project", body = ProjectView),
+        (status = 401, description = "No valid management key", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such project", body = crate::http::error::ErrorBody),
+    )
+)]
+pub async fn get_project(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+) -> Result<axum::Json<ProjectView>, ApiError> {
+    let project = load_project(&state, &project_id).await?;
+    Ok(axum::Json(project.into()))
+}
+
+/// Changes the fields given.
+#[utoipa::path(
+    put,
+    path = "/management/v1/projects/{projectId}",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    params(("projectId" = String, Path, description = "The project's id")),
+    request_body = ProjectUpdateRequest,
+    responses(
+        (status = 200, description = "The updated project", body = ProjectView),
+        (status = 400, description = "Invalid payload", body = crate::http::error::ErrorBody),
+        (status = 401, description = "No valid management key", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such project", body = crate::http::error::ErrorBody),
+    )
+)]
+pub async fn update_project(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    Json(request): Json<ProjectUpdateRequest>,
+) -> Result<axum::Json<ProjectView>, ApiError> {
+    let project = load_project(&state, &project_id).await?;
+    let update = ProjectUpdate {
+        name: request
+            .name
+            .map(|n| text_field("name", &n, MAX_NAME_CHARS))
+            .transpose()?,
+        description: match request.description {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(d)) if d.trim().is_empty() => Some(None),
+            Some(Some(d)) => Some(Some(text_field("description", &d, MAX_DESCRIPTION_CHARS)?)),
+        },
+        timezone: request.timezone.map(|tz| timezone(&tz)).transpose()?,
+        webhook_version: request
+            .webhook_version
+            .map(|v| webhook_version(&v))
+            .transpose()?,
+    };
+    let updated = state
+        .store
+        .update_project(&project.id, update)
+        .await
+        .map_err(|e| not_found_as(e, "project", &project_id))?;
+    Ok(axum::Json(updated.into()))
+}
+
+/// Deletes a project with everything it owns (webhooks, events, send outs).
+#[utoipa::path(
+    delete,
+    path = "/management/v1/projects/{projectId}",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    params(("projectId" = String, Path, description = "The project's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid management key", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such project", body = crate::http::error::ErrorBody),
+    )
+)]
+pub async fn delete_project(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let project = load_project(&state, &project_id).await?;
+    state
+        .store
+        .delete_project(&project.id)
+        .await
+        .map_err(|e| not_found_as(e, "project", &project_id))?;
+    tracing::info!(project.id = %project.id, "project deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Makes a new signing secret; the old one keeps signing for the configured grace period.
+#[utoipa::path(
+    post,
+    path = "/management/v1/projects/{projectId}/webhook-token/rotate",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    params(("projectId" = String, Path, description = "The project's id")),
+    responses(
+        (status = 200, description = "The project with its new webhook_token", body = ProjectView),
+        (status = 401, description = "No valid management key", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such project", body = crate::http::error::ErrorBody),
+    )
+)]
+pub async fn rotate_webhook_token(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+) -> Result<axum::Json<ProjectView>, ApiError> {
+    let project = load_project(&state, &project_id).await?;
+    let grace_ms =
+        i64::try_from(state.config.secret_rotation_grace.as_millis()).unwrap_or(i64::MAX);
+    let grace_until = Timestamp::now().plus_millis(grace_ms);
+    let new_token = app::random_token(40);
+    let rotated = state
+        .store
+        .rotate_webhook_token(&project.id, &new_token, grace_until)
+        .await
+        .map_err(|e| not_found_as(e, "project", &project_id))?;
+    tracing::info!(project.id = %project.id, "webhook token rotated");
+    Ok(axum::Json(rotated.into()))
+}
+
+/// A store `NotFound` as a 404 for the object the handler was working on.
+pub fn not_found_as(error: StoreError, resource_type: &'static str, id: &str) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::not_found(resource_type, id),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,371 @@
+//! The management API's project-settings webhooks (PRODUCT §5.1), shaped as Voucherify's
+//! `/management/v1/projects/{projectId}/webhooks`.
+//!
+//! Decisions (docs/API.md):
+//! - create answers 200 and delete 204, as Voucherify; the list is
+//!   `{object:"list", data_ref:"data", data, total}`;
+//! - `events` is `["*"]` (every event, present and future) or catalog names of
+//!   project-settings events; the spec's misspellings (`…aded`) are read as `…added` and
+//!   stored and shown that way; an unknown name is a 422 naming it;
+//! - `PUT` replaces `target_url` and `events` (both required, as in Voucherify); `active`,
+//!   `headers` and `description` keep their values when absent, so a Voucherify client that
+//!   knows nothing of headers does not wipe them, and changing events does not re-enable a
+//!   webhook sendout disabled;
+//! - unknown fields are refused (400 naming them) so typos such as `event` do not pass
+//!   silently; the read-only fields of the webhook object (`id`, `object`, `created_at`, …)
+//!   are accepted and ignored, so a client may `PUT` back what it read;
+//! - a webhook disabled by sendout shows why and when in `disabled_reason`/`disabled_at`;
+//!   `PUT … {"active": true}` re-enables it and clears both.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use sendout_core::ids::WebhookId;
+use sendout_core::input::{CustomHeaders, EventFilter, InputError, TargetUrl};
+use sendout_store::{Project, Webhook, WebhookFields};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::http::auth::ManagementKey;
+use crate::http::error::{ApiError, ErrorBody, Json, Path};
+use crate::http::management::{load_project, not_found_as, present, text_field};
+
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+/// A webhook, as the management API shows it (Voucherify's fields first).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    #[schema(example = "wh_01hzx3r8k2m4n6p8q0s2t4v6w8")]
+    pub id: String,
+    #[schema(example = "webhook")]
+    pub object: &'static str,
+    pub created_at: String,
+    pub target_url: String,
+    /// `["*"]` for every event, otherwise canonical event type names.
+    #[schema(example = json!(["voucher.published"]))]
+    pub events: Vec<String>,
+    pub active: bool,
+    /// Custom headers sent with every delivery.
+    pub headers: BTreeMap<String, String>,
+    pub description: Option<String>,
+    /// Why sendout disabled the webhook (retries exhausted, `410 Gone`), while it is disabled.
+    pub disabled_reason: Option<String>,
+    /// When sendout disabled it.
+    pub disabled_at: Option<String>,
+    pub updated_at: String,
+}
+
+impl From<Webhook> for WebhookView {
+    fn from(webhook: Webhook) -> Self {
+        Self {
+            id: webhook.id.to_string(),
+            object: "webhook",
+            created_at: webhook.created_at.to_string(),
+            target_url: webhook.target_url,
+            events: webhook.events,
+            active: webhook.active,
+            headers: webhook.headers,
+            description: webhook.description,
+            disabled_reason: webhook.disabled_reason,
+            disabled_at: webhook.disabled_at.map(|t| t.to_string()),
+            updated_at: webhook.updated_at.to_string(),
+        }
+    }
+}
+
+/// Voucherify's list shape for webhooks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    #[schema(example = "list")]
+    pub object: &'static str,
+    #[schema(example = "data")]
+    pub data_ref: &'static str,
+    pub data: Vec<WebhookView>,
+    pub total: usize,
+}
+
+/// The body of create and update.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// An absolute `http`/`https` URL.
+    #[schema(example = "https://example.com/webhooks")]
+    pub target_url: String,
+    /// `["*"]` or event type names.
+    #[schema(example = json!(["voucher.published", "redemption.succeeded"]))]
+    pub events: Vec<String>,
+    /// Defaults to true on create; kept as is on update when absent.
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// Custom headers (at most 20); `{}` removes them all.
+    #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub headers: Option<CustomHeaders>,
+    /// `null` clears the description.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub id: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub object: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub created_at: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub updated_at: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub disabled_reason: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub disabled_at: Option<IgnoredAny>,
+}
+
+/// A target URL from input, or a 400 naming `field`.
+pub fn target_url(field: &str, text: &str) -> Result<TargetUrl, ApiError> {
+    TargetUrl::parse(text.trim()).map_err(|e| ApiError::invalid_field(field, e))
+}
+
+/// A webhook's subscription from input: `["*"]`, or canonical names of project-settings
+/// event types. Unknown names and distribution-only triggers are a 422 naming them.
+pub fn event_filter(events: &[String]) -> Result<Vec<String>, ApiError> {
+    let filter = EventFilter::parse(events).map_err(|e| match e {
+        InputError::UnknownEventTypes { .. } => ApiError::Unprocessable {
+            key: "unknown_event_type",
+            details: format!("events: {e}"),
+        },
+        InputError::DistributionOnlyEventTypes { .. } => ApiError::Unprocessable {
+            key: "event_type_not_for_webhooks",
+            details: format!("events: {e}"),
+        },
+        other => ApiError::invalid_field("events", other),
+    })?;
+    if filter.is_all() {
+        return Ok(vec!["*".to_owned()]);
+    }
+    Ok(filter
+        .event_types()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect())
+}
+
+fn description(
+    value: Option<Option<String>>,
+    current: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(current),
+        Some(None) => Ok(None),
+        Some(Some(d)) if d.trim().is_empty() => Ok(None),
+        Some(Some(d)) => text_field("description", &d, MAX_DESCRIPTION_CHARS).map(Some),
+    }
+}
+
+fn headers_map(headers: &CustomHeaders) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_str().to_owned()))
+        .collect()
+}
+
+/// The fields of a webhook from a request; `current` supplies what an update leaves out.
+fn fields(request: WebhookRequest, current: Option<&Webhook>) -> Result<WebhookFields, ApiError> {
+    let target_url = target_url("target_url", &request.target_url)?;
+    let events = event_filter(&request.events)?;
+    Ok(WebhookFields {
+        target_url: target_url.as_str().to_owned(),
+        events,
+        active: request.active.or(current.map(|w| w.active)).unwrap_or(true),
+        headers: match (&request.headers, current) {
+            (Some(headers), _) => headers_map(headers),
+            (None, Some(current)) => current.headers.clone(),
+            (None, None) => BTreeMap::new(),
+        },
+        description: description(
+            request.description,
+            current.and_then(|w| w.description.clone()),
+        )?,
+    })
+}
+
+/// The webhook named by a path segment, in `project`; malformed or foreign ids are a 404.
+pub async fn load_webhook(
+    state: &AppState,
+    project: &Project,
+    raw_id: &str,
+) -> Result<Webhook, ApiError> {
+    let id = WebhookId::parse(raw_id).map_err(|_| ApiError::not_found("webhook", raw_id))?;
+    state
+        .store
+        .get_webhook(&project.id, &id)
+        .await
+        .map_err(|e| not_found_as(e, "webhook", raw_id))
+}
+
+/// Creates a webhook.
+#[utoipa::path(
+    post,
+    path = "/management/v1/projects/{projectId}/webhooks",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    params(("projectId" = String, Path, description = "The project's id")),
+    request_body = WebhookRequest,
+    responses(
+        (status = 200, description = "The new webhook", body = WebhookView),
+        (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
+        (status = 401, description = "No valid management key", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 422, description = "Unknown event type", body = ErrorBody),
+    )
+)]
+pub async fn create_webhook(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    Json(request): Json<WebhookRequest>,
+) -> Result<axum::Json<WebhookView>, ApiError> {
+    let project = load_project(&state, &project_id).await?;
+    let fields = fields(request, None)?;
+    let webhook = state
+        .store
+        .create_webhook(&project.id, fields)
+        .await
+        .map_err(|e| not_found_as(e, "project", &project_id))?;
+    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook created");
+    Ok(axum::Json(webhook.into()))
+}
+
+/// Lists a project's webhooks.
+#[utoipa::path(
+    get,
+    path = "/management/v1/projects/{projectId}/webhooks",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    params(("projectId" = String, Path, description = "The project's id")),
+    responses(
+        (status = 200, description = "The project's webhooks", body = WebhookList),
+        (status = 401, description = "No valid management key", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
+pub async fn list_webhooks(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+) -> Result<axum::Json<WebhookList>, ApiError> {
+    let project = load_project(&state, &project_id).await?;
+    let webhooks = state
+        .store
+        .list_webhooks(&project.id)
+        .await
+        .map_err(|e| not_found_as(e, "project", &project_id))?;
+    Ok(axum::Json(WebhookList {
+        object: "list",
+        data_ref: "data",
+        total: webhooks.len(),
+        data: webhooks.into_iter().map(WebhookView::from).collect(),
+    }))
+}
+
+/// Reads a webhook.
+#[utoipa::path(
+    get,
+    path = "/management/v1/projects/{projectId}/webhooks/{webhookId}",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    params(
+        ("projectId" = String, Path, description = "The project's id"),
+        ("webhookId" = String, Path, description = "The webhook's id"),
+    ),
+    responses(
+        (status = 200, description = "The webhook", body = WebhookView),
+        (status = 401, description = "No valid management key", body = ErrorBody),
+        (status = 404, description = "No such project or webhook", body = ErrorBody),
+    )
+)]
+pub async fn get_webhook(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Path((project_id, webhook_id)): Path<(String, String)>,
+) -> Result<axum::Json<WebhookView>, ApiError> {
+    let project = load_project(&state, &project_id).await?;
+    let webhook = load_webhook(&state, &project, &webhook_id).await?;
+    Ok(axum::Json(webhook.into()))
+}
+
+/// Replaces a webhook's target and events (and, when given, activity, headers, description).
+#[utoipa::path(
+    put,
+    path = "/management/v1/projects/{projectId}/webhooks/{webhookId}",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    params(
+        ("projectId" = String, Path, description = "The project's id"),
+        ("webhookId" = String, Path, description = "The webhook's id"),
+    ),
+    request_body = WebhookRequest,
+    responses(
+        (status = 200, description = "The updated webhook", body = WebhookView),
+        (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
+        (status = 401, description = "No valid management key", body = ErrorBody),
+        (status = 404, description = "No such project or webhook", body = ErrorBody),
+        (status = 422, description = "Unknown event type", body = ErrorBody),
+    )
+)]
+pub async fn update_webhook(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Path((project_id, webhook_id)): Path<(String, String)>,
+    Json(request): Json<WebhookRequest>,
+) -> Result<axum::Json<WebhookView>, ApiError> {
+    let project = load_project(&state, &project_id).await?;
+    let current = load_webhook(&state, &project, &webhook_id).await?;
+    let fields = fields(request, Some(&current))?;
+    let webhook = state
+        .store
+        .update_webhook(&project.id, &current.id, fields)
+        .await
+        .map_err(|e| not_found_as(e, "webhook", &webhook_id))?;
+    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook updated");
+    Ok(axum::Json(webhook.into()))
+}
+
+/// Deletes a webhook; its send outs stay in the audit log.
+#[utoipa::path(
+    delete,
+    path = "/management/v1/projects/{projectId}/webhooks/{webhookId}",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    params(
+        ("projectId" = String, Path, description = "The project's id"),
+        ("webhookId" = String, Path, description = "The webhook's id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid management key", body = ErrorBody),
+        (status = 404, description = "No such project or webhook", body = ErrorBody),
+    )
+)]
+pub async fn delete_webhook(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Path((project_id, webhook_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let project = load_project(&state, &project_id).await?;
+    let webhook = load_webhook(&state, &project, &webhook_id).await?;
+    state
+        .store
+        .delete_webhook(&project.id, &webhook.id)
+        .await
+        .map_err(|e| not_found_as(e, "webhook", &webhook_id))?;
+    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
