@@ -21,5 +21,7 @@ python3 scripts/gen-catalog.py --check
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the Voucherify SDK the compatibility tests drive"; scripts/setup/compat.sh
+
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast "$@"

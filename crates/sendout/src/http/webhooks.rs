@@ -6,7 +6,10 @@
 //!   `{object:"list", data_ref:"data", data, total}`;
 //! - `events` is `["*"]` (every event, present and future) or catalog names of
 //!   project-settings events; the spec's misspellings (`…aded`) are read as `…added` and
-//!   stored and shown that way; an unknown name is a 422 naming it;
+//!   stored that way; an unknown name is a 422 naming it;
+//! - answers show `events` in the names Voucherify's management spec enumerates, so clients
+//!   generated from it can read them: `…aded` spellings, and for `["*"]` the spec's whole
+//!   list with `all_events: true` ([`spec_events`]);
 //! - `PUT` replaces `target_url` and `events` (both required, as in Voucherify); `active`,
 //!   `headers` and `description` keep their values when absent, so a Voucherify client that
 //!   knows nothing of headers does not wipe them, and changing events does not re-enable a
@@ -33,6 +36,8 @@ use crate::http::auth::ManagementKey;
 use crate::http::error::{ApiError, ErrorBody, Json, Path};
 use crate::http::management::{load_project, not_found_as, present, text_field};
 
+pub mod spec_events;
+
 const MAX_DESCRIPTION_CHARS: usize = 2000;
 
 /// A webhook, as the management API shows it (Voucherify's fields first).
@@ -44,10 +49,13 @@ pub struct WebhookView {
     pub object: &'static str,
     pub created_at: String,
     pub target_url: String,
-    /// `["*"]` for every event, otherwise canonical event type names.
+    /// Names in the spelling of Voucherify's management spec (`…aded`); for a webhook for
+    /// every event, every name that spec lists.
     #[schema(example = json!(["voucher.published"]))]
     pub events: Vec<String>,
     pub active: bool,
+    /// Whether the webhook gets every event, present and future (created with `["*"]`).
+    pub all_events: bool,
     /// Custom headers sent with every delivery.
     pub headers: BTreeMap<String, String>,
     pub description: Option<String>,
@@ -65,8 +73,9 @@ impl From<Webhook> for WebhookView {
             object: "webhook",
             created_at: webhook.created_at.to_string(),
             target_url: webhook.target_url,
-            events: webhook.events,
+            events: spec_events::shown(&webhook.events),
             active: webhook.active,
+            all_events: spec_events::is_every_event(&webhook.events),
             headers: webhook.headers,
             description: webhook.description,
             disabled_reason: webhook.disabled_reason,
@@ -94,7 +103,8 @@ pub struct WebhookRequest {
     /// An absolute `http`/`https` URL.
     #[schema(example = "https://example.com/webhooks")]
     pub target_url: String,
-    /// `["*"]` or event type names.
+    /// `["*"]` or event type names. `PUT`ting the spec's whole list (what a webhook for
+    /// every event reads as) to such a webhook keeps it for every event.
     #[schema(example = json!(["voucher.published", "redemption.succeeded"]))]
     pub events: Vec<String>,
     /// Defaults to true on create; kept as is on update when absent.
@@ -126,6 +136,9 @@ pub struct WebhookRequest {
     #[serde(default)]
     #[schema(ignore)]
     pub disabled_at: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub all_events: Option<IgnoredAny>,
 }
 
 /// A target URL from input, or a 400 naming `field`.
@@ -177,9 +190,19 @@ fn headers_map(headers: &CustomHeaders) -> BTreeMap<String, String> {
 }
 
 /// The fields of a webhook from a request; `current` supplies what an update leaves out.
-fn fields(request: WebhookRequest, current: Option<&Webhook>) -> Result<WebhookFields, ApiError> {
+/// Pure (the fuzz targets call it).
+pub fn fields(
+    request: WebhookRequest,
+    current: Option<&Webhook>,
+) -> Result<WebhookFields, ApiError> {
     let target_url = target_url("target_url", &request.target_url)?;
-    let events = event_filter(&request.events)?;
+    let mut events = event_filter(&request.events)?;
+    // What a webhook for every event reads as, put back: it stays for every event.
+    if current.is_some_and(|w| spec_events::is_every_event(&w.events))
+        && spec_events::is_spec_list(&events)
+    {
+        events = vec!["*".to_owned()];
+    }
     Ok(WebhookFields {
         target_url: target_url.as_str().to_owned(),
         events,

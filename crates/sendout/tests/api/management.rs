@@ -34,6 +34,7 @@ async fn creating_a_webhook_answers_200_with_the_voucherify_shape() {
             "target_url",
             "events",
             "active",
+            "all_events",
             "headers",
             "description",
             "disabled_reason",
@@ -47,10 +48,11 @@ async fn creating_a_webhook_answers_200_with_the_voucherify_shape() {
     assert_eq!(webhook["target_url"], "https://example.com/hooks");
     assert_eq!(
         webhook["events"],
-        json!(["voucher.published", "voucher.loyalty_card.points_added"]),
-        "misspelled names are stored under their correct name"
+        json!(["voucher.published", "voucher.loyalty_card.points_aded"]),
+        "names read in the spelling of Voucherify's management spec"
     );
     assert_eq!(webhook["active"], true);
+    assert_eq!(webhook["all_events"], false);
     assert_eq!(webhook["headers"], json!({}));
     assert_eq!(webhook["disabled_reason"], Value::Null);
 
@@ -70,7 +72,14 @@ async fn a_webhook_is_active_by_default_and_star_means_every_event() {
         .create_webhook(json!({"target_url": "http://127.0.0.1:9/x", "events": ["*"]}))
         .await;
     assert_eq!(webhook["active"], true);
-    assert_eq!(webhook["events"], json!(["*"]));
+    assert_eq!(webhook["all_events"], true);
+    let events = webhook["events"].as_array().unwrap();
+    assert_eq!(
+        events.len(),
+        60,
+        "the management spec's whole list: {events:?}"
+    );
+    assert!(events.contains(&json!("campaign.vouchers.aded")));
 }
 
 #[tokio::test]
