@@ -108,7 +108,10 @@ impl<T> Hosts<T> {
                 let wait =
                     Duration::from_secs_f64(ms * position as f64 / self.per_host as f64 / 1e3);
                 if wait > self.budget {
-                    return Placement::Defer(claim, wait.clamp(MIN_DEFER, self.budget * 4));
+                    return Placement::Defer(
+                        claim,
+                        wait.clamp(MIN_DEFER, (self.budget * 4).max(MIN_DEFER)),
+                    );
                 }
                 true
             }
@@ -201,6 +204,24 @@ mod tests {
         assert_eq!(done.start, Some(3));
         assert!(done.stale.is_empty());
         assert_eq!(hosts.queued(), 0);
+    }
+
+    /// A lease no longer than the delivery timeout leaves no budget; deferring must still
+    /// work rather than panic in `clamp` (which once stopped the worker for good).
+    #[test]
+    fn a_zero_budget_defers_instead_of_panicking() {
+        let now = Instant::now();
+        let mut hosts = Hosts::new(1, Duration::ZERO);
+        assert!(matches!(
+            hosts.place("slow:80", 1, now),
+            Placement::Start(1)
+        ));
+        let _ = hosts.finished("slow:80", 6 * SECOND, now);
+        let _ = hosts.place("slow:80", 2, now);
+        let deferred = (3..6).any(|claim| {
+            matches!(hosts.place("slow:80", claim, now), Placement::Defer(_, wait) if wait >= MIN_DEFER)
+        });
+        assert!(deferred);
     }
 
     #[test]
