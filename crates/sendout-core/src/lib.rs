@@ -3,6 +3,8 @@
 //!
 //! - [`ids`]: typed, time-ordered identifiers;
 //! - [`catalog`]: the event catalog (types, groups, data keys, examples, distribution matrix);
+//! - [`distribution`]: distributions' rules (trigger, action, condition, channels) and the
+//!   body of a channel's send out;
 //! - [`envelope`]: the exact body a receiver gets;
 //! - [`signature`]: Voucherify and Standard Webhooks signatures and their verifiers;
 //! - [`retry`]: when the next attempt of a failed send out happens;
@@ -13,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod distribution;
 pub mod envelope;
 pub mod ids;
 pub mod input;

@@ -7,32 +7,138 @@
 //! are at commit time.
 //!
 //! Every planned send out carries its final body (built once, by
-//! [`sendout_core::envelope::build`]), so every retry sends the same bytes with the same `id`.
-//! Distributions join the plan later through [`Targets`]: a new field there and a
-//! `to_distributions` beside [`to_webhooks`]; the store's ingest need not change.
+//! [`sendout_core::envelope::build`] or, for a distribution channel, by
+//! [`WebhookChannel::body`]), so every retry sends the same bytes with the same `id`.
+//!
+//! Channels are separate: project-settings webhooks get only project-settings types
+//! ([`to_webhooks`]), distributions only their triggers ([`to_distributions`]); a type in both
+//! (`customer.rewarded`, …) goes to both.
 
 use sendout_core::catalog::{catalog, Channel};
 use sendout_core::envelope::{self, EventRef, SourceRef};
 use sendout_core::ids::{ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
 
-use crate::model::{NewEvent, SendOut, SendOutStatus, SourceKind, Webhook};
+use sendout_core::distribution::{
+    is_trigger, DistributionStatus, EventData, SendOutContext, WebhookChannel,
+};
+use serde_json::Value;
+
+use crate::model::{Distribution, NewEvent, SendOut, SendOutStatus, SourceKind, Webhook};
 
 /// Everything an event of a project may fan out to.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Targets<'a> {
     /// The project's webhooks, active or not (inactive ones are skipped here).
     pub webhooks: &'a [Webhook],
+    /// The project's distributions, whatever their status (only live ones fan out).
+    pub distributions: &'a [Distribution],
 }
 
-/// The send outs one event makes, in the order of the targets given.
+/// The send outs one event makes: webhooks first, then distributions' channels, each in the
+/// order given.
 pub fn plan(
     project_id: &ProjectId,
     event: &NewEvent,
     targets: Targets<'_>,
     now: Timestamp,
 ) -> Vec<SendOut> {
-    to_webhooks(project_id, event, targets.webhooks, now)
+    let mut planned = to_webhooks(project_id, event, targets.webhooks, now);
+    planned.extend(to_distributions(
+        project_id,
+        event,
+        targets.distributions,
+        now,
+    ));
+    planned
+}
+
+/// One send out per channel of every live distribution whose trigger (type and condition)
+/// the event matches, due at once, with the channel's URL, headers and designed body.
+pub fn to_distributions(
+    project_id: &ProjectId,
+    event: &NewEvent,
+    distributions: &[Distribution],
+    now: Timestamp,
+) -> Vec<SendOut> {
+    let candidates: Vec<&Distribution> = distributions
+        .iter()
+        .filter(|d| {
+            d.status == DistributionStatus::Live && d.spec.trigger().event() == event.event_type
+        })
+        .collect();
+    if candidates.is_empty() || !is_trigger(&event.event_type) {
+        return Vec::new();
+    }
+    // Parsed once per event, only when some distribution may want it. The text is valid JSON
+    // (it is a `RawValue`), so the fallback is never taken.
+    let value: Value = serde_json::from_str(event.data.get()).unwrap_or(Value::Null);
+    let data = EventData {
+        raw: &event.data,
+        value: &value,
+    };
+    let event_ref = event_ref(event);
+    let mut planned = Vec::new();
+    for distribution in candidates {
+        if !distribution.spec.matches(&event.event_type, &value) {
+            continue;
+        }
+        for (index, channel) in distribution.spec.channels().iter().enumerate() {
+            let id = SendOutId::new();
+            let context = SendOutContext {
+                send_out_id: &id,
+                project_id,
+                distribution_id: &distribution.id,
+                created_at: now,
+            };
+            let body = channel.body(context, &event_ref, data);
+            planned.push(channel_send_out(
+                id,
+                project_id,
+                event,
+                distribution,
+                (index, channel),
+                body,
+                now,
+            ));
+        }
+    }
+    planned
+}
+
+/// The send out record of one distribution channel.
+fn channel_send_out(
+    id: SendOutId,
+    project_id: &ProjectId,
+    event: &NewEvent,
+    distribution: &Distribution,
+    (index, channel): (usize, &WebhookChannel),
+    body: String,
+    now: Timestamp,
+) -> SendOut {
+    SendOut {
+        id,
+        project_id: project_id.clone(),
+        event_id: Some(event.id.clone()),
+        envelope_type: channel.event_name().as_str().to_owned(),
+        event_type: event.event_type.clone(),
+        source_kind: SourceKind::Distribution,
+        source_id: distribution.id.to_string(),
+        channel: Some(u32::try_from(index).unwrap_or(u32::MAX)),
+        target_url: channel.url().as_str().to_owned(),
+        headers: channel.header_map(),
+        body,
+        status: SendOutStatus::Pending,
+        attempts: 0,
+        next_attempt_at: Some(now),
+        last_attempt_at: None,
+        failure_reason: None,
+        is_test: false,
+        group_id: Some(event.group_id.to_string()),
+        event_created_at: Some(event.created_at),
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// One send out per active webhook subscribed to the event's type (or to `"*"`), due at once.
@@ -148,7 +254,10 @@ mod tests {
     }
 
     fn targets(webhooks: &[Webhook]) -> Targets<'_> {
-        Targets { webhooks }
+        Targets {
+            webhooks,
+            distributions: &[],
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sendout_core::ids::{ProjectId, SendOutId, WebhookId};
+use sendout_core::distribution::{DistributionSpec, DistributionStatus};
+use sendout_core::ids::{DistributionId, ProjectId, SendOutId, WebhookId};
 use sendout_core::time::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -130,6 +131,47 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         fields: WebhookFields,
     ) -> StoreResult<Webhook>;
     async fn delete_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<()>;
+
+    // --- distributions ---
+    /// Stores a new distribution with `status` (`PAUSED` records the time, no reason).
+    async fn create_distribution(
+        &self,
+        project: &ProjectId,
+        spec: DistributionSpec,
+        status: DistributionStatus,
+    ) -> StoreResult<Distribution>;
+    /// Oldest first.
+    async fn list_distributions(&self, project: &ProjectId) -> StoreResult<Vec<Distribution>>;
+    async fn get_distribution(
+        &self,
+        project: &ProjectId,
+        id: &DistributionId,
+    ) -> StoreResult<Distribution>;
+    /// Replaces the spec; with `status`, also sets it as [`Store::set_distribution_status`]
+    /// does (with no reason).
+    async fn update_distribution(
+        &self,
+        project: &ProjectId,
+        id: &DistributionId,
+        spec: DistributionSpec,
+        status: Option<DistributionStatus>,
+    ) -> StoreResult<Distribution>;
+    /// Deletes it; its send outs stay in the audit log (and are not sent any more).
+    async fn delete_distribution(
+        &self,
+        project: &ProjectId,
+        id: &DistributionId,
+    ) -> StoreResult<()>;
+    /// Sets the status. Moving to `PAUSED` records the time and `reason` (`None`: a person
+    /// paused it); staying `PAUSED` keeps the first reason and time; `LIVE` and `DRAFT` clear
+    /// both.
+    async fn set_distribution_status(
+        &self,
+        project: &ProjectId,
+        id: &DistributionId,
+        status: DistributionStatus,
+        reason: Option<String>,
+    ) -> StoreResult<Distribution>;
 
     // --- ingest and the queue ---
     /// Stores the events and every send out they fan out to, in one transaction, and wakes

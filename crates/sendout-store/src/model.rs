@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use sendout_core::ids::{EventId, GroupId, ProjectId, SendOutId, WebhookId};
+use sendout_core::distribution::{DistributionSpec, DistributionStatus};
+use sendout_core::ids::{DistributionId, EventId, GroupId, ProjectId, SendOutId, WebhookId};
 use sendout_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -108,6 +109,24 @@ pub struct WebhookFields {
     pub active: bool,
     pub headers: BTreeMap<String, String>,
     pub description: Option<String>,
+}
+
+/// A distribution (PRODUCT §6): what a user configured ([`DistributionSpec`], checked against
+/// the catalog before it reaches the store) and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Distribution {
+    pub id: DistributionId,
+    pub project_id: ProjectId,
+    pub spec: DistributionSpec,
+    /// Only `LIVE` distributions fan out, and only their send outs are sent.
+    pub status: DistributionStatus,
+    /// Why sendout paused it (retries exhausted, `410 Gone`); `None` when a person paused it
+    /// or it is not paused.
+    pub paused_reason: Option<String>,
+    /// When it was paused, while it is `PAUSED`.
+    pub paused_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// An event accepted by the ingest API, ready to be stored and fanned out.

@@ -7,6 +7,10 @@
 
 #[path = "story/audit.rs"]
 mod audit;
+#[path = "story/distribution_fanout.rs"]
+mod distribution_fanout;
+#[path = "story/distributions.rs"]
+mod distributions;
 #[path = "story/harness.rs"]
 mod harness;
 #[path = "story/ingest.rs"]
@@ -44,6 +48,14 @@ macro_rules! story {
             queue::requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_now,
             queue::a_test_send_out_is_stored_leased_to_its_maker,
             audit::the_audit_log_lists_newest_first_with_filters_and_pages,
+            distributions::distributions_are_created_read_replaced_listed_and_deleted,
+            distributions::pausing_records_why_and_when_and_setting_live_forgets_both,
+            distributions::another_projects_distributions_are_not_found,
+            distribution_fanout::an_event_fans_out_once_per_channel_of_every_live_matching_distribution,
+            distribution_fanout::a_type_in_both_channels_reaches_webhooks_and_distributions,
+            distribution_fanout::a_condition_narrows_the_events_that_fan_out,
+            distribution_fanout::a_distributions_send_outs_are_sent_only_while_it_is_live,
+            distribution_fanout::giving_up_on_a_channel_pauses_its_distribution_with_the_reason,
             audit::get_send_out_returns_its_attempts_in_order,
             audit::prune_deletes_finished_send_outs_older_than_the_cutoff_only,
             audit::the_dashboard_counts_send_outs_by_status_and_time_and_knows_each_webhooks_last_status,

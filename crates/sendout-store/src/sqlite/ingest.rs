@@ -22,9 +22,10 @@ use serde::Serialize;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::distributions;
 use super::rows::{self, to_json};
 use crate::fanout::{self, Targets};
-use crate::model::{IngestOutcome, NewEvent, SendOut, Webhook};
+use crate::model::{Distribution, IngestOutcome, NewEvent, SendOut, Webhook};
 use crate::{StoreError, StoreResult};
 
 /// The most events one group commit takes (a single larger call is still one transaction).
@@ -131,22 +132,29 @@ async fn write(
 ) -> StoreResult<Vec<Answer>> {
     let mut tx: Transaction<'static, Sqlite> = writer.begin_with("BEGIN IMMEDIATE").await?;
     let now = Timestamp::now();
-    let mut targets: HashMap<&ProjectId, Option<Vec<Webhook>>> = HashMap::new();
+    let mut targets: HashMap<&ProjectId, Option<ProjectTargets>> = HashMap::new();
     let mut events: Vec<(&ProjectId, &NewEvent)> = Vec::new();
     let mut send_outs: Vec<SendOut> = Vec::new();
     let mut answers = Vec::with_capacity(calls.len());
     for (project, call_events) in calls {
         if !targets.contains_key(project) {
-            let loaded = load_targets(&mut tx, project).await?;
+            let loaded = match load_targets(&mut tx, project).await? {
+                Some(webhooks) => Some((webhooks, distributions::live(&mut tx, project).await?)),
+                None => None,
+            };
             targets.insert(project, loaded);
         }
-        let Some(webhooks) = &targets[project] else {
+        let Some((webhooks, distributions)) = &targets[project] else {
             answers.push(Err(StoreError::NotFound));
             continue;
         };
         let mut outcomes = Vec::with_capacity(call_events.len());
         for event in call_events.iter() {
-            let planned = fanout::plan(project, event, Targets { webhooks }, now);
+            let targets = Targets {
+                webhooks,
+                distributions,
+            };
+            let planned = fanout::plan(project, event, targets, now);
             outcomes.push(IngestOutcome {
                 event_id: event.id.clone(),
                 send_outs: u32::try_from(planned.len()).unwrap_or(u32::MAX),
@@ -161,6 +169,9 @@ async fn write(
     tx.commit().await?;
     Ok(answers)
 }
+
+/// A project's webhooks and live distributions, loaded once per group commit.
+type ProjectTargets = (Vec<Webhook>, Vec<Distribution>);
 
 /// The project's webhooks, or `None` if the project does not exist.
 async fn load_targets(

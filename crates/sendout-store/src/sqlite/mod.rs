@@ -36,6 +36,7 @@
 //! lost wakeup). The cost is at most one spurious empty claim.
 
 mod audit;
+mod distributions;
 mod ingest;
 mod projects;
 mod queue;
@@ -49,7 +50,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sendout_core::ids::{ProjectId, SendOutId, WebhookId};
+use sendout_core::distribution::{DistributionSpec, DistributionStatus};
+use sendout_core::ids::{DistributionId, ProjectId, SendOutId, WebhookId};
 use sendout_core::time::Timestamp;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -271,6 +273,55 @@ impl Store for SqliteStore {
 
     async fn delete_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<()> {
         projects::delete_webhook(self, project, id).await
+    }
+
+    async fn create_distribution(
+        &self,
+        project: &ProjectId,
+        spec: DistributionSpec,
+        status: DistributionStatus,
+    ) -> StoreResult<Distribution> {
+        distributions::create(self, project, spec, status).await
+    }
+
+    async fn list_distributions(&self, project: &ProjectId) -> StoreResult<Vec<Distribution>> {
+        distributions::list(self, project).await
+    }
+
+    async fn get_distribution(
+        &self,
+        project: &ProjectId,
+        id: &DistributionId,
+    ) -> StoreResult<Distribution> {
+        distributions::get(&self.readers, project, id).await
+    }
+
+    async fn update_distribution(
+        &self,
+        project: &ProjectId,
+        id: &DistributionId,
+        spec: DistributionSpec,
+        status: Option<DistributionStatus>,
+    ) -> StoreResult<Distribution> {
+        distributions::update(self, project, id, spec, status).await
+    }
+
+    async fn delete_distribution(
+        &self,
+        project: &ProjectId,
+        id: &DistributionId,
+    ) -> StoreResult<()> {
+        distributions::delete(self, project, id).await
+    }
+
+    async fn set_distribution_status(
+        &self,
+        project: &ProjectId,
+        id: &DistributionId,
+        status: DistributionStatus,
+        reason: Option<String>,
+    ) -> StoreResult<Distribution> {
+        distributions::set_status_of(self, project, id, status, reason).await
     }
 
     async fn ingest(

@@ -260,8 +260,8 @@ impl<'a> CompletionRow<'a> {
     }
 }
 
-/// Turns off the webhook a given-up send out was for, keeping the first reason if it is
-/// already off. Distributions are paused here once they exist.
+/// Turns off the webhook a given-up send out was for, or pauses its distribution, keeping
+/// the first reason if it is already off.
 async fn disable_target(
     conn: &mut SqliteConnection,
     completion: &Completion,
@@ -275,9 +275,15 @@ async fn disable_target(
     .bind(completion.send_out_id.as_str())
     .bind(reason)
     .bind(completion.at.as_millis())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    super::distributions::pause_for_send_out(
+        conn,
+        completion.send_out_id.as_str(),
+        reason,
+        completion.at,
+    )
+    .await
 }
 
 pub(super) async fn release(store: &SqliteStore, ids: &[SendOutId]) -> StoreResult<()> {

@@ -22,16 +22,19 @@ pub(super) const SEND_OUT_COLUMNS: &str = "s.id, s.project_id, s.event_id, s.env
      s.status, s.attempts, s.next_attempt_at, s.last_attempt_at, s.failure_reason, s.is_test, \
      s.group_id, s.event_created_at, s.created_at, s.updated_at";
 
-/// Send outs with whether their target webhook still exists and is active; `?1` is a JSON
+/// Send outs with whether their target (webhook or distribution) still exists and is active;
+/// `?1` is a JSON
 /// array of send-out ids.
 pub(super) const CLAIMS_BY_IDS: &str = "SELECT s.id, s.project_id, s.event_id, s.envelope_type, \
      s.event_type, s.source_kind, s.source_id, s.channel, s.target_url, s.headers, s.body, \
      s.status, s.attempts, s.next_attempt_at, s.last_attempt_at, s.failure_reason, s.is_test, \
      s.group_id, s.event_created_at, s.created_at, s.updated_at, \
-     w.active AS webhook_active \
+     w.active AS webhook_active, d.status AS distribution_status \
      FROM send_outs s \
      LEFT JOIN webhooks w ON s.source_kind = 'webhook' AND w.id = s.source_id \
          AND w.project_id = s.project_id \
+     LEFT JOIN distributions d ON s.source_kind = 'distribution' AND d.id = s.source_id \
+         AND d.project_id = s.project_id \
      WHERE s.id IN (SELECT value FROM json_each(?1)) \
      ORDER BY s.next_attempt_at, s.id";
 
@@ -143,12 +146,13 @@ pub(super) fn send_out(row: &SqliteRow) -> StoreResult<SendOut> {
 pub(super) fn claim(row: &SqliteRow, secrets: SigningSecrets) -> StoreResult<Claim> {
     let send_out = send_out(row)?;
     let webhook_active: Option<bool> = row.try_get("webhook_active")?;
-    // A test send out is sent whatever its webhook's state; distributions have no state
-    // here yet (their table arrives with distributions).
+    let distribution_status: Option<String> = row.try_get("distribution_status")?;
+    // A test send out is sent whatever its target's state; a distribution's send outs only
+    // while it is live (a deleted target is inactive).
     let target_active = send_out.is_test
         || match send_out.source_kind {
             SourceKind::Webhook => webhook_active.unwrap_or(false),
-            SourceKind::Distribution => true,
+            SourceKind::Distribution => distribution_status.as_deref() == Some("LIVE"),
         };
     Ok(Claim {
         send_out,

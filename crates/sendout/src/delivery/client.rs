@@ -268,7 +268,7 @@ impl Received {
 /// signatures (current first) and `x-voucherify-signature-previous` the Voucherify signature
 /// with the previous secret; `x-voucherify-signature` always uses the current one. Custom
 /// headers come last and never replace sendout's own.
-fn request_headers(claim: &Claim, timestamp: i64) -> HeaderMap {
+pub fn request_headers(claim: &Claim, timestamp: i64) -> HeaderMap {
     let send_out = &claim.send_out;
     let secrets = &claim.secrets;
     let body = send_out.body.as_bytes();

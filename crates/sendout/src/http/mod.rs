@@ -3,8 +3,9 @@
 //! answer; they hold no SQL and no delivery logic.
 //!
 //! - [`management`] and [`webhooks`], [`test_webhook`]: `/management/v1/…`, management key;
-//! - [`events`], [`event_types`] and [`sendouts`] (shown as [`sendout_views`]): `/v1/…`, a
-//!   project's server-side key;
+//! - [`events`], [`event_types`], [`sendouts`] (shown as [`sendout_views`]) and
+//!   [`distributions`] (shown as [`distribution_views`], previewed by
+//!   [`distribution_preview`]): `/v1/…`, a project's server-side key;
 //! - [`health`] and [`openapi`]: no key.
 //!
 //! Every response carries `x-request-id` (a fresh `v-…` id per request, never the client's),
@@ -12,6 +13,9 @@
 //! status and duration; never headers or bodies, which carry keys and customer data.
 
 pub mod auth;
+pub mod distribution_preview;
+pub mod distribution_views;
+pub mod distributions;
 pub mod error;
 pub mod event_types;
 pub mod events;
@@ -110,6 +114,34 @@ fn project_routes() -> Router<AppState> {
         .route(
             "/v1/webhook-sendouts/{sendOutId}/retry",
             post(sendouts::retry_send_out),
+        )
+        .merge(distribution_routes())
+}
+
+fn distribution_routes() -> Router<AppState> {
+    const ONE: &str = "/v1/distributions/{distributionId}";
+    Router::new()
+        .route(
+            "/v1/distributions",
+            post(distributions::create_distribution).get(distributions::list_distributions),
+        )
+        .route(
+            "/v1/distributions/preview",
+            post(distribution_preview::preview),
+        )
+        .route(
+            ONE,
+            get(distributions::get_distribution)
+                .put(distributions::update_distribution)
+                .delete(distributions::delete_distribution),
+        )
+        .route(
+            "/v1/distributions/{distributionId}/pause",
+            post(distributions::pause_distribution),
+        )
+        .route(
+            "/v1/distributions/{distributionId}/live",
+            post(distributions::set_distribution_live),
         )
 }
 

@@ -10,7 +10,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{
-    error, event_types, events, health, management, sendouts, test_webhook, webhooks,
+    distribution_preview, distributions, error, event_types, events, health, management, sendouts,
+    test_webhook, webhooks,
 };
 
 /// The API description.
@@ -44,6 +45,14 @@ use crate::http::{
         sendouts::get_send_out,
         sendouts::retry_send_out,
         sendouts::bulk_retry,
+        distributions::create_distribution,
+        distributions::list_distributions,
+        distributions::get_distribution,
+        distributions::update_distribution,
+        distributions::delete_distribution,
+        distributions::pause_distribution,
+        distributions::set_distribution_live,
+        distribution_preview::preview,
         health::health,
     ),
     components(schemas(error::ErrorBody)),
@@ -52,6 +61,7 @@ use crate::http::{
         (name = "Management", description = "Projects and their webhooks (Voucherify's Management API)"),
         (name = "Events", description = "Ingest and the event catalog"),
         (name = "Webhook sendouts", description = "The audit log: send outs, attempts, retries"),
+        (name = "Distributions", description = "Distributions: triggers, actions, webhook channels and the payload designer"),
         (name = "Health", description = "Liveness of the store and the workers"),
     )
 )]

@@ -1,0 +1,89 @@
+//! Why a distribution, or one channel of it, was refused: [`DistributionError`], whose
+//! variants say whether the input was malformed (400) or asks for what the catalog does not
+//! allow (422), and name the field at fault as a JSON path.
+
+use crate::catalog::catalog;
+use crate::template::{TemplateError, UnknownPath};
+
+/// Why a distribution (or one channel, for preview) was refused. Each names the field at
+/// fault as a JSON path (`channels[1].payload.template`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DistributionError {
+    /// A value has the wrong form (400).
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The trigger is not in the catalog, or not a distribution trigger (422).
+    #[error("trigger.event: {message}")]
+    UnknownTrigger { message: String },
+    /// The action is not one the trigger supports (422).
+    #[error("action: {message}")]
+    UnsupportedAction { message: String },
+    /// A condition key the trigger does not carry (422).
+    #[error("trigger.condition: {message}")]
+    UnsupportedCondition { message: String },
+    /// A template that is not a template, with line and column (422).
+    #[error("{field}: {error}")]
+    TemplateSyntax { field: String, error: TemplateError },
+    /// Paths the trigger's data does not carry (422).
+    #[error("{field}: {}; the trigger {trigger} offers {}", list_unknown(.unknown), offers(.trigger))]
+    UnknownPaths {
+        field: String,
+        trigger: String,
+        unknown: Vec<UnknownPath>,
+    },
+    /// An attribute selection whose keys clash or whose paths do not parse (422).
+    #[error("{field}: {message}")]
+    InvalidAttributes { field: String, message: String },
+}
+
+impl DistributionError {
+    /// Whether the input was well formed but asks for something the catalog does not allow
+    /// (422), rather than malformed (400).
+    pub fn is_semantic(&self) -> bool {
+        !matches!(self, Self::Invalid { .. })
+    }
+
+    /// A stable key for API clients to branch on.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Invalid { .. } => "invalid_payload",
+            Self::UnknownTrigger { .. } => "unknown_trigger",
+            Self::UnsupportedAction { .. } => "unsupported_action",
+            Self::UnsupportedCondition { .. } => "unsupported_condition",
+            Self::TemplateSyntax { .. } => "invalid_template",
+            Self::UnknownPaths { .. } => "unknown_template_path",
+            Self::InvalidAttributes { .. } => "invalid_attributes",
+        }
+    }
+
+    pub(super) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn list_unknown(unknown: &[UnknownPath]) -> String {
+    let shown: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+    shown.join("; ")
+}
+
+/// What a trigger's data offers, briefly: its top-level keys and where to find every path.
+fn offers(trigger: &str) -> String {
+    let keys: Vec<String> = catalog()
+        .get(trigger)
+        .map(|t| {
+            t.data_keys()
+                .keys()
+                .map(|(k, _)| format!("`{k}`"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let listed = if keys.is_empty() {
+        "no known keys".to_owned()
+    } else {
+        keys.join(", ")
+    };
+    format!("{listed} (GET /v1/event-types/{trigger} lists every path)")
+}
