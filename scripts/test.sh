@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "PostgreSQL on 127.0.0.1:5432 (story suite, multi-node tests)"; scripts/setup/postgres.sh
+
 step "toolchain"
 cargo --version
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 //! sendout's storage. The [`Store`] trait is everything the HTTP layer and the workers ask of a
-//! database; [`sqlite`] (the embedded default) and, later, `postgres` implement it, and one
-//! story test suite runs against each.
+//! database; [`sqlite`] (the embedded default) and [`postgres`] (shared by several nodes)
+//! implement it, and one story test suite runs against each.
 //!
 //! The send-out table is both the delivery queue and the audit log: ingest writes an event and
 //! all its send outs in one transaction (so a 202 means nothing can be lost), workers claim due
@@ -10,6 +10,7 @@
 
 pub mod fanout;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -4,6 +4,8 @@
 //! needs to reopen the database), so it knows nothing of the backend. [`story!`] turns the list
 //! of scenarios into one `#[tokio::test]` per scenario for a backend, given a function that
 //! makes a fresh, migrated store; a new backend joins with one `mod` and one constructor.
+//! Both backends run every scenario: SQLite in a temporary directory, PostgreSQL in a fresh
+//! database per test.
 
 #[path = "story/audit.rs"]
 mod audit;
@@ -15,6 +17,8 @@ mod distributions;
 mod harness;
 #[path = "story/ingest.rs"]
 mod ingest;
+#[path = "story/pg.rs"]
+mod pg;
 #[path = "story/projects.rs"]
 mod projects;
 #[path = "story/queue.rs"]
@@ -86,4 +90,10 @@ macro_rules! story {
 
 mod sqlite {
     story!(crate::harness::fresh_sqlite);
+}
+
+/// Needs a PostgreSQL server (`SENDOUT_TEST_DATABASE_URL`, see `story/pg.rs`); fails, never
+/// skips, without one.
+mod postgres {
+    story!(crate::harness::fresh_postgres);
 }

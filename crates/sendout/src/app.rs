@@ -11,6 +11,7 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
+use sendout_store::postgres::{PostgresOptions, PostgresStore};
 use sendout_store::sqlite::SqliteStore;
 use sendout_store::{hash_token, NewProject, Project, Store, StoreError};
 use tokio::net::TcpListener;
@@ -40,8 +41,6 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Unsupported(String),
     #[error("could not listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -63,10 +62,12 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             }
             Arc::new(SqliteStore::open(&path.to_string_lossy()).await?)
         }
-        Database::Postgres(_) => {
-            return Err(StartError::Unsupported(
-                "the PostgreSQL store is not built yet; use the embedded store".into(),
-            ))
+        Database::Postgres(url) => {
+            let options = PostgresOptions {
+                pool_size: config.database_pool_size,
+                ..PostgresOptions::default()
+            };
+            Arc::new(PostgresStore::open_with(url.expose(), options).await?)
         }
     };
     store.migrate().await?;

@@ -59,6 +59,8 @@ pub enum Database {
 pub struct Config {
     pub listen: SocketAddr,
     pub database: Database,
+    /// Most pooled connections to PostgreSQL per process.
+    pub database_pool_size: u32,
     pub management_id: Option<String>,
     pub management_token: Option<Secret>,
     pub allowed_target_ranges: Vec<IpNet>,
@@ -101,6 +103,8 @@ struct Raw {
     listen: String,
     data_dir: String,
     database_url: String,
+    #[serde(deserialize_with = "lenient")]
+    database_pool_size: u32,
     management_id: String,
     management_token: String,
     allowed_target_ranges: String,
@@ -220,6 +224,13 @@ impl Config {
                 }
             },
         };
+        if raw.database_pool_size == 0 {
+            return Err(invalid(
+                "database_pool_size",
+                "SENDOUT_DATABASE_POOL_SIZE",
+                "must be at least 1",
+            ));
+        }
         let allowed_target_ranges = raw
             .allowed_target_ranges
             .split(',')
@@ -292,6 +303,7 @@ impl Config {
         Ok(Self {
             listen,
             database,
+            database_pool_size: raw.database_pool_size,
             management_id,
             management_token,
             allowed_target_ranges,
@@ -347,6 +359,7 @@ mod tests {
         );
         assert!(config.allowed_target_ranges.is_empty());
         assert!(config.management_id.is_none());
+        assert_eq!(config.database_pool_size, 10);
     }
 
     #[test]
@@ -385,6 +398,7 @@ mod tests {
             ("retry_schedule", "1 fortnight", "SENDOUT_RETRY_SCHEDULE"),
             ("delivery_timeout", "0s", "SENDOUT_DELIVERY_TIMEOUT"),
             ("database_url", "mysql://x", "SENDOUT_DATABASE_URL"),
+            ("database_pool_size", "0", "SENDOUT_DATABASE_POOL_SIZE"),
             ("management_id", "only-the-id", "SENDOUT_MANAGEMENT_TOKEN"),
         ] {
             let error = with(&[(key, value)]).expect_err(key).to_string();

@@ -71,6 +71,35 @@ pub async fn fresh_sqlite() -> Harness {
     Harness::new(Arc::new(store), reopen, Box::new(dir))
 }
 
+/// A fresh PostgreSQL store in a database of its own (see `pg.rs`), dropped with the
+/// harness. Reopening connects a second pool to the same database, as a restarted node would.
+pub async fn fresh_postgres() -> Harness {
+    use sendout_store::postgres::{PostgresOptions, PostgresStore};
+
+    // Small pools: many tests run at once against one server.
+    let options = PostgresOptions {
+        pool_size: 4,
+        ..PostgresOptions::default()
+    };
+    let database = crate::pg::TestDatabase::create().await;
+    let url = database.url().to_owned();
+    let store = PostgresStore::open_with(&url, options.clone())
+        .await
+        .expect("the store opens");
+    store.migrate().await.expect("migrations apply");
+    let reopen: Reopen = Box::new(move || {
+        let (url, options) = (url.clone(), options.clone());
+        Box::pin(async move {
+            let store = PostgresStore::open_with(&url, options)
+                .await
+                .expect("the store reopens");
+            store.migrate().await.expect("migrations are idempotent");
+            Arc::new(store) as Arc<dyn Store>
+        })
+    });
+    Harness::new(Arc::new(store), reopen, Box::new(database))
+}
+
 pub fn raw(json: &str) -> Box<RawValue> {
     RawValue::from_string(json.to_owned()).expect("valid JSON")
 }

@@ -1,0 +1,173 @@
+//! Writing attempts back: each completion records its attempt (if one was made), sets the send
+//! out's next state and ends its lease, a whole batch in one transaction; a given-up send out
+//! may disable its webhook or pause its distribution in the same transaction.
+//!
+//! **Attempts are numbered by the store**, from the count the row has when the completion is
+//! written: the `UPDATE … RETURNING` that increments `attempts` (only for a completion with an
+//! attempt) gives the number its attempt row gets, so two nodes completing the same send out
+//! (a lease that ran out) queue on the row lock and number 1, 2 instead of colliding. Rows are
+//! locked in id order first, so two batches never wait on each other in a cycle.
+
+use std::collections::HashSet;
+
+use sendout_core::ids::SendOutId;
+use sqlx::PgConnection;
+
+use super::PostgresStore;
+use crate::model::{Completion, Next, SendOutStatus};
+use crate::StoreResult;
+
+pub(super) async fn complete(
+    store: &PostgresStore,
+    completions: Vec<Completion>,
+) -> StoreResult<()> {
+    if completions.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<&str> = completions.iter().map(|c| c.send_out_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut tx = store.pool.begin().await?;
+    sqlx::query("SELECT 1 FROM send_outs WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    // An UPDATE touches a row once, so a batch naming a send out twice (two nodes' attempts
+    // after a lease ran out) is written in rounds, in order: the later one wins.
+    for round in rounds(&completions) {
+        let c = CompletionColumns::of(&round);
+        sqlx::query(
+            "WITH c AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], \
+                 $5::int8[], $6::bool[], $7::int8[], $8::int8[], $9::int8[], $10::text[], \
+                 $11::text[], $12::bool[]) AS c(id, status, next_attempt_at, failure_reason, at, \
+                 attempted, started_at, duration_ms, response_status, response_body, error, \
+                 succeeded)), \
+             u AS (UPDATE send_outs s SET status = c.status, \
+                 next_attempt_at = c.next_attempt_at, failure_reason = c.failure_reason, \
+                 attempts = s.attempts + CASE WHEN c.attempted THEN 1 ELSE 0 END, \
+                 last_attempt_at = COALESCE(c.started_at, s.last_attempt_at), \
+                 lease_until = NULL, updated_at = c.at \
+                 FROM c WHERE s.id = c.id RETURNING s.id, s.attempts) \
+             INSERT INTO attempts (send_out_id, number, started_at, duration_ms, \
+                 response_status, response_body, error, succeeded) \
+             SELECT u.id, u.attempts, c.started_at, c.duration_ms, c.response_status, \
+                 c.response_body, c.error, c.succeeded \
+             FROM u JOIN c ON c.id = u.id WHERE c.attempted",
+        )
+        .bind(c.id)
+        .bind(c.status)
+        .bind(c.next_attempt_at)
+        .bind(c.failure_reason)
+        .bind(c.at)
+        .bind(c.attempted)
+        .bind(c.started_at)
+        .bind(c.duration_ms)
+        .bind(c.response_status)
+        .bind(c.response_body)
+        .bind(c.error)
+        .bind(c.succeeded)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for completion in &completions {
+        if let Next::Failed {
+            reason,
+            disable_target: true,
+        } = &completion.next
+        {
+            disable_target(&mut tx, completion, reason).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Splits completions into rounds in which no send out appears twice, keeping their order.
+fn rounds(completions: &[Completion]) -> Vec<Vec<&Completion>> {
+    let mut rounds: Vec<(HashSet<&SendOutId>, Vec<&Completion>)> = Vec::new();
+    for completion in completions {
+        let id = &completion.send_out_id;
+        match rounds.iter_mut().find(|(ids, _)| !ids.contains(id)) {
+            Some((ids, round)) => {
+                ids.insert(id);
+                round.push(completion);
+            }
+            None => rounds.push((HashSet::from([id]), vec![completion])),
+        }
+    }
+    rounds.into_iter().map(|(_, round)| round).collect()
+}
+
+/// Completions column by column, each bound as one array parameter.
+#[derive(Default)]
+struct CompletionColumns<'a> {
+    id: Vec<&'a str>,
+    status: Vec<&'static str>,
+    next_attempt_at: Vec<Option<i64>>,
+    failure_reason: Vec<Option<&'a str>>,
+    at: Vec<i64>,
+    attempted: Vec<bool>,
+    started_at: Vec<Option<i64>>,
+    duration_ms: Vec<Option<i64>>,
+    response_status: Vec<Option<i64>>,
+    response_body: Vec<Option<&'a str>>,
+    error: Vec<Option<&'a str>>,
+    succeeded: Vec<Option<bool>>,
+}
+
+impl<'a> CompletionColumns<'a> {
+    fn of(round: &[&'a Completion]) -> Self {
+        let mut c = Self::default();
+        for completion in round {
+            let (status, next_attempt_at, failure_reason) = match &completion.next {
+                Next::Succeeded => (SendOutStatus::Succeeded, None, None),
+                Next::RetryAt(at) => (SendOutStatus::Retrying, Some(at.as_millis()), None),
+                Next::Failed { reason, .. } => (SendOutStatus::Failed, None, Some(reason.as_str())),
+            };
+            let attempt = completion.attempt.as_ref();
+            c.id.push(completion.send_out_id.as_str());
+            c.status.push(status.as_str());
+            c.next_attempt_at.push(next_attempt_at);
+            c.failure_reason.push(failure_reason);
+            c.at.push(completion.at.as_millis());
+            c.attempted.push(attempt.is_some());
+            c.started_at.push(attempt.map(|a| a.started_at.as_millis()));
+            c.duration_ms
+                .push(attempt.map(|a| i64::try_from(a.duration_ms).unwrap_or(i64::MAX)));
+            c.response_status
+                .push(attempt.and_then(|a| a.response_status).map(i64::from));
+            c.response_body
+                .push(attempt.and_then(|a| a.response_body.as_deref()));
+            c.error.push(attempt.and_then(|a| a.error.as_deref()));
+            c.succeeded.push(attempt.map(|a| a.succeeded));
+        }
+        c
+    }
+}
+
+/// Turns off the webhook a given-up send out was for, or pauses its distribution, keeping
+/// the first reason if it is already off.
+async fn disable_target(
+    conn: &mut PgConnection,
+    completion: &Completion,
+    reason: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE webhooks SET active = FALSE, disabled_reason = $2, disabled_at = $3, \
+         updated_at = $3 \
+         WHERE active AND id = (SELECT source_id FROM send_outs \
+             WHERE id = $1 AND source_kind = 'webhook' AND project_id = webhooks.project_id)",
+    )
+    .bind(completion.send_out_id.as_str())
+    .bind(reason)
+    .bind(completion.at.as_millis())
+    .execute(&mut *conn)
+    .await?;
+    super::distributions::pause_for_send_out(
+        conn,
+        completion.send_out_id.as_str(),
+        reason,
+        completion.at,
+    )
+    .await
+}

@@ -1,0 +1,221 @@
+//! Ingest: storing events with every send out they fan out to, committed before the caller
+//! hears back (PRODUCT §4 "durable before acknowledged").
+//!
+//! One call is one transaction: the project's targets are read, [`fanout::plan`] decides the
+//! send outs, and the events and send outs go in with one `INSERT … SELECT FROM UNNEST(…)`
+//! per table (one array parameter per column, so a batch of any size is two statements). The
+//! transaction also queues a `NOTIFY` on the work channel, which PostgreSQL delivers to every
+//! listening node only at commit, so no node is woken for work it cannot see yet.
+//!
+//! Unlike the embedded store there is no group commit here: PostgreSQL runs concurrent
+//! transactions in parallel and already shares WAL flushes between commits that arrive
+//! together. Targets are read without locks (`READ COMMITTED`): a webhook switched off by a
+//! transaction that commits while an ingest runs may still get that ingest's send outs, which
+//! then end `FAILED` as "inactive" when their attempt comes, as any send out whose target is
+//! switched off before delivery does.
+
+use sendout_core::ids::ProjectId;
+use sendout_core::time::Timestamp;
+use sqlx::PgConnection;
+
+use super::distributions;
+use super::projects::project_webhooks;
+use super::rows::to_json;
+use super::{PostgresStore, WORK_CHANNEL};
+use crate::fanout::{self, Targets};
+use crate::model::{IngestOutcome, NewEvent, SendOut};
+use crate::{StoreError, StoreResult};
+
+pub(super) async fn ingest(
+    store: &PostgresStore,
+    project: &ProjectId,
+    events: Vec<NewEvent>,
+) -> StoreResult<Vec<IngestOutcome>> {
+    let mut tx = store.pool.begin().await?;
+    let now = Timestamp::now();
+    let webhooks = project_webhooks(&mut *tx, project)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let distributions = distributions::live(&mut tx, project).await?;
+    let mut outcomes = Vec::with_capacity(events.len());
+    let mut send_outs: Vec<SendOut> = Vec::new();
+    for event in &events {
+        let planned = fanout::plan(
+            project,
+            event,
+            Targets {
+                webhooks: &webhooks,
+                distributions: &distributions,
+            },
+            now,
+        );
+        outcomes.push(IngestOutcome {
+            event_id: event.id.clone(),
+            send_outs: u32::try_from(planned.len()).unwrap_or(u32::MAX),
+        });
+        send_outs.extend(planned);
+    }
+    insert_events(&mut tx, project, &events, now).await?;
+    insert_send_outs(&mut tx, &send_outs, None).await?;
+    if !send_outs.is_empty() {
+        notify_work(&mut tx).await?;
+    }
+    tx.commit().await?;
+    if !send_outs.is_empty() {
+        store.wake_workers();
+    }
+    Ok(outcomes)
+}
+
+/// Queues a notification on the work channel; PostgreSQL sends it when the transaction
+/// commits (and drops it if the transaction rolls back).
+pub(super) async fn notify_work(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(WORK_CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_events(
+    conn: &mut PgConnection,
+    project: &ProjectId,
+    events: &[NewEvent],
+    now: Timestamp,
+) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    // `data` and `event_source` go in as text, so they are stored byte for byte.
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let data: Vec<&str> = events.iter().map(|e| e.data.get()).collect();
+    let entities: Vec<Option<&str>> = events.iter().map(|e| e.entity_id.as_deref()).collect();
+    let groups: Vec<&str> = events.iter().map(|e| e.group_id.as_str()).collect();
+    let sources: Vec<&str> = events.iter().map(|e| e.event_source.get()).collect();
+    let created: Vec<i64> = events.iter().map(|e| e.created_at.as_millis()).collect();
+    sqlx::query(
+        "INSERT INTO events (id, project_id, event_type, data, entity_id, group_id, \
+         event_source, created_at, received_at) \
+         SELECT e.id, $1, e.event_type, e.data, e.entity_id, e.group_id, e.event_source, \
+         e.created_at, $2 \
+         FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+         $9::int8[]) AS e(id, event_type, data, entity_id, group_id, event_source, created_at)",
+    )
+    .bind(project.as_str())
+    .bind(now.as_millis())
+    .bind(ids)
+    .bind(types)
+    .bind(data)
+    .bind(entities)
+    .bind(groups)
+    .bind(sources)
+    .bind(created)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Inserts send outs as given, leased until `lease_until` if set.
+pub(super) async fn insert_send_outs(
+    conn: &mut PgConnection,
+    send_outs: &[SendOut],
+    lease_until: Option<Timestamp>,
+) -> StoreResult<()> {
+    if send_outs.is_empty() {
+        return Ok(());
+    }
+    let lease = lease_until.map(Timestamp::as_millis);
+    let mut c = Columns::default();
+    for s in send_outs {
+        // A leased open send out is not due before its lease ends (see `queue`).
+        let next_attempt_at = match (s.next_attempt_at, lease) {
+            (Some(next), Some(lease)) => Some(next.as_millis().max(lease)),
+            (next, _) => next.map(Timestamp::as_millis),
+        };
+        c.id.push(s.id.as_str());
+        c.project_id.push(s.project_id.as_str());
+        c.event_id.push(s.event_id.as_ref().map(|id| id.as_str()));
+        c.envelope_type.push(&s.envelope_type);
+        c.event_type.push(&s.event_type);
+        c.source_kind.push(s.source_kind.as_str());
+        c.source_id.push(&s.source_id);
+        c.channel.push(s.channel.map(i64::from));
+        c.target_url.push(&s.target_url);
+        c.headers.push(to_json(&s.headers)?);
+        c.body.push(&s.body);
+        c.status.push(s.status.as_str());
+        c.attempts.push(i64::from(s.attempts));
+        c.next_attempt_at.push(next_attempt_at);
+        c.last_attempt_at
+            .push(s.last_attempt_at.map(Timestamp::as_millis));
+        c.failure_reason.push(s.failure_reason.as_deref());
+        c.is_test.push(s.is_test);
+        c.group_id.push(s.group_id.as_deref());
+        c.event_created_at
+            .push(s.event_created_at.map(Timestamp::as_millis));
+        c.created_at.push(s.created_at.as_millis());
+        c.updated_at.push(s.updated_at.as_millis());
+    }
+    sqlx::query(
+        "INSERT INTO send_outs (id, project_id, event_id, envelope_type, event_type, \
+         source_kind, source_id, channel, target_url, headers, body, status, attempts, \
+         next_attempt_at, last_attempt_at, failure_reason, is_test, group_id, event_created_at, \
+         created_at, updated_at, lease_until) \
+         SELECT u.*, $1 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::text[], $8::text[], $9::int8[], $10::text[], $11::text[], $12::text[], \
+         $13::text[], $14::int8[], $15::int8[], $16::int8[], $17::text[], $18::bool[], \
+         $19::text[], $20::int8[], $21::int8[], $22::int8[]) AS u",
+    )
+    .bind(lease)
+    .bind(c.id)
+    .bind(c.project_id)
+    .bind(c.event_id)
+    .bind(c.envelope_type)
+    .bind(c.event_type)
+    .bind(c.source_kind)
+    .bind(c.source_id)
+    .bind(c.channel)
+    .bind(c.target_url)
+    .bind(c.headers)
+    .bind(c.body)
+    .bind(c.status)
+    .bind(c.attempts)
+    .bind(c.next_attempt_at)
+    .bind(c.last_attempt_at)
+    .bind(c.failure_reason)
+    .bind(c.is_test)
+    .bind(c.group_id)
+    .bind(c.event_created_at)
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Send outs column by column, each bound as one array parameter.
+#[derive(Default)]
+struct Columns<'a> {
+    id: Vec<&'a str>,
+    project_id: Vec<&'a str>,
+    event_id: Vec<Option<&'a str>>,
+    envelope_type: Vec<&'a str>,
+    event_type: Vec<&'a str>,
+    source_kind: Vec<&'static str>,
+    source_id: Vec<&'a str>,
+    channel: Vec<Option<i64>>,
+    target_url: Vec<&'a str>,
+    headers: Vec<String>,
+    body: Vec<&'a str>,
+    status: Vec<&'static str>,
+    attempts: Vec<i64>,
+    next_attempt_at: Vec<Option<i64>>,
+    last_attempt_at: Vec<Option<i64>>,
+    failure_reason: Vec<Option<&'a str>>,
+    is_test: Vec<bool>,
+    group_id: Vec<Option<&'a str>>,
+    event_created_at: Vec<Option<i64>>,
+    created_at: Vec<i64>,
+    updated_at: Vec<i64>,
+}

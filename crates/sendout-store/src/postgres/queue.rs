@@ -1,0 +1,232 @@
+//! The delivery queue shared by every node: claims with leases, writing attempts back,
+//! releases and requeues. (Ingest, which fills the queue, is in `ingest.rs`.)
+//!
+//! Invariants (as in the embedded store): an open send out has a `next_attempt_at` and a
+//! finished one has none; while a send out is leased, its `next_attempt_at` is at least the
+//! lease's end, so an unfinished claim of a dead node comes back by itself when the lease runs
+//! out. PostgreSQL's `GREATEST`/`LEAST` skip NULLs (SQLite's `MAX`/`MIN` return NULL), so the
+//! statements below keep a finished send out's NULL explicitly.
+//!
+//! **Two nodes never hold the same send out.** `claim_due` picks due rows with
+//! `FOR UPDATE SKIP LOCKED` and leases them in the same statement: a row another node is
+//! claiming is skipped rather than waited for, and a row whose claim committed meanwhile is
+//! re-checked against the latest version (its lease now lies in the future) and dropped.
+//!
+//! Writing attempts back is in `complete.rs`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sendout_core::ids::{ProjectId, SendOutId};
+use sendout_core::time::Timestamp;
+use sqlx::postgres::PgRow;
+use sqlx::PgConnection;
+
+use super::ingest::{insert_send_outs, notify_work};
+use super::projects::ensure_project;
+use super::rows::{self, SEND_OUT_COLUMNS, S_SEND_OUT_COLUMNS, TARGET_STATE};
+use super::{millis, PostgresStore};
+use crate::model::{Claim, Project, SendOut};
+use crate::{StoreError, StoreResult};
+
+/// `next_attempt_at` moved to the end of a lease `$2`, unless the send out is finished.
+const LEASE_NEXT: &str =
+    "CASE WHEN next_attempt_at IS NULL THEN NULL ELSE GREATEST(next_attempt_at, $2) END";
+
+pub(super) async fn insert_send_out(
+    store: &PostgresStore,
+    send_out: SendOut,
+    lease: Duration,
+) -> StoreResult<Claim> {
+    let now = Timestamp::now();
+    let mut tx = store.pool.begin().await?;
+    ensure_project(&mut *tx, &send_out.project_id).await?;
+    let lease_until = now.plus_millis(millis(lease));
+    insert_send_outs(&mut tx, std::slice::from_ref(&send_out), Some(lease_until)).await?;
+    let (state, joins) = TARGET_STATE;
+    let found = sqlx::query(&format!(
+        "SELECT {S_SEND_OUT_COLUMNS}, {state} FROM send_outs s {joins} WHERE s.id = $1"
+    ))
+    .bind(send_out.id.as_str())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut claims = to_claims(&mut tx, &found, now).await?;
+    tx.commit().await?;
+    claims.pop().ok_or(StoreError::NotFound)
+}
+
+/// Rows with the send-out columns and the target's state as claims, signed with their
+/// projects' secrets in force at `now`.
+async fn to_claims(
+    conn: &mut PgConnection,
+    found: &[PgRow],
+    now: Timestamp,
+) -> StoreResult<Vec<Claim>> {
+    let mut project_ids: Vec<String> = Vec::new();
+    for row in found {
+        let id: String = sqlx::Row::try_get(row, "project_id")?;
+        if !project_ids.contains(&id) {
+            project_ids.push(id);
+        }
+    }
+    let mut projects: HashMap<String, Project> = HashMap::new();
+    if !project_ids.is_empty() {
+        for row in sqlx::query("SELECT * FROM projects WHERE id = ANY($1)")
+            .bind(&project_ids)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let project = rows::project(&row)?;
+            projects.insert(project.id.to_string(), project);
+        }
+    }
+    let mut claims = Vec::with_capacity(found.len());
+    for row in found {
+        let project_id: String = sqlx::Row::try_get(row, "project_id")?;
+        // The project cascades to its send outs, so it exists while they do.
+        let project = projects
+            .get(&project_id)
+            .ok_or_else(|| rows::corrupt("project of a send out", &project_id))?;
+        claims.push(rows::claim(row, project.signing_secrets(now))?);
+    }
+    Ok(claims)
+}
+
+pub(super) async fn claim_due(
+    store: &PostgresStore,
+    now: Timestamp,
+    limit: u32,
+    lease_for: Duration,
+) -> StoreResult<Vec<Claim>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let until = now.plus_millis(millis(lease_for));
+    let (state, joins) = TARGET_STATE;
+    let mut tx = store.pool.begin().await?;
+    // `due` keeps the rows as they were before the lease: a claim shows the send out's own
+    // schedule. The UPDATE runs whether or not the final SELECT reads from it.
+    let found = sqlx::query(&format!(
+        "WITH due AS MATERIALIZED (\
+             SELECT {SEND_OUT_COLUMNS} FROM send_outs \
+             WHERE next_attempt_at <= $1 AND status IN ('PENDING', 'RETRYING') \
+             AND (lease_until IS NULL OR lease_until <= $1) \
+             ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+         leased AS (\
+             UPDATE send_outs s SET lease_until = $2, \
+             next_attempt_at = GREATEST(s.next_attempt_at, $2) \
+             FROM due WHERE s.id = due.id) \
+         SELECT s.*, {state} FROM due s {joins} \
+         ORDER BY s.next_attempt_at, s.id"
+    ))
+    .bind(now.as_millis())
+    .bind(until.as_millis())
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    if found.is_empty() {
+        tx.rollback().await?;
+        return Ok(Vec::new());
+    }
+    let claims = to_claims(&mut tx, &found, now).await?;
+    tx.commit().await?;
+    Ok(claims)
+}
+
+pub(super) async fn claim_one(
+    store: &PostgresStore,
+    project: &ProjectId,
+    id: &SendOutId,
+    now: Timestamp,
+    lease_for: Duration,
+) -> StoreResult<Option<Claim>> {
+    let (state, joins) = TARGET_STATE;
+    let mut tx = store.pool.begin().await?;
+    // Waits for a claim being written by another node, then sees its lease.
+    let found = sqlx::query(&format!(
+        "SELECT {S_SEND_OUT_COLUMNS}, s.lease_until, {state} FROM send_outs s {joins} \
+         WHERE s.id = $1 AND s.project_id = $2 FOR UPDATE OF s"
+    ))
+    .bind(id.as_str())
+    .bind(project.as_str())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let lease_until: Option<i64> = sqlx::Row::try_get(&found, "lease_until")?;
+    if lease_until.is_some_and(|until| until > now.as_millis()) {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let mut claims = to_claims(&mut tx, std::slice::from_ref(&found), now).await?;
+    // A finished send out (a manual retry) is leased but never becomes due by itself.
+    sqlx::query(&format!(
+        "UPDATE send_outs SET lease_until = $2, next_attempt_at = {LEASE_NEXT} WHERE id = $1"
+    ))
+    .bind(id.as_str())
+    .bind(now.plus_millis(millis(lease_for)).as_millis())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(claims.pop())
+}
+
+pub(super) async fn release(store: &PostgresStore, ids: &[SendOutId]) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = ids.iter().map(SendOutId::as_str).collect();
+    let mut tx = store.pool.begin().await?;
+    sqlx::query(
+        "UPDATE send_outs SET lease_until = NULL, next_attempt_at = \
+         CASE WHEN next_attempt_at IS NULL THEN NULL ELSE LEAST(next_attempt_at, $2) END \
+         WHERE id = ANY($1)",
+    )
+    .bind(&ids)
+    .bind(Timestamp::now().as_millis())
+    .execute(&mut *tx)
+    .await?;
+    notify_work(&mut tx).await?;
+    tx.commit().await?;
+    store.wake_workers();
+    Ok(())
+}
+
+pub(super) async fn next_due_at(store: &PostgresStore) -> StoreResult<Option<Timestamp>> {
+    let next: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM send_outs WHERE next_attempt_at IS NOT NULL",
+    )
+    .fetch_one(&store.pool)
+    .await?;
+    Ok(next.map(Timestamp::from_millis))
+}
+
+pub(super) async fn requeue_failed(
+    store: &PostgresStore,
+    project: &ProjectId,
+    source_id: &str,
+    since: Timestamp,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let mut tx = store.pool.begin().await?;
+    ensure_project(&mut *tx, project).await?;
+    // A send out leased for a manual retry right now becomes due when that lease ends.
+    let done = sqlx::query(
+        "UPDATE send_outs SET status = 'RETRYING', failure_reason = NULL, updated_at = $4, \
+         next_attempt_at = GREATEST($4, COALESCE(lease_until, $4)) \
+         WHERE project_id = $1 AND source_id = $2 AND status = 'FAILED' AND created_at >= $3",
+    )
+    .bind(project.as_str())
+    .bind(source_id)
+    .bind(since.as_millis())
+    .bind(now.as_millis())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        notify_work(&mut tx).await?;
+    }
+    tx.commit().await?;
+    if done.rows_affected() > 0 {
+        store.wake_workers();
+    }
+    Ok(done.rows_affected())
+}

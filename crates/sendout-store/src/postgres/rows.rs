@@ -1,0 +1,176 @@
+//! Turning PostgreSQL rows into records and records into column values.
+//!
+//! Rows are read by column name with [`sqlx::Row::try_get`]; anything that does not parse back
+//! (an id, a status, a JSON column) is reported as a database error, since only this crate
+//! writes these tables. Integer columns are all `BIGINT` (the embedded store's `INTEGER`), so
+//! they are read as `i64` and narrowed here.
+
+use std::collections::BTreeMap;
+
+use sendout_core::ids::{EventId, ProjectId, SendOutId, WebhookId};
+use sendout_core::time::Timestamp;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+use crate::model::{
+    Attempt, Claim, Project, SendOut, SendOutStatus, SigningSecrets, SourceKind, Webhook,
+};
+use crate::{StoreError, StoreResult};
+
+/// The columns of a send out, unqualified (for `RETURNING` and single-table reads).
+pub(super) const SEND_OUT_COLUMNS: &str = "id, project_id, event_id, envelope_type, \
+     event_type, source_kind, source_id, channel, target_url, headers, body, status, attempts, \
+     next_attempt_at, last_attempt_at, failure_reason, is_test, group_id, event_created_at, \
+     created_at, updated_at";
+
+/// The columns of a send out, prefixed with `s.` so they can be joined.
+pub(super) const S_SEND_OUT_COLUMNS: &str = "s.id, s.project_id, s.event_id, s.envelope_type, \
+     s.event_type, s.source_kind, s.source_id, s.channel, s.target_url, s.headers, s.body, \
+     s.status, s.attempts, s.next_attempt_at, s.last_attempt_at, s.failure_reason, s.is_test, \
+     s.group_id, s.event_created_at, s.created_at, s.updated_at";
+
+/// The state of a send out's target, for a query over send outs aliased `s`: the columns
+/// `webhook_active` and `distribution_status` (`NULL` when the target is gone), and the joins
+/// that give them.
+pub(super) const TARGET_STATE: (&str, &str) = (
+    "w.active AS webhook_active, d.status AS distribution_status",
+    "LEFT JOIN webhooks w ON s.source_kind = 'webhook' AND w.id = s.source_id \
+         AND w.project_id = s.project_id \
+     LEFT JOIN distributions d ON s.source_kind = 'distribution' AND d.id = s.source_id \
+         AND d.project_id = s.project_id",
+);
+
+pub(super) fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(format!("unreadable {what} in the store: {value}"))
+}
+
+pub(super) fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+pub(super) fn opt_ts(ms: Option<i64>) -> Option<Timestamp> {
+    ms.map(Timestamp::from_millis)
+}
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+pub(super) fn project(row: &PgRow) -> StoreResult<Project> {
+    let id: String = row.try_get("id")?;
+    Ok(Project {
+        id: ProjectId::parse(&id).map_err(|e| corrupt("project id", e))?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        timezone: row.try_get("timezone")?,
+        webhook_version: row.try_get("webhook_version")?,
+        webhook_token: row.try_get("webhook_token")?,
+        previous_webhook_token: row.try_get("previous_webhook_token")?,
+        previous_token_expires_at: opt_ts(row.try_get("previous_token_expires_at")?),
+        app_id: row.try_get("app_id")?,
+        app_token_hash: row.try_get("app_token_hash")?,
+        created_at: ts(row.try_get("created_at")?),
+        updated_at: ts(row.try_get("updated_at")?),
+    })
+}
+
+pub(super) fn webhook(row: &PgRow) -> StoreResult<Webhook> {
+    let id: String = row.try_get("id")?;
+    let project_id: String = row.try_get("project_id")?;
+    let events: String = row.try_get("events")?;
+    let headers: String = row.try_get("headers")?;
+    Ok(Webhook {
+        id: WebhookId::parse(&id).map_err(|e| corrupt("webhook id", e))?,
+        project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
+        target_url: row.try_get("target_url")?,
+        events: from_json("webhook events", &events)?,
+        active: row.try_get("active")?,
+        headers: from_json("webhook headers", &headers)?,
+        description: row.try_get("description")?,
+        disabled_reason: row.try_get("disabled_reason")?,
+        disabled_at: opt_ts(row.try_get("disabled_at")?),
+        created_at: ts(row.try_get("created_at")?),
+        updated_at: ts(row.try_get("updated_at")?),
+    })
+}
+
+fn count(what: &str, value: i64) -> StoreResult<u32> {
+    u32::try_from(value).map_err(|_| corrupt(what, value))
+}
+
+pub(super) fn send_out(row: &PgRow) -> StoreResult<SendOut> {
+    let id: String = row.try_get("id")?;
+    let project_id: String = row.try_get("project_id")?;
+    let event_id: Option<String> = row.try_get("event_id")?;
+    let source_kind: String = row.try_get("source_kind")?;
+    let status: String = row.try_get("status")?;
+    let headers: String = row.try_get("headers")?;
+    let channel: Option<i64> = row.try_get("channel")?;
+    Ok(SendOut {
+        id: SendOutId::parse(&id).map_err(|e| corrupt("send-out id", e))?,
+        project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
+        event_id: event_id
+            .map(|id| EventId::parse(&id).map_err(|e| corrupt("event id", e)))
+            .transpose()?,
+        envelope_type: row.try_get("envelope_type")?,
+        event_type: row.try_get("event_type")?,
+        source_kind: SourceKind::parse(&source_kind)
+            .ok_or_else(|| corrupt("source kind", &source_kind))?,
+        source_id: row.try_get("source_id")?,
+        channel: channel.map(|c| count("channel", c)).transpose()?,
+        target_url: row.try_get("target_url")?,
+        headers: from_json::<BTreeMap<String, String>>("send-out headers", &headers)?,
+        body: row.try_get("body")?,
+        status: SendOutStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        attempts: count("attempt count", row.try_get("attempts")?)?,
+        next_attempt_at: opt_ts(row.try_get("next_attempt_at")?),
+        last_attempt_at: opt_ts(row.try_get("last_attempt_at")?),
+        failure_reason: row.try_get("failure_reason")?,
+        is_test: row.try_get("is_test")?,
+        group_id: row.try_get("group_id")?,
+        event_created_at: opt_ts(row.try_get("event_created_at")?),
+        created_at: ts(row.try_get("created_at")?),
+        updated_at: ts(row.try_get("updated_at")?),
+    })
+}
+
+/// A send out row with the columns of [`TARGET_STATE`] as a claim, signed with `secrets`.
+pub(super) fn claim(row: &PgRow, secrets: SigningSecrets) -> StoreResult<Claim> {
+    let send_out = send_out(row)?;
+    let webhook_active: Option<bool> = row.try_get("webhook_active")?;
+    let distribution_status: Option<String> = row.try_get("distribution_status")?;
+    // A test send out is sent whatever its target's state; a distribution's send outs only
+    // while it is live (a deleted target is inactive).
+    let target_active = send_out.is_test
+        || match send_out.source_kind {
+            SourceKind::Webhook => webhook_active.unwrap_or(false),
+            SourceKind::Distribution => distribution_status.as_deref() == Some("LIVE"),
+        };
+    Ok(Claim {
+        send_out,
+        secrets,
+        target_active,
+    })
+}
+
+pub(super) fn attempt(row: &PgRow) -> StoreResult<Attempt> {
+    let send_out_id: String = row.try_get("send_out_id")?;
+    let status: Option<i64> = row.try_get("response_status")?;
+    let duration: i64 = row.try_get("duration_ms")?;
+    Ok(Attempt {
+        send_out_id: SendOutId::parse(&send_out_id).map_err(|e| corrupt("send-out id", e))?,
+        number: count("attempt number", row.try_get("number")?)?,
+        started_at: ts(row.try_get("started_at")?),
+        duration_ms: u64::try_from(duration).map_err(|_| corrupt("duration", duration))?,
+        response_status: status
+            .map(|s| u16::try_from(s).map_err(|_| corrupt("response status", s)))
+            .transpose()?,
+        response_body: row.try_get("response_body")?,
+        error: row.try_get("error")?,
+        succeeded: row.try_get("succeeded")?,
+    })
+}
