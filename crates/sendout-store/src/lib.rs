@@ -80,6 +80,17 @@ pub struct NewProject {
     pub app_token_hash: String,
 }
 
+/// The delivery queue as the metrics show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Open send outs (`PENDING` or `RETRYING`), due or scheduled, leased or not.
+    pub open: u64,
+    /// Open send outs due now and not leased.
+    pub due: u64,
+    /// When the longest-waiting of those became due.
+    pub oldest_due_at: Option<Timestamp>,
+}
+
 /// Everything sendout keeps. Implementations must be safe to share between tasks and, for
 /// PostgreSQL, between processes.
 #[async_trait]
@@ -207,6 +218,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn release(&self, ids: &[SendOutId]) -> StoreResult<()>;
     /// When the earliest open send out falls due, if any.
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
+    /// The queue at `now`, for the metrics endpoint; cheap enough to call at every scrape.
+    async fn queue_stats(&self, now: Timestamp) -> StoreResult<QueueStats>;
     /// Makes every `FAILED` send out of a target created at or after `since` due now for one
     /// more attempt. Returns how many.
     async fn requeue_failed(

@@ -51,6 +51,7 @@ macro_rules! story {
             queue::released_claims_are_due_again_at_once,
             queue::requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_now,
             queue::a_test_send_out_is_stored_leased_to_its_maker,
+            queue::queue_stats_count_open_and_due_send_outs_and_the_oldest_due_time,
             audit::the_audit_log_lists_newest_first_with_filters_and_pages,
             distributions::distributions_are_created_read_replaced_listed_and_deleted,
             distributions::pausing_records_why_and_when_and_setting_live_forgets_both,

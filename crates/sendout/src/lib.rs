@@ -11,4 +11,5 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod http;
+pub mod metrics;
 pub mod telemetry;

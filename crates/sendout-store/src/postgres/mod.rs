@@ -44,7 +44,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::sync::{oneshot, watch, Notify};
 
 use crate::model::*;
-use crate::{NewProject, Store, StoreError, StoreResult};
+use crate::{NewProject, QueueStats, Store, StoreError, StoreResult};
 
 /// The channel on which committed work is announced to every node.
 pub const WORK_CHANNEL: &str = "sendout_work";
@@ -338,6 +338,10 @@ impl Store for PostgresStore {
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
         queue::next_due_at(self).await
+    }
+
+    async fn queue_stats(&self, now: Timestamp) -> StoreResult<QueueStats> {
+        queue::queue_stats(self, now).await
     }
 
     async fn requeue_failed(

@@ -27,7 +27,7 @@ use super::projects::ensure_project;
 use super::rows::{self, SEND_OUT_COLUMNS, S_SEND_OUT_COLUMNS, TARGET_STATE};
 use super::{millis, PostgresStore};
 use crate::model::{Claim, Project, SendOut};
-use crate::{StoreError, StoreResult};
+use crate::{QueueStats, StoreError, StoreResult};
 
 /// `next_attempt_at` moved to the end of a lease `$2`, unless the send out is finished.
 const LEASE_NEXT: &str =
@@ -198,6 +198,24 @@ pub(super) async fn next_due_at(store: &PostgresStore) -> StoreResult<Option<Tim
     .fetch_one(&store.pool)
     .await?;
     Ok(next.map(Timestamp::from_millis))
+}
+
+/// Three counts over the due index (`next_attempt_at` is set exactly on open send outs, and
+/// a leased one is not due before its lease ends), in one statement.
+pub(super) async fn queue_stats(store: &PostgresStore, now: Timestamp) -> StoreResult<QueueStats> {
+    let (open, due, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM send_outs WHERE next_attempt_at IS NOT NULL), \
+         (SELECT COUNT(*) FROM send_outs WHERE next_attempt_at <= $1), \
+         (SELECT MIN(next_attempt_at) FROM send_outs WHERE next_attempt_at <= $1)",
+    )
+    .bind(now.as_millis())
+    .fetch_one(&store.pool)
+    .await?;
+    Ok(QueueStats {
+        open: u64::try_from(open).unwrap_or(0),
+        due: u64::try_from(due).unwrap_or(0),
+        oldest_due_at: oldest.map(Timestamp::from_millis),
+    })
 }
 
 pub(super) async fn requeue_failed(

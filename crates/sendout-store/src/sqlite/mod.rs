@@ -60,7 +60,7 @@ use sqlx::{Sqlite, Transaction};
 use tokio::sync::Notify;
 
 use crate::model::*;
-use crate::{NewProject, Store, StoreError, StoreResult};
+use crate::{NewProject, QueueStats, Store, StoreError, StoreResult};
 
 /// How hard a commit tries to reach the disk before it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -365,6 +365,10 @@ impl Store for SqliteStore {
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
         queue::next_due_at(self).await
+    }
+
+    async fn queue_stats(&self, now: Timestamp) -> StoreResult<QueueStats> {
+        queue::queue_stats(self, now).await
     }
 
     async fn requeue_failed(

@@ -19,7 +19,7 @@ use super::projects::ensure_project;
 use super::rows::{self, id_list, to_json, CLAIMS_BY_IDS};
 use super::{millis, SqliteStore};
 use crate::model::{Claim, Completion, Next, Project, SendOut, SendOutStatus};
-use crate::{StoreError, StoreResult};
+use crate::{QueueStats, StoreError, StoreResult};
 
 pub(super) async fn insert_send_out(
     store: &SqliteStore,
@@ -310,6 +310,24 @@ pub(super) async fn next_due_at(store: &SqliteStore) -> StoreResult<Option<Times
     .fetch_one(&store.readers)
     .await?;
     Ok(next.map(Timestamp::from_millis))
+}
+
+/// Three counts over the due index (`next_attempt_at` is set exactly on open send outs, and
+/// a leased one is not due before its lease ends), read on a reader connection.
+pub(super) async fn queue_stats(store: &SqliteStore, now: Timestamp) -> StoreResult<QueueStats> {
+    let (open, due, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM send_outs WHERE next_attempt_at IS NOT NULL), \
+         (SELECT COUNT(*) FROM send_outs WHERE next_attempt_at <= ?1), \
+         (SELECT MIN(next_attempt_at) FROM send_outs WHERE next_attempt_at <= ?1)",
+    )
+    .bind(now.as_millis())
+    .fetch_one(&store.readers)
+    .await?;
+    Ok(QueueStats {
+        open: u64::try_from(open).unwrap_or(0),
+        due: u64::try_from(due).unwrap_or(0),
+        oldest_due_at: oldest.map(Timestamp::from_millis),
+    })
 }
 
 pub(super) async fn requeue_failed(

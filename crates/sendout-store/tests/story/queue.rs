@@ -448,3 +448,30 @@ pub async fn a_test_send_out_is_stored_leased_to_its_maker(store: &dyn Store) {
     assert_eq!(stored.status, SendOutStatus::Succeeded);
     assert_eq!(attempts.len(), 1);
 }
+
+pub async fn queue_stats_count_open_and_due_send_outs_and_the_oldest_due_time(store: &dyn Store) {
+    let empty = store.queue_stats(Timestamp::now()).await.expect("readable");
+    assert_eq!(empty, sendout_store::QueueStats::default());
+
+    let shop = project(store).await;
+    webhook(store, &shop, &["*"]).await;
+    for _ in 0..3 {
+        ingest(store, &shop, "voucher.published").await;
+    }
+    let now = Timestamp::now();
+    let stats = store.queue_stats(now).await.expect("readable");
+    assert_eq!((stats.open, stats.due), (3, 3));
+    let oldest = stats.oldest_due_at.expect("something is due");
+    assert!(oldest <= now);
+
+    // One claimed (leased: open, not due), one completed (not open), one left due.
+    let claims = store.claim_due(now, 2, LEASE).await.expect("claimed");
+    complete(
+        store,
+        vec![completion(&claims[0], 200, Next::Succeeded, now)],
+    )
+    .await;
+    let stats = store.queue_stats(now).await.expect("readable");
+    assert_eq!((stats.open, stats.due), (2, 1));
+    assert!(stats.oldest_due_at.is_some_and(|at| at <= now));
+}

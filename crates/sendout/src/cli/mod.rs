@@ -3,6 +3,7 @@
 //! a local receiver for developers; `emit` sends an event to a server; `catalog` prints the
 //! event catalog.
 
+mod bench;
 mod emit;
 mod listen;
 mod serve;
@@ -45,6 +46,12 @@ enum Command {
     Listen(listen::Args),
     /// Send an event to a sendout server's ingest API.
     Emit(emit::Args),
+    /// Measure delivery throughput, latency, a large backlog and retries on loopback,
+    /// beside the bare HTTP client and receiver (the machine's limit).
+    Bench(bench::Args),
+    /// The benchmark's receiver (started by `sendout bench`).
+    #[command(hide = true)]
+    BenchReceiver(bench::receiver::Args),
 }
 
 /// Parses the arguments and runs the command; errors are printed, not panicked.
@@ -92,6 +99,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog { channel } => print_catalog(channel.as_deref()),
         Command::Listen(args) => listen::run(args.clone()).await,
         Command::Emit(args) => emit::run(args.clone()).await,
+        Command::Bench(args) => bench::run(args.clone()).await,
+        Command::BenchReceiver(args) => bench::receiver::run(args.clone()).await,
     }
 }
 

@@ -53,17 +53,8 @@ impl Deliverer {
     /// Builds the pooled client from the configuration.
     pub fn new(config: &Config) -> Result<Self, DeliveryError> {
         let targets = TargetPolicy::new(&config.allowed_target_ranges);
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .redirect(redirect::Policy::none())
-            .timeout(config.delivery_timeout)
-            .connect_timeout(config.delivery_timeout)
-            .no_proxy()
-            .dns_resolver(std::sync::Arc::new(GuardedResolver::new(targets.clone())))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()?;
         Ok(Self {
-            client,
+            client: http_client(config)?,
             targets,
             retry: config.retry.clone(),
             timeout: config.delivery_timeout,
@@ -232,6 +223,21 @@ impl Deliverer {
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     }
+}
+
+/// The HTTP client every attempt goes through, as configured; `sendout bench --bare` uses
+/// it too, so its baseline is this very client without the engine around it.
+pub fn http_client(config: &Config) -> Result<reqwest::Client, DeliveryError> {
+    let targets = TargetPolicy::new(&config.allowed_target_ranges);
+    Ok(reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .redirect(redirect::Policy::none())
+        .timeout(config.delivery_timeout)
+        .connect_timeout(config.delivery_timeout)
+        .no_proxy()
+        .dns_resolver(std::sync::Arc::new(GuardedResolver::new(targets)))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()?)
 }
 
 /// A response, as much as is kept of it.

@@ -11,5 +11,5 @@ pub mod outcome;
 pub mod ssrf;
 pub mod worker;
 
-pub use client::{Deliverer, DeliveryError, MAX_RESPONSE_BODY_BYTES, USER_AGENT};
+pub use client::{http_client, Deliverer, DeliveryError, MAX_RESPONSE_BODY_BYTES, USER_AGENT};
 pub use outcome::Verdict;

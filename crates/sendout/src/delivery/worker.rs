@@ -6,6 +6,9 @@
 //!   `delivery_concurrency_per_host` to one host; the worker claims only as many send outs as
 //!   it has room for, and a busy host's claims wait in that host's queue (see [`super::hosts`]),
 //!   so one slow host never holds up another's;
+//! - it claims in batches: while busy, only once a quarter of its room is free
+//!   ([`Worker::should_claim`]), since every claim is a write transaction (one sync); claiming
+//!   the one slot each finished attempt frees cost a transaction per delivery;
 //! - it never polls in a loop: when nothing is due it sleeps until the store's next due time,
 //!   its own next retry, or the store's work signal (new events, retry requests), and at most
 //!   [`IDLE_RECHECK`] (work made by another process sharing the database);
@@ -145,6 +148,12 @@ impl Worker {
             .saturating_sub(self.tasks.len() + self.hosts.queued())
     }
 
+    /// Whether there is room enough to claim: a quarter of the capacity, up to a claim
+    /// batch (so an idle worker always claims).
+    fn should_claim(&self) -> bool {
+        self.free() >= (self.capacity / 4).clamp(1, CLAIM_BATCH)
+    }
+
     async fn run(mut self, cancel: CancellationToken) {
         let signal = self.store.work_signal();
         let mut stopping = false;
@@ -155,7 +164,7 @@ impl Worker {
             notified.as_mut().enable();
 
             let mut wake = Instant::now() + IDLE_RECHECK;
-            if !stopping && !cancel.is_cancelled() && self.free() > 0 {
+            if !stopping && !cancel.is_cancelled() && self.should_claim() {
                 match self.claim().await {
                     Ok(LookAgain::Now) => continue,
                     Ok(LookAgain::At(at)) => wake = wake.min(at),
@@ -198,7 +207,7 @@ impl Worker {
             deferred |= self.place(claim).await;
         }
         let mut due = match (full, deferred) {
-            (true, false) if self.free() > 0 => return Ok(LookAgain::Now),
+            (true, false) if self.should_claim() => return Ok(LookAgain::Now),
             // More is due, but claiming it at once would only defer more of a saturated
             // host: wait for an attempt to end (or the deferrals to come due).
             (true, true) => None,
@@ -335,7 +344,12 @@ async fn write_completions(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Complet
         let mut backoff = Duration::from_millis(50);
         for attempt in 1..=5 {
             match store.complete(batch.clone()).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    batch
+                        .iter()
+                        .for_each(|c| crate::metrics::global().completed(c));
+                    break;
+                }
                 Err(e) if attempt == 5 => {
                     tracing::error!(error = %e, count = batch.len(), "writing outcomes failed; their leases will expire");
                 }

@@ -388,6 +388,7 @@ pub async fn ingest(
         )
         .collect();
     let send_outs: u64 = accepted.iter().map(|a| u64::from(a.send_outs)).sum();
+    crate::metrics::global().ingested(accepted.len() as u64, send_outs);
     tracing::info!(project.id = %project.id, events = accepted.len(), send_outs, "events ingested");
 
     let answer = if is_batch {

@@ -6,7 +6,7 @@
 //! - [`events`], [`event_types`], [`sendouts`] (shown as [`sendout_views`]) and
 //!   [`distributions`] (shown as [`distribution_views`], previewed by
 //!   [`distribution_preview`]): `/v1/…`, a project's server-side key;
-//! - [`health`] and [`openapi`]: no key.
+//! - [`health`], [`metrics`] and [`openapi`]: no key.
 //!
 //! Every response carries `x-request-id` (a fresh `v-…` id per request, never the client's),
 //! and every error is in the shape of [`error::ErrorBody`]. Request logs hold method, path,
@@ -22,6 +22,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod management;
+pub mod metrics;
 pub mod openapi;
 pub mod sendout_views;
 pub mod sendouts;
@@ -174,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         .merge(management_routes())
         .merge(project_routes())
         .route("/health", get(health::health))
+        .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
