@@ -24,6 +24,7 @@ step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "the Voucherify SDK the compatibility tests drive"; scripts/setup/compat.sh
+step "Chromium and chromedriver for the dashboard's browser tests"; scripts/setup/browser.sh
 
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast "$@"

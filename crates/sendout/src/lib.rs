@@ -9,6 +9,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod delivery;
 pub mod http;
 pub mod metrics;

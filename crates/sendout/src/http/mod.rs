@@ -148,6 +148,7 @@ fn distribution_routes() -> Router<AppState> {
 
 /// The whole API with its layers: request id, request log, error shaping, body limit.
 pub fn router(state: AppState) -> Router {
+    let dashboard_state = state.clone();
     let max_body = state.config.max_body_bytes;
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {
@@ -189,4 +190,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(RequestBodyLimitLayer::new(max_body))
                 .layer(DefaultBodyLimit::max(max_body)),
         )
+        // Outside the API's layers: the dashboard answers HTML, with its own (see its docs).
+        .merge(crate::dashboard::router(dashboard_state))
 }

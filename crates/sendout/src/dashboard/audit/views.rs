@@ -1,0 +1,200 @@
+//! How the audit log shows its rows, attempts and filter choices.
+
+use sendout_core::catalog::{catalog, Channel};
+use sendout_store::Webhook;
+
+use crate::dashboard::audit::ListQuery;
+use crate::dashboard::chart::{Period, PERIODS};
+use crate::dashboard::layout::show_iso;
+use crate::http::sendout_views::{AttemptView, SendOutView};
+use crate::http::test_webhook::UNSAVED_WEBHOOK_ID;
+
+/// One option of a `<select>`.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    /// An option.
+    pub fn new(value: impl Into<String>, label: impl Into<String>, selected: bool) -> Self {
+        Self {
+            value: value.into(),
+            label: label.into(),
+            selected,
+        }
+    }
+}
+
+/// A group of options.
+#[derive(Debug, Clone)]
+pub struct ChoiceGroup {
+    pub label: String,
+    pub choices: Vec<Choice>,
+}
+
+/// The filter form's choices, with the current ones selected.
+#[derive(Debug, Clone)]
+pub struct Filters {
+    pub statuses: Vec<Choice>,
+    pub sources: Vec<Choice>,
+    pub types: Vec<ChoiceGroup>,
+    pub periods: Vec<Choice>,
+    /// Targets a bulk retry can name (the filtered one selected).
+    pub targets: Vec<Choice>,
+    /// Whether any filter narrows the list.
+    pub narrowed: bool,
+}
+
+impl Filters {
+    /// The choices for `query`, with `webhooks` as sources.
+    pub fn new(query: &ListQuery, period: Period, webhooks: &[Webhook]) -> Self {
+        let current =
+            |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_owned();
+        let (status, source, event_type) = (
+            current(&query.status),
+            current(&query.source),
+            current(&query.event_type),
+        );
+        let mut statuses = vec![Choice::new("", "Any status", status.is_empty())];
+        for s in ["PENDING", "RETRYING", "SUCCEEDED", "FAILED"] {
+            statuses.push(Choice::new(s, s, status == s));
+        }
+        let mut sources = vec![Choice::new("", "Any source", source.is_empty())];
+        let mut targets = Vec::new();
+        for w in webhooks {
+            let label = format!("{} ({})", w.target_url, w.id);
+            sources.push(Choice::new(
+                w.id.as_str(),
+                label.clone(),
+                source == w.id.as_str(),
+            ));
+            targets.push(Choice::new(w.id.as_str(), label, source == w.id.as_str()));
+        }
+        sources.push(Choice::new(
+            UNSAVED_WEBHOOK_ID,
+            "Tests of unsaved webhooks",
+            source == UNSAVED_WEBHOOK_ID,
+        ));
+        if !source.is_empty() && !sources.iter().any(|c| c.selected) {
+            // A source no longer listed (a deleted webhook): keep it visible and selected.
+            sources.push(Choice::new(source.clone(), source.clone(), true));
+        }
+        let types = [
+            (Channel::ProjectSettings, "Project settings"),
+            (Channel::Distribution, "Distributions"),
+        ]
+        .into_iter()
+        .map(|(channel, label)| ChoiceGroup {
+            label: label.to_owned(),
+            choices: catalog()
+                .by_channel(channel)
+                .map(|t| Choice::new(t.name(), t.name(), event_type == t.name()))
+                .collect(),
+        })
+        .collect();
+        Self {
+            statuses,
+            sources,
+            types,
+            periods: PERIODS
+                .iter()
+                .map(|p| Choice::new(p.key, p.label, p.key == period.key))
+                .collect(),
+            targets,
+            narrowed: !(status.is_empty() && source.is_empty() && event_type.is_empty()),
+        }
+    }
+
+    /// Whether the event type filter names none of the catalog's (the "Any type" option).
+    pub fn any_type(&self) -> bool {
+        !self
+            .types
+            .iter()
+            .flat_map(|g| &g.choices)
+            .any(|c| c.selected)
+    }
+}
+
+/// A send out as a row of the list (and the head of Show data).
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: String,
+    pub status: String,
+    /// `st-succeeded`, …
+    pub status_class: String,
+    /// The envelope's type.
+    pub type_name: String,
+    /// The causing event's type, when it differs (a distribution's trigger).
+    pub trigger: Option<String>,
+    pub source_id: String,
+    pub source_object: String,
+    pub target_url: String,
+    pub request_id: String,
+    pub event_created_at: String,
+    pub executed_at: String,
+    pub is_test: bool,
+    pub show_path: String,
+    pub retry_path: String,
+}
+
+impl Row {
+    /// The row of a send out; `base` is the audit log's path.
+    pub fn new(view: &SendOutView, base: &str) -> Self {
+        Self {
+            id: view.id.clone(),
+            status: view.status.to_owned(),
+            status_class: format!("st-{}", view.status.to_ascii_lowercase()),
+            trigger: (view.event_type != view.envelope_type).then(|| view.event_type.clone()),
+            type_name: view.envelope_type.clone(),
+            source_id: view.source.id.clone(),
+            source_object: view.source.object.to_owned(),
+            target_url: view.source.target_url.clone(),
+            request_id: view.group_id.clone().unwrap_or_default(),
+            event_created_at: view
+                .event_created_at
+                .as_deref()
+                .map(show_iso)
+                .unwrap_or_default(),
+            executed_at: view
+                .last_attempt_at
+                .as_deref()
+                .map_or_else(|| "not yet".to_owned(), show_iso),
+            is_test: view.is_test,
+            show_path: format!("{base}/{}", view.id),
+            retry_path: format!("{base}/{}/retry", view.id),
+        }
+    }
+}
+
+/// One attempt, as Show data lists it.
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    pub number: u32,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub succeeded: bool,
+    pub outcome: String,
+    pub response_body: Option<String>,
+}
+
+impl AttemptRow {
+    /// The row of an attempt.
+    pub fn new(attempt: &AttemptView) -> Self {
+        let outcome = match (attempt.response_status, &attempt.error) {
+            (Some(status), _) => format!("HTTP {status}"),
+            (None, Some(error)) => error.clone(),
+            (None, None) => "no answer".to_owned(),
+        };
+        Self {
+            number: attempt.number,
+            started_at: show_iso(&attempt.started_at),
+            duration_ms: attempt.duration_ms,
+            succeeded: attempt.succeeded,
+            outcome,
+            response_body: attempt.response_body.clone().filter(|b| !b.is_empty()),
+        }
+    }
+}

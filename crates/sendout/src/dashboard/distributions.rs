@@ -1,0 +1,397 @@
+//! The distribution manager: the list (status, trigger, action, channels; each row's menu
+//! edits, pauses, sets live or deletes), and the create / edit form with the payload designer
+//! and its **Show output** panel, which follows the form as it changes (the page's script
+//! posts the form to [`super::designer::preview`]).
+//!
+//! Saving, pausing, setting live, deleting and previewing call the project API's handlers, so
+//! the rules and the rendered bytes are the API's. A form with an error is shown again (422)
+//! with the error where it belongs and everything entered kept.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sendout_core::catalog::{catalog, Channel, Purpose};
+use sendout_core::distribution::MAX_CHANNELS;
+use sendout_store::Project;
+
+use crate::dashboard::auth::{Posted, Signed};
+use crate::dashboard::distribution_form::{
+    purpose_label, ChannelForm, DistributionForm, CONDITIONS,
+};
+use crate::dashboard::error::DashError;
+use crate::dashboard::layout::{
+    load_project, project_path, redirect_with, show_iso, Chrome, Section,
+};
+use crate::dashboard::session::Flash;
+use crate::dashboard::Dash;
+use crate::http::auth::AppKey;
+use crate::http::distribution_views::{DistributionRequest, DistributionView};
+use crate::http::distributions as api;
+use crate::http::error::{ApiError, Json, Path as ApiPath};
+
+/// A distribution in the list.
+#[derive(Debug)]
+pub struct Row {
+    pub id: String,
+    pub name: String,
+    pub trigger: String,
+    pub trigger_title: String,
+    pub action: String,
+    pub status: String,
+    pub status_class: &'static str,
+    /// "Paused by sendout on …: reason", or when a person paused it.
+    pub paused: Option<String>,
+    pub channels: usize,
+}
+
+impl Row {
+    fn new(view: &DistributionView) -> Self {
+        let trigger = view.trigger.event().to_owned();
+        let paused = match (&view.paused_reason, &view.paused_at) {
+            (Some(reason), Some(at)) => {
+                Some(format!("Paused by sendout on {}: {reason}", show_iso(at)))
+            }
+            (None, Some(at)) => Some(format!("Paused on {}", show_iso(at))),
+            _ => None,
+        };
+        Self {
+            id: view.id.clone(),
+            name: view.name.clone(),
+            trigger_title: catalog()
+                .get(&trigger)
+                .and_then(|t| t.title_in(Channel::Distribution))
+                .unwrap_or(&trigger)
+                .to_owned(),
+            trigger,
+            action: Purpose::ALL
+                .into_iter()
+                .find(|p| p.as_str() == view.action)
+                .map_or_else(|| view.action.clone(), |p| purpose_label(p).to_owned()),
+            status_class: match view.status.as_str() {
+                "LIVE" => "st-succeeded",
+                "PAUSED" => "st-retrying",
+                _ => "st-pending",
+            },
+            status: view.status.clone(),
+            paused,
+            channels: view.channels.len(),
+        }
+    }
+}
+
+/// The list.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "distributions.html")]
+pub struct ListPage {
+    pub chrome: Chrome,
+    pub rows: Vec<Row>,
+}
+
+/// The API's project key, held by the session for `project`.
+pub fn key(project: &Project) -> AppKey {
+    AppKey(project.clone())
+}
+
+fn not_found(error: ApiError, raw_id: &str) -> DashError {
+    match error {
+        ApiError::NotFound { .. } => DashError::NotFound(format!("distribution {raw_id}")),
+        other => other.into(),
+    }
+}
+
+/// `GET …/distributions`.
+pub async fn list(
+    signed: Signed,
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let axum::Json(list) = api::list_distributions(key(&project), State(dash.app.clone())).await?;
+    let chrome = Chrome::load(
+        &dash,
+        &signed,
+        Some(&project),
+        Section::Distributions,
+        "Distributions",
+    )
+    .await?;
+    Ok(ListPage {
+        chrome,
+        rows: list.data.iter().map(Row::new).collect(),
+    }
+    .into_response())
+}
+
+/// A trigger of the picker.
+#[derive(Debug)]
+pub struct TriggerChoice {
+    pub name: String,
+    pub title: String,
+    /// The actions it supports, space-separated (for the script).
+    pub purposes: String,
+    /// The condition keys it takes, space-separated (for the script).
+    pub conditions: String,
+}
+
+/// The picker's groups: related activities in the seed's order.
+#[derive(Debug)]
+pub struct TriggerGroup {
+    pub name: String,
+    pub triggers: Vec<TriggerChoice>,
+}
+
+fn trigger_groups() -> Vec<TriggerGroup> {
+    catalog()
+        .groups(Channel::Distribution)
+        .into_iter()
+        .map(|g| TriggerGroup {
+            name: g.name.to_owned(),
+            triggers: g
+                .types
+                .iter()
+                .map(|t| TriggerChoice {
+                    name: t.name().to_owned(),
+                    title: t
+                        .title_in(Channel::Distribution)
+                        .unwrap_or(t.title())
+                        .to_owned(),
+                    purposes: t
+                        .purposes()
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    conditions: t
+                        .condition_keys()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The create / edit page.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "distribution_form.html")]
+pub struct FormPage {
+    pub chrome: Chrome,
+    pub editing: Option<String>,
+    pub form: DistributionForm,
+    pub groups: Vec<TriggerGroup>,
+    pub actions: Vec<(&'static str, &'static str)>,
+    pub conditions: Vec<(&'static str, &'static str)>,
+    pub action: String,
+    pub preview: String,
+    pub cancel: String,
+    pub can_add_channel: bool,
+}
+
+async fn form_page(
+    dash: &Dash,
+    signed: &Signed,
+    project: &Project,
+    editing: Option<String>,
+    form: DistributionForm,
+) -> Result<FormPage, DashError> {
+    let title = if editing.is_some() {
+        "Edit distribution"
+    } else {
+        "Create distribution"
+    };
+    let chrome = Chrome::load(dash, signed, Some(project), Section::Distributions, title).await?;
+    let base = project_path(project.id.as_str(), "/distributions");
+    Ok(FormPage {
+        chrome,
+        action: match &editing {
+            Some(id) => format!("{base}/{id}"),
+            None => base.clone(),
+        },
+        editing,
+        can_add_channel: form.channels.len() < MAX_CHANNELS,
+        form,
+        groups: trigger_groups(),
+        actions: Purpose::ALL
+            .into_iter()
+            .map(|p| (p.as_str(), purpose_label(p)))
+            .collect(),
+        conditions: CONDITIONS.to_vec(),
+        preview: format!("{base}/preview"),
+        cancel: base,
+    })
+}
+
+/// `GET …/distributions/new`.
+pub async fn new_form(
+    signed: Signed,
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    Ok(
+        form_page(&dash, &signed, &project, None, DistributionForm::blank())
+            .await?
+            .into_response(),
+    )
+}
+
+/// `GET …/distributions/{id}/edit`.
+pub async fn edit_form(
+    signed: Signed,
+    State(dash): State<Dash>,
+    Path((project_id, id)): Path<(String, String)>,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let axum::Json(view) =
+        api::get_distribution(key(&project), State(dash.app.clone()), ApiPath(id.clone()))
+            .await
+            .map_err(|e| not_found(e, &id))?;
+    let value = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let form = DistributionForm::from_view(&value);
+    Ok(form_page(&dash, &signed, &project, Some(view.id), form)
+        .await?
+        .into_response())
+}
+
+/// The form's own buttons (add or remove a channel, add an attribute row): the form again,
+/// changed, nothing saved. `None` when the submit is a save.
+fn rearranged(form: &mut DistributionForm, op: &str) -> bool {
+    let channel = |prefix: &str| {
+        op.strip_prefix(prefix)
+            .and_then(|i| i.parse::<usize>().ok())
+    };
+    if op == "add_channel" && form.channels.len() < MAX_CHANNELS {
+        form.channels.push(ChannelForm::blank(form.channels.len()));
+    } else if let Some(i) = channel("remove_channel:") {
+        if i < form.channels.len() && form.channels.len() > 1 {
+            form.channels.remove(i);
+        }
+    } else if let Some(i) = channel("add_attribute:") {
+        if let Some(c) = form.channels.get_mut(i) {
+            c.attributes.push((String::new(), String::new()));
+        }
+    } else {
+        return false;
+    }
+    for (index, c) in form.channels.iter_mut().enumerate() {
+        c.index = index;
+    }
+    true
+}
+
+async fn save(
+    dash: Dash,
+    project_id: String,
+    id: Option<String>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let mut form = DistributionForm::from_form(&posted.form);
+    if rearranged(&mut form, posted.form.text("op")) {
+        return Ok(form_page(&dash, &posted.signed, &project, id, form)
+            .await?
+            .into_response());
+    }
+    let Some(input) = form.validate() else {
+        let page = form_page(&dash, &posted.signed, &project, id, form).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    let request = DistributionRequest {
+        name: input.name,
+        trigger: input.trigger,
+        action: input.action,
+        channels: input.channels,
+        status: match (&id, form.live) {
+            (Some(_), _) => None,
+            (None, true) => Some("LIVE".to_owned()),
+            (None, false) => Some("DRAFT".to_owned()),
+        },
+        id: None,
+        object: None,
+        created_at: None,
+        updated_at: None,
+        paused_reason: None,
+        paused_at: None,
+    };
+    let state = State(dash.app.clone());
+    let saved = match &id {
+        Some(raw) => {
+            api::update_distribution(key(&project), state, ApiPath(raw.clone()), Json(request))
+                .await
+                .map_err(|e| not_found(e, raw))?
+        }
+        None => api::create_distribution(key(&project), state, Json(request)).await?,
+    };
+    let verb = if id.is_some() { "updated" } else { "created" };
+    let flash = Flash::ok(format!(
+        "Distribution {} {verb} ({}).",
+        saved.0.name, saved.0.status
+    ));
+    Ok(redirect_with(
+        &dash,
+        &posted.signed,
+        flash,
+        &project_path(project.id.as_str(), "/distributions"),
+    ))
+}
+
+/// `POST …/distributions` (create, or rearrange the new form).
+pub async fn create(
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    save(dash, project_id, None, posted).await
+}
+
+/// `POST …/distributions/{id}` (update, or rearrange the edit form).
+pub async fn update(
+    State(dash): State<Dash>,
+    Path((project_id, id)): Path<(String, String)>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    save(dash, project_id, Some(id), posted).await
+}
+
+/// `POST …/distributions/{id}/{pause|live|delete}`: the row menu's actions.
+pub async fn act(
+    State(dash): State<Dash>,
+    Path((project_id, id, action)): Path<(String, String, String)>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let (state, path) = (State(dash.app.clone()), ApiPath(id.clone()));
+    let text = match action.as_str() {
+        "pause" => {
+            let v = api::pause_distribution(key(&project), state, path)
+                .await
+                .map_err(|e| not_found(e, &id))?;
+            format!(
+                "Distribution {} paused: it sends nothing until it is activated.",
+                v.0.name
+            )
+        }
+        "live" => {
+            let v = api::set_distribution_live(key(&project), state, path)
+                .await
+                .map_err(|e| not_found(e, &id))?;
+            format!("Distribution {} is live.", v.0.name)
+        }
+        "delete" => {
+            api::delete_distribution(key(&project), state, path)
+                .await
+                .map_err(|e| not_found(e, &id))?;
+            format!("Distribution {id} deleted. Its send outs stay in the audit log.")
+        }
+        _ => return Err(DashError::NotFound("such page in the dashboard".into())),
+    };
+    Ok(redirect_with(
+        &dash,
+        &posted.signed,
+        Flash::ok(text),
+        &project_path(project.id.as_str(), "/distributions"),
+    ))
+}

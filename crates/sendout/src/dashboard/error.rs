@@ -1,0 +1,120 @@
+//! What a dashboard request answers when it cannot do what was asked: an HTML page with the
+//! right status, a sentence a person can act on and a way back. Like the API, a 5xx says
+//! nothing internal: the cause is logged once, here.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sendout_store::StoreError;
+
+use crate::http::error::ApiError;
+
+/// Everything a dashboard handler can answer instead of its page.
+#[derive(Debug, thiserror::Error)]
+pub enum DashError {
+    /// 400: the request is not what a dashboard page sends.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 403: the form's CSRF token is missing or not this session's.
+    #[error(
+        "this form has expired or did not come from this dashboard; reload the page and try again"
+    )]
+    Csrf,
+    /// 404: no such project, webhook, send out or distribution.
+    #[error("there is no {0}")]
+    NotFound(String),
+    /// Whatever the API code the dashboard shares answered.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<StoreError> for DashError {
+    fn from(error: StoreError) -> Self {
+        Self::Api(error.into())
+    }
+}
+
+impl DashError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Csrf => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Api(api) => api.status(),
+        }
+    }
+}
+
+/// The error page.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub code: u16,
+    pub title: String,
+    pub message: String,
+}
+
+impl IntoResponse for DashError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error() {
+            match &self {
+                Self::Api(ApiError::Unavailable(cause)) => {
+                    tracing::warn!(error = %cause, "dashboard request refused");
+                }
+                other => tracing::error!(error = %other, "dashboard request failed"),
+            }
+            "Something went wrong on the server; the cause is in its log. Try again in a moment."
+                .to_owned()
+        } else {
+            let text = self.to_string();
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+                None => String::new(),
+            }
+        };
+        let page = ErrorPage {
+            code: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            message,
+        };
+        (status, page).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_say_nothing_internal() {
+        let response =
+            DashError::Api(ApiError::Internal("db file is locked".into())).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let page = ErrorPage {
+            code: 500,
+            title: "Internal Server Error".into(),
+            message: "x".into(),
+        };
+        assert!(page
+            .render()
+            .expect("renders")
+            .contains("Internal Server Error"));
+    }
+
+    #[test]
+    fn client_errors_keep_their_status() {
+        assert_eq!(DashError::Csrf.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            DashError::NotFound("webhook wh_x".into()).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            DashError::Api(ApiError::not_found("project", "proj_x")).status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+}

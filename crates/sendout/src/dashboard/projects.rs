@@ -1,0 +1,269 @@
+//! The project picker and Project settings' General tab: the webhook version, the signing
+//! secret (hidden until revealed; rotation), the project's keys, and the Webhooks section
+//! listing every webhook with its events, whether it is active (and if sendout disabled it,
+//! why and when) and the status of its last send out.
+//!
+//! The app token is kept only as a hash, so it cannot be shown here: the page says so.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use sendout_core::time::Timestamp;
+use sendout_store::{Project, Webhook};
+use serde::Deserialize;
+
+use crate::dashboard::auth::{Posted, Signed};
+use crate::dashboard::error::DashError;
+use crate::dashboard::layout::{
+    load_project, project_path, redirect_with, show_time, Chrome, Section,
+};
+use crate::dashboard::session::Flash;
+use crate::dashboard::Dash;
+use crate::http::auth::ManagementKey;
+use crate::http::management;
+
+/// How many event names a webhook row shows before "and N more".
+const EVENTS_SHOWN: usize = 3;
+
+/// The management key the shared API code is called with: the session stands for it.
+pub fn as_management(signed: &Signed) -> ManagementKey {
+    ManagementKey {
+        id: signed.0.who.clone(),
+    }
+}
+
+/// The list of projects.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "projects.html")]
+pub struct ProjectsPage {
+    pub chrome: Chrome,
+    pub projects: Vec<ProjectSummary>,
+}
+
+/// A project in the list.
+#[derive(Debug)]
+pub struct ProjectSummary {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    pub created_at: String,
+}
+
+/// `GET /dashboard`: the only project's settings, or the list to pick from.
+pub async fn home(
+    signed: Signed,
+    axum::extract::State(dash): axum::extract::State<Dash>,
+) -> Result<Response, DashError> {
+    let projects = dash.app.store.list_projects().await?;
+    if let [only] = projects.as_slice() {
+        return Ok(Redirect::to(&project_path(only.id.as_str(), "/settings")).into_response());
+    }
+    let chrome = Chrome::load(&dash, &signed, None, Section::None, "Projects").await?;
+    Ok(ProjectsPage {
+        chrome,
+        projects: projects
+            .into_iter()
+            .map(|p| ProjectSummary {
+                id: p.id.to_string(),
+                name: p.name,
+                timezone: p.timezone,
+                created_at: show_time(p.created_at),
+            })
+            .collect(),
+    }
+    .into_response())
+}
+
+/// Query of the project picker.
+#[derive(Debug, Deserialize)]
+pub struct OpenQuery {
+    project: String,
+    #[serde(default)]
+    section: Option<String>,
+}
+
+/// `GET /dashboard/open?project=…&section=…`: the picker's target.
+pub async fn open(
+    _signed: Signed,
+    State(dash): State<Dash>,
+    Query(query): Query<OpenQuery>,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, query.project.trim()).await?;
+    let rest = match query.section.as_deref() {
+        Some("audit-log") => "/audit-log",
+        Some("distributions") => "/distributions",
+        _ => "/settings",
+    };
+    Ok(Redirect::to(&project_path(project.id.as_str(), rest)).into_response())
+}
+
+/// `GET /dashboard/projects/{id}`.
+pub async fn project_home(
+    _signed: Signed,
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    Ok(Redirect::to(&project_path(project.id.as_str(), "/settings")).into_response())
+}
+
+/// Project settings, General tab.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "settings.html")]
+pub struct SettingsPage {
+    pub chrome: Chrome,
+    pub project: ProjectInfo,
+    pub webhooks: Vec<WebhookRow>,
+}
+
+/// What the General tab shows of a project.
+#[derive(Debug)]
+pub struct ProjectInfo {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub timezone: String,
+    pub webhook_version: String,
+    pub webhook_token: String,
+    /// While a rotated-out secret still signs: until when.
+    pub previous_expires: Option<String>,
+    pub app_id: String,
+    pub created_at: String,
+}
+
+impl ProjectInfo {
+    fn new(project: &Project, now: Timestamp) -> Self {
+        Self {
+            id: project.id.to_string(),
+            name: project.name.clone(),
+            description: project.description.clone().unwrap_or_default(),
+            timezone: project.timezone.clone(),
+            webhook_version: project.webhook_version.clone(),
+            webhook_token: project.webhook_token.clone(),
+            previous_expires: match (
+                &project.previous_webhook_token,
+                project.previous_token_expires_at,
+            ) {
+                (Some(_), Some(until)) if until > now => Some(show_time(until)),
+                _ => None,
+            },
+            app_id: project.app_id.clone(),
+            created_at: show_time(project.created_at),
+        }
+    }
+}
+
+/// A webhook in the Webhooks section.
+#[derive(Debug)]
+pub struct WebhookRow {
+    pub id: String,
+    pub target_url: String,
+    pub description: String,
+    pub all_events: bool,
+    /// The first few event names.
+    pub events_shown: Vec<String>,
+    /// The rest.
+    pub events_more: Vec<String>,
+    pub active: bool,
+    /// "Disabled by sendout on … : reason", when it was.
+    pub disabled: Option<String>,
+    pub last_status: Option<&'static str>,
+    pub header_count: usize,
+}
+
+impl WebhookRow {
+    fn new(webhook: Webhook, last_status: Option<&'static str>) -> Self {
+        let all_events = webhook.events.iter().any(|e| e == "*");
+        let mut events_shown = webhook.events;
+        let events_more = if all_events {
+            Vec::new()
+        } else {
+            events_shown.split_off(EVENTS_SHOWN.min(events_shown.len()))
+        };
+        let disabled = match (&webhook.disabled_reason, webhook.disabled_at) {
+            (Some(reason), Some(at)) if !webhook.active => Some(format!(
+                "Disabled by sendout on {}: {reason}",
+                show_time(at)
+            )),
+            _ => None,
+        };
+        Self {
+            id: webhook.id.to_string(),
+            target_url: webhook.target_url,
+            description: webhook.description.unwrap_or_default(),
+            all_events,
+            events_shown,
+            events_more,
+            active: webhook.active,
+            disabled,
+            last_status,
+            header_count: webhook.headers.len(),
+        }
+    }
+}
+
+/// `GET /dashboard/projects/{id}/settings`.
+pub async fn settings(
+    signed: Signed,
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let store = &dash.app.store;
+    let webhooks = store.list_webhooks(&project.id).await?;
+    let last = store.last_status_by_source(&project.id).await?;
+    let rows = webhooks
+        .into_iter()
+        .map(|w| {
+            let status = last
+                .iter()
+                .find(|(source, _)| source == w.id.as_str())
+                .map(|(_, s)| s.as_str());
+            WebhookRow::new(w, status)
+        })
+        .collect();
+    let chrome = Chrome::load(
+        &dash,
+        &signed,
+        Some(&project),
+        Section::Settings,
+        "Project settings",
+    )
+    .await?;
+    Ok(SettingsPage {
+        chrome,
+        project: ProjectInfo::new(&project, Timestamp::now()),
+        webhooks: rows,
+    }
+    .into_response())
+}
+
+/// `POST …/settings/rotate-secret`: a new signing secret, through the management API's code.
+pub async fn rotate_secret(
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let axum::Json(rotated) = management::rotate_webhook_token(
+        as_management(&posted.signed),
+        State(dash.app.clone()),
+        crate::http::error::Path(project.id.to_string()),
+    )
+    .await?;
+    let until = rotated
+        .previous_webhook_token_expires_at
+        .as_deref()
+        .map(crate::dashboard::layout::show_iso)
+        .unwrap_or_default();
+    let flash = Flash::ok(format!(
+        "The signing secret was rotated. The previous one keeps signing until {until}."
+    ));
+    Ok(redirect_with(
+        &dash,
+        &posted.signed,
+        flash,
+        &project_path(project.id.as_str(), "/settings#signing-secret"),
+    ))
+}

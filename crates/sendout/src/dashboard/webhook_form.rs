@@ -1,0 +1,324 @@
+//! The webhook form's values as a person entered them, their checks, and the event picker.
+//!
+//! The checks are the API's: [`TargetUrl`], [`EventFilter`] and [`CustomHeaders`] from
+//! `sendout_core::input`, and the API's description limits; each error is kept with its field
+//! so the page can show it next to that field, with everything entered kept as it was.
+//!
+//! The picker groups project-settings events exactly as the seeds do
+//! (`catalog().groups(Channel::ProjectSettings)`), in seed order, titled as the seeds title
+//! them; "Send me all events" stores `["*"]` (all events, present and future).
+
+use std::collections::BTreeMap;
+
+use sendout_core::catalog::{catalog, Channel};
+use sendout_core::input::{CustomHeaders, EventFilter, TargetUrl};
+use sendout_store::{Webhook, WebhookFields};
+
+use crate::dashboard::form::Form;
+use crate::http::error::ApiError;
+use crate::http::management::text_field;
+
+/// The API's limit on a webhook's description.
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+/// The form's values, as entered.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookForm {
+    pub target_url: String,
+    pub description: String,
+    pub active: bool,
+    pub all_events: bool,
+    /// Canonical names of the ticked events.
+    pub events: Vec<String>,
+    /// Header rows, blank ones dropped.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The error of each field, if any.
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors {
+    pub target_url: Option<String>,
+    pub description: Option<String>,
+    pub events: Option<String>,
+    pub headers: Option<String>,
+}
+
+impl FieldErrors {
+    /// Whether every field passed.
+    pub fn is_empty(&self) -> bool {
+        self.target_url.is_none()
+            && self.description.is_none()
+            && self.events.is_none()
+            && self.headers.is_none()
+    }
+}
+
+impl WebhookForm {
+    /// A new webhook's form: active, nothing chosen yet.
+    pub fn blank() -> Self {
+        Self {
+            active: true,
+            ..Self::default()
+        }
+    }
+
+    /// The form of an existing webhook.
+    pub fn from_webhook(webhook: &Webhook) -> Self {
+        let all_events = webhook.events.iter().any(|e| e == "*");
+        Self {
+            target_url: webhook.target_url.clone(),
+            description: webhook.description.clone().unwrap_or_default(),
+            active: webhook.active,
+            all_events,
+            events: if all_events {
+                Vec::new()
+            } else {
+                webhook.events.clone()
+            },
+            headers: webhook
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    /// The values of a submitted form.
+    pub fn from_form(form: &Form) -> Self {
+        let names = form.all("header_name");
+        let values = form.all("header_value");
+        let headers = names
+            .iter()
+            .zip(values.iter().chain(std::iter::repeat(&"")))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .filter(|(n, v)| !(n.is_empty() && v.is_empty()))
+            .collect();
+        Self {
+            target_url: form.text("target_url").to_owned(),
+            description: form.text("description").to_owned(),
+            active: form.checked("active"),
+            all_events: form.checked("all_events"),
+            events: form
+                .all("events")
+                .into_iter()
+                .map(|e| e.trim().to_owned())
+                .collect(),
+            headers,
+        }
+    }
+
+    /// The target URL, or its error.
+    pub fn target(&self) -> Result<TargetUrl, String> {
+        if self.target_url.is_empty() {
+            return Err("Enter the target URL (http:// or https://).".into());
+        }
+        TargetUrl::parse(&self.target_url).map_err(|e| sentence(&e.to_string()))
+    }
+
+    /// The custom headers, or their error.
+    pub fn custom_headers(&self) -> Result<BTreeMap<String, String>, String> {
+        if let Some(i) = self.headers.iter().position(|(n, _)| n.is_empty()) {
+            return Err(format!("Header row {} has a value but no name.", i + 1));
+        }
+        let parsed = CustomHeaders::parse(self.headers.iter().map(|(n, v)| (n, v)))
+            .map_err(|e| sentence(&e.to_string()))?;
+        Ok(parsed
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_str().to_owned()))
+            .collect())
+    }
+
+    /// Checks every field as the API would; the webhook's fields, or every field's error.
+    pub fn validate(&self) -> Result<WebhookFields, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let target = self.target().map_err(|e| errors.target_url = Some(e)).ok();
+        let headers = self
+            .custom_headers()
+            .map_err(|e| errors.headers = Some(e))
+            .ok();
+        let events = self.event_list().map_err(|e| errors.events = Some(e)).ok();
+        let description = match self.description.as_str() {
+            "" => Some(None),
+            text => match text_field("description", text, MAX_DESCRIPTION_CHARS) {
+                Ok(d) => Some(Some(d)),
+                Err(e) => {
+                    errors.description = Some(api_sentence(&e, "description"));
+                    None
+                }
+            },
+        };
+        match (target, headers, events, description) {
+            (Some(target), Some(headers), Some(events), Some(description)) => Ok(WebhookFields {
+                target_url: target.as_str().to_owned(),
+                events,
+                active: self.active,
+                headers,
+                description,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// `["*"]`, or the ticked events' canonical names, as the API stores them.
+    fn event_list(&self) -> Result<Vec<String>, String> {
+        if self.all_events {
+            return Ok(vec!["*".to_owned()]);
+        }
+        if self.events.is_empty() {
+            return Err("Select at least one event, or Send me all events.".into());
+        }
+        let filter = EventFilter::parse(&self.events).map_err(|e| sentence(&e.to_string()))?;
+        Ok(filter
+            .event_types()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect())
+    }
+
+    /// The event a test sends: the first ticked one, or the API's default.
+    pub fn test_event(&self) -> String {
+        self.events
+            .first()
+            .filter(|_| !self.all_events)
+            .cloned()
+            .unwrap_or_else(|| crate::http::test_webhook::DEFAULT_TEST_TYPE.to_owned())
+    }
+}
+
+/// A message starting with a capital letter and ending with a full stop.
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.trim().chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+/// The message of an API error about `field`, without the API's prefixes.
+pub fn api_sentence(error: &ApiError, field: &str) -> String {
+    let text = match error {
+        ApiError::InvalidPayload(t) | ApiError::InvalidQuery(t) => t.clone(),
+        ApiError::Unprocessable { details, .. } => details.clone(),
+        other => other.to_string(),
+    };
+    let text = text
+        .strip_prefix(&format!("{field}: "))
+        .unwrap_or(&text)
+        .to_owned();
+    sentence(&text)
+}
+
+/// A group of the event picker.
+#[derive(Debug, Clone)]
+pub struct PickerGroup {
+    pub name: String,
+    /// For element ids.
+    pub slug: String,
+    pub events: Vec<PickerEvent>,
+    /// How many of its events are ticked.
+    pub checked: usize,
+}
+
+/// An event of the picker.
+#[derive(Debug, Clone)]
+pub struct PickerEvent {
+    pub name: String,
+    pub title: String,
+    pub checked: bool,
+}
+
+/// The picker's groups, with `selected` ticked.
+pub fn picker(selected: &[String]) -> Vec<PickerGroup> {
+    catalog()
+        .groups(Channel::ProjectSettings)
+        .into_iter()
+        .map(|group| {
+            let events: Vec<PickerEvent> = group
+                .types
+                .iter()
+                .map(|t| PickerEvent {
+                    name: t.name().to_owned(),
+                    title: t
+                        .title_in(Channel::ProjectSettings)
+                        .unwrap_or(t.title())
+                        .to_owned(),
+                    checked: selected.iter().any(|s| s == t.name()),
+                })
+                .collect();
+            PickerGroup {
+                slug: group.name.to_ascii_lowercase().replace(' ', "-"),
+                name: group.name.to_owned(),
+                checked: events.iter().filter(|e| e.checked).count(),
+                events,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(body: &str) -> WebhookForm {
+        WebhookForm::from_form(&Form::parse(body.as_bytes()))
+    }
+
+    #[test]
+    fn a_complete_form_gives_the_webhook_fields() {
+        let fields = form(
+            "target_url=https%3A%2F%2Fexample.com%2Fhook&active=on&events=voucher.published\
+             &events=redemption.succeeded&header_name=X-Tenant&header_value=acme\
+             &header_name=&header_value=",
+        )
+        .validate()
+        .expect("valid");
+        assert_eq!(fields.target_url, "https://example.com/hook");
+        assert_eq!(fields.events, ["voucher.published", "redemption.succeeded"]);
+        assert!(fields.active);
+        assert_eq!(
+            fields.headers.get("x-tenant").map(String::as_str),
+            Some("acme")
+        );
+        assert_eq!(fields.description, None);
+    }
+
+    #[test]
+    fn every_bad_field_gets_its_own_error() {
+        let errors = form("target_url=ftp%3A%2F%2Fx&header_name=host&header_value=x")
+            .validate()
+            .expect_err("invalid");
+        assert!(errors.target_url.expect("url").contains("http://"));
+        assert!(errors
+            .events
+            .expect("events")
+            .contains("Send me all events"));
+        assert!(errors.headers.expect("headers").contains("reserved"));
+        assert!(errors.description.is_none());
+    }
+
+    #[test]
+    fn send_me_all_events_is_the_wildcard() {
+        let fields =
+            form("target_url=https%3A%2F%2Fexample.com&all_events=on&events=voucher.published")
+                .validate()
+                .expect("valid");
+        assert_eq!(fields.events, ["*"]);
+        assert!(!fields.active, "an unticked Is active? is inactive");
+    }
+
+    #[test]
+    fn the_picker_groups_events_as_the_seeds_do() {
+        let groups = picker(&["voucher.published".to_owned()]);
+        let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names.first(), Some(&"Redemption"));
+        assert_eq!(names.last(), Some(&"Voucher generation"));
+        assert_eq!(names.len(), 13);
+        let voucher = groups.iter().find(|g| g.name == "Voucher").expect("group");
+        assert_eq!(voucher.checked, 1);
+        assert_eq!(groups.iter().map(|g| g.events.len()).sum::<usize>(), 63);
+    }
+}

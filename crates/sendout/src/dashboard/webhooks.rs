@@ -1,0 +1,346 @@
+//! Adding, editing, testing and deleting a webhook (the seeds' "Add new webhook" form: target
+//! URL, Is active?, the event picker with Send me all events, custom headers, **Send test
+//! webhook**, **Create endpoint** / **Update endpoint**; the trash button asks before
+//! deleting).
+//!
+//! Decisions:
+//! - a form with errors is shown again (422) with everything entered and each error next to
+//!   its field; nothing is stored;
+//! - Send test webhook sends what the form holds now (URL and headers as typed, the first
+//!   ticked event's example) through the API's own test code, and shows the outcome on the
+//!   form without saving it; the test is in the audit log like the API's;
+//! - updating replaces every field the form has, so re-enabling a disabled webhook is ticking
+//!   Is active? and Update endpoint, as the seeds describe.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sendout_core::input::CustomHeaders;
+use sendout_store::{Project, StoreError, Webhook};
+
+use crate::dashboard::auth::{Posted, Signed};
+use crate::dashboard::error::DashError;
+use crate::dashboard::layout::{
+    load_project, project_path, redirect_with, show_time, Chrome, Section,
+};
+use crate::dashboard::projects::as_management;
+use crate::dashboard::session::Flash;
+use crate::dashboard::webhook_form::{api_sentence, picker, FieldErrors, PickerGroup, WebhookForm};
+use crate::dashboard::Dash;
+use crate::http::error::{ApiError, Json};
+use crate::http::test_webhook::{self, UrlTestRequest};
+use crate::http::webhooks::load_webhook;
+
+/// The add / edit page.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "webhook_form.html")]
+pub struct WebhookFormPage {
+    pub chrome: Chrome,
+    /// The webhook being edited; `None` when adding.
+    pub editing: Option<String>,
+    pub form: WebhookForm,
+    pub errors: FieldErrors,
+    pub groups: Vec<PickerGroup>,
+    pub test: Option<TestOutcome>,
+    /// Why and when sendout disabled it, if it did.
+    pub disabled: Option<String>,
+    pub action: String,
+    pub test_action: String,
+    pub cancel: String,
+}
+
+/// What Send test webhook did, as the form shows it.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    pub succeeded: bool,
+    pub summary: String,
+    pub response_body: Option<String>,
+    pub audit_path: String,
+}
+
+async fn page(
+    dash: &Dash,
+    signed: &Signed,
+    project: &Project,
+    editing: Option<&Webhook>,
+    form: WebhookForm,
+) -> Result<WebhookFormPage, DashError> {
+    let title = if editing.is_some() {
+        "Edit webhook"
+    } else {
+        "Add new webhook"
+    };
+    let chrome = Chrome::load(dash, signed, Some(project), Section::Settings, title).await?;
+    let base = project_path(project.id.as_str(), "/webhooks");
+    let (action, test_action) = match editing {
+        Some(w) => (format!("{base}/{}", w.id), format!("{base}/{}/test", w.id)),
+        None => (base.clone(), format!("{base}/test")),
+    };
+    Ok(WebhookFormPage {
+        chrome,
+        editing: editing.map(|w| w.id.to_string()),
+        groups: picker(&form.events),
+        form,
+        errors: FieldErrors::default(),
+        test: None,
+        disabled: editing.and_then(|w| match (&w.disabled_reason, w.disabled_at) {
+            (Some(reason), Some(at)) if !w.active => Some(format!(
+                "sendout disabled this webhook on {}: {reason}",
+                show_time(at)
+            )),
+            _ => None,
+        }),
+        action,
+        test_action,
+        cancel: project_path(project.id.as_str(), "/settings#webhooks"),
+    })
+}
+
+async fn existing(dash: &Dash, project: &Project, raw_id: &str) -> Result<Webhook, DashError> {
+    load_webhook(&dash.app, project, raw_id)
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound { .. } => DashError::NotFound(format!("webhook {raw_id}")),
+            other => other.into(),
+        })
+}
+
+fn not_found_as(error: StoreError, what: String) -> DashError {
+    match error {
+        StoreError::NotFound => DashError::NotFound(what),
+        other => other.into(),
+    }
+}
+
+/// `GET …/webhooks/new`.
+pub async fn new_form(
+    signed: Signed,
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    Ok(page(&dash, &signed, &project, None, WebhookForm::blank())
+        .await?
+        .into_response())
+}
+
+/// `GET …/webhooks/{id}/edit`.
+pub async fn edit_form(
+    signed: Signed,
+    State(dash): State<Dash>,
+    Path((project_id, webhook_id)): Path<(String, String)>,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let webhook = existing(&dash, &project, &webhook_id).await?;
+    let form = WebhookForm::from_webhook(&webhook);
+    Ok(page(&dash, &signed, &project, Some(&webhook), form)
+        .await?
+        .into_response())
+}
+
+/// Stores the form as a new webhook (`editing` `None`) or over an existing one.
+async fn save(
+    dash: Dash,
+    project_id: String,
+    webhook_id: Option<String>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let current = match &webhook_id {
+        Some(id) => Some(existing(&dash, &project, id).await?),
+        None => None,
+    };
+    let form = WebhookForm::from_form(&posted.form);
+    let fields = match form.validate() {
+        Ok(fields) => fields,
+        Err(errors) => {
+            let mut page = page(&dash, &posted.signed, &project, current.as_ref(), form).await?;
+            page.errors = errors;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let store = &dash.app.store;
+    let (webhook, verb) = match &current {
+        Some(current) => (
+            store
+                .update_webhook(&project.id, &current.id, fields)
+                .await
+                .map_err(|e| not_found_as(e, format!("webhook {}", current.id)))?,
+            "updated",
+        ),
+        None => (
+            store
+                .create_webhook(&project.id, fields)
+                .await
+                .map_err(|e| not_found_as(e, format!("project {}", project.id)))?,
+            "created",
+        ),
+    };
+    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook {verb} in the dashboard");
+    let flash = Flash::ok(format!("Webhook {} {verb}.", webhook.target_url));
+    Ok(redirect_with(
+        &dash,
+        &posted.signed,
+        flash,
+        &project_path(project.id.as_str(), "/settings#webhooks"),
+    ))
+}
+
+/// `POST …/webhooks` (Create endpoint).
+pub async fn create(
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    save(dash, project_id, None, posted).await
+}
+
+/// `POST …/webhooks/{id}` (Update endpoint).
+pub async fn update(
+    State(dash): State<Dash>,
+    Path((project_id, webhook_id)): Path<(String, String)>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    save(dash, project_id, Some(webhook_id), posted).await
+}
+
+/// Sends a test of what the form holds and shows the form again with the outcome.
+async fn test(
+    dash: Dash,
+    project_id: String,
+    webhook_id: Option<String>,
+    headers: HeaderMap,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let current = match &webhook_id {
+        Some(id) => Some(existing(&dash, &project, id).await?),
+        None => None,
+    };
+    let form = WebhookForm::from_form(&posted.form);
+    let checked = form
+        .target()
+        .and_then(|url| Ok((url, form.custom_headers()?)));
+    let mut errors = FieldErrors::default();
+    let outcome = match checked {
+        Err(_) => {
+            errors.target_url = form.target().err();
+            errors.headers = form.custom_headers().err();
+            None
+        }
+        Ok((url, custom)) => {
+            let request = UrlTestRequest {
+                target_url: url.as_str().to_owned(),
+                event_type: Some(form.test_event()),
+                headers: CustomHeaders::parse(custom.iter()).ok(),
+            };
+            let result = test_webhook::test_url(
+                as_management(&posted.signed),
+                State(dash.app.clone()),
+                crate::http::error::Path(project.id.to_string()),
+                headers,
+                Json(request),
+            )
+            .await;
+            match result {
+                Ok(axum::Json(result)) => Some(outcome(&project, result)),
+                Err(e) => {
+                    errors.events = Some(api_sentence(&e, "event_type"));
+                    None
+                }
+            }
+        }
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut page = page(&dash, &posted.signed, &project, current.as_ref(), form).await?;
+    page.errors = errors;
+    page.test = outcome;
+    Ok((status, page).into_response())
+}
+
+fn outcome(project: &Project, result: test_webhook::TestResult) -> TestOutcome {
+    let timing = result
+        .duration_ms
+        .map(|ms| format!(" in {ms} ms"))
+        .unwrap_or_default();
+    let summary = match (result.succeeded, result.response_status, &result.error) {
+        (true, Some(status), _) => {
+            format!(
+                "Test webhook {} delivered: the receiver answered {status}{timing}.",
+                result.event_type
+            )
+        }
+        (_, _, Some(error)) => format!(
+            "Test webhook {} failed{timing}: {error}.",
+            result.event_type
+        ),
+        (_, Some(status), None) => {
+            format!(
+                "Test webhook {} failed: the receiver answered {status}{timing}.",
+                result.event_type
+            )
+        }
+        _ => format!("Test webhook {}: {}.", result.event_type, result.status),
+    };
+    TestOutcome {
+        succeeded: result.succeeded,
+        summary,
+        response_body: result.response_body.filter(|b| !b.is_empty()),
+        audit_path: project_path(
+            project.id.as_str(),
+            &format!("/audit-log/{}", result.send_out_id),
+        ),
+    }
+}
+
+/// `POST …/webhooks/test` (Send test webhook, before the webhook exists).
+pub async fn test_new(
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    test(dash, project_id, None, headers, posted).await
+}
+
+/// `POST …/webhooks/{id}/test` (Send test webhook, on the edit form).
+pub async fn test_existing(
+    State(dash): State<Dash>,
+    Path((project_id, webhook_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    test(dash, project_id, Some(webhook_id), headers, posted).await
+}
+
+/// `POST …/webhooks/{id}/delete` (the trash button's Delete).
+pub async fn delete(
+    State(dash): State<Dash>,
+    Path((project_id, webhook_id)): Path<(String, String)>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let webhook = existing(&dash, &project, &webhook_id).await?;
+    dash.app
+        .store
+        .delete_webhook(&project.id, &webhook.id)
+        .await
+        .map_err(|e| not_found_as(e, format!("webhook {webhook_id}")))?;
+    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook deleted in the dashboard");
+    let flash = Flash::ok(format!(
+        "Webhook {} deleted. Its send outs stay in the audit log.",
+        webhook.target_url
+    ));
+    Ok(redirect_with(
+        &dash,
+        &posted.signed,
+        flash,
+        &project_path(project.id.as_str(), "/settings#webhooks"),
+    ))
+}

@@ -1,0 +1,34 @@
+//! The dashboard end to end: the real app on port 0 with a fresh store per test, a real
+//! loopback receiver, and for the pages a real headless Chromium (see `dashboard/browser.rs`;
+//! `scripts/setup/browser.sh` installs it). Sign-in, sessions and CSRF are also checked over
+//! plain HTTP (`dashboard/http.rs`), where cookies and statuses can be read directly.
+//!
+//! Audit-log tests run the app without background workers so that a send out stays where
+//! the test put it: every attempt is then one the test asked for (a Retry), and its outcome is
+//! on the page the moment the click returns.
+#![allow(clippy::unwrap_used)]
+
+#[path = "common/mod.rs"]
+mod common;
+
+#[path = "dashboard/browser.rs"]
+mod browser;
+#[path = "dashboard/distributions.rs"]
+mod distributions;
+#[path = "dashboard/forms.rs"]
+mod forms;
+#[path = "dashboard/http.rs"]
+mod http;
+#[path = "dashboard/pages.rs"]
+mod pages;
+#[path = "dashboard/person.rs"]
+mod person;
+#[path = "dashboard/sendouts.rs"]
+mod sendouts;
+#[path = "dashboard/webhooks.rs"]
+mod webhooks;
+
+use std::time::Duration;
+
+/// How long a test waits for a delivery before failing.
+pub const DELIVERY: Duration = Duration::from_secs(10);
