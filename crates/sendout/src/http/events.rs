@@ -8,7 +8,10 @@
 //!
 //! `data` and `event_source` are kept as the exact JSON text received, only stripped of
 //! insignificant whitespace: key order, duplicate keys and number spelling reach receivers
-//! unchanged (a round trip through a JSON value would turn `1.10` into `1.1`).
+//! unchanged (a round trip through a JSON value would turn `1.10` into `1.1`). Since that
+//! text is never parsed into a value here, what strict readers (serde_json among them) need
+//! beyond JSON's grammar is checked on the text itself (`json_text`): at most
+//! [`MAX_NESTING`] levels, no half of a surrogate pair (`\ud800`), no number beyond a double.
 
 use std::collections::HashMap;
 
@@ -28,11 +31,19 @@ use crate::app::AppState;
 use crate::http::auth::AppKey;
 use crate::http::error::{ApiError, ErrorBody, Json, REQUEST_ID_HEADER};
 
+mod json_text;
+use json_text::Unreadable;
+
 /// The most events one request may carry.
 pub const MAX_BATCH: usize = 1000;
 /// The name of a project's server-side key in a default `event_source`.
 pub const SERVER_SIDE_KEY_NAME: &str = "Server-side key";
 const MAX_ENTITY_ID_CHARS: usize = 255;
+/// How deep a body may nest arrays and objects. The JSON text is kept as received, so depth
+/// is checked here: receivers' parsers (serde_json stops at 128, Python's at about 1000 by
+/// recursion) must be able to read every envelope, and `data` of a real event is a few
+/// levels deep.
+pub const MAX_NESTING: usize = 64;
 const FIELDS: [&str; 6] = [
     "type",
     "data",
@@ -322,6 +333,51 @@ fn split_body(body: &RawValue) -> Result<(bool, Vec<Box<RawValue>>), ApiError> {
     Ok((true, events))
 }
 
+/// The events of an ingest body (one event, `{"events": […]}` or `[…]`), each checked, for
+/// `project`; `group_id` and `now` are the request's defaults. True when the body was a batch.
+/// Pure, so the fuzz targets and property tests call it without a server.
+pub fn parse_events(
+    body: &RawValue,
+    project: &Project,
+    group_id: GroupId,
+    now: Timestamp,
+) -> Result<(bool, Vec<NewEvent>), ApiError> {
+    if let Err(unreadable) = json_text::check(body.get(), MAX_NESTING) {
+        let problem = match unreadable {
+            Unreadable::TooDeep => {
+                format!("arrays and objects are nested deeper than {MAX_NESTING} levels")
+            }
+            Unreadable::LoneSurrogate => "a string holds half of a UTF-16 surrogate pair (such \
+                 as \\ud800) without the other half; it is not a character, and strict JSON \
+                 readers refuse it"
+                .to_owned(),
+            Unreadable::NumberOutOfRange => "a number is too large for a double (such as \
+                 1e400); strict JSON readers refuse it"
+                .to_owned(),
+        };
+        return Err(ApiError::invalid_field("body", problem));
+    }
+    let (is_batch, raws) = split_body(body)?;
+    let context = Context {
+        project,
+        group_id,
+        now,
+    };
+    let events = raws
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let at = if is_batch {
+                format!("events[{i}].")
+            } else {
+                String::new()
+            };
+            parse_event(raw, &at, &context)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((is_batch, events))
+}
+
 /// Accepts one event or a batch; answers 202 once they and their send outs are committed.
 #[utoipa::path(
     post,
@@ -344,29 +400,12 @@ pub async fn ingest(
     headers: HeaderMap,
     Json(body): Json<Box<RawValue>>,
 ) -> Result<(StatusCode, axum::Json<IngestAnswer>), ApiError> {
-    let (is_batch, raws) = split_body(&body)?;
     let group_id = headers
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| GroupId::parse(v).ok())
         .unwrap_or_default();
-    let context = Context {
-        project: &project,
-        group_id,
-        now: Timestamp::now(),
-    };
-    let events = raws
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            let at = if is_batch {
-                format!("events[{i}].")
-            } else {
-                String::new()
-            };
-            parse_event(raw, &at, &context)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let (is_batch, events) = parse_events(&body, &project, group_id, Timestamp::now())?;
 
     let described: Vec<(String, Timestamp, String)> = events
         .iter()

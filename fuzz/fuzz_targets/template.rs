@@ -1,0 +1,4 @@
+//! Fuzz target: see `sendout_fuzz::template` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sendout_fuzz::template(data));
