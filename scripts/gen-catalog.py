@@ -73,7 +73,12 @@ is the data path the condition value is compared with):
 - `campaign_id` (path `campaign.id`): the trigger's own data carries a top-level `campaign`.
   A `campaign` contributed only by `EventDistributionScenarios*` (the campaign of the
   distribution's *action*, present on segment, order, custom-event and manual triggers) does
-  not count: it is not something the event happened in;
+  not count: it is not something the event happened in. The order triggers
+  (`customer.order.*`, ORDER_CAMPAIGN_TRIGGERS) are the exception: PRODUCT §6's own example
+  narrows `customer.order.paid` by `campaign_id`, and that scenario `campaign` is the only
+  campaign their data carries at the top level (their `redemption` nests a voucher's or a
+  promotion tier's campaign id at different depths, and is null for orders paid without one).
+  An order event whose data has no `campaign.id` does not match a `campaign_id` condition;
 - `custom_event` (path `event.type`): the trigger carries a custom event and its definition
   (`event` + `event_schema`), i.e. `customer.custom_event`;
 - `loyalty_tier_id` (path `loyalty_tier.id`, or `loyalty_tier_to.id` for upgrades and
@@ -282,6 +287,16 @@ NOTES = {
 }
 
 SCENARIO_PREFIX = "EventDistributionScenarios"
+
+# Triggers whose scenario `campaign` (see SCENARIO_PREFIX) still gives them `campaign_id`: the
+# order triggers, so that PRODUCT §6's example (`customer.order.paid` narrowed by
+# `campaign_id`) is accepted.
+ORDER_CAMPAIGN_TRIGGERS = {
+    "customer.order.created",
+    "customer.order.updated",
+    "customer.order.paid",
+    "customer.order.canceled",
+}
 
 
 class GenError(Exception):
@@ -592,6 +607,7 @@ def conditions_for(name: str, keys: dict[str, Tree], sources: dict[str, set[str]
     own_campaign = "campaign" in keys and (
         not sources.get("campaign")
         or any(not s.startswith(SCENARIO_PREFIX) for s in sources["campaign"])
+        or name in ORDER_CAMPAIGN_TRIGGERS
     )
     if own_campaign:
         conditions.append({"key": "campaign_id", "path": "campaign.id"})

@@ -573,7 +573,18 @@ fn narrowing_conditions_follow_what_the_trigger_data_carries() {
         keys("customer.voucher.loyalty_card.points_added"),
         [CampaignId]
     );
-    assert!(keys("customer.order.paid").is_empty());
+    for order in [
+        "customer.order.created",
+        "customer.order.updated",
+        "customer.order.paid",
+        "customer.order.canceled",
+    ] {
+        assert_eq!(keys(order), [CampaignId], "{order}");
+        assert_eq!(event(order).condition_path(CampaignId), Some("campaign.id"));
+    }
+    assert!(keys("customer.segment.left")
+        .iter()
+        .all(|k| *k != CampaignId));
     assert_eq!(
         event("customer.loyalty.tier.upgraded").condition_path(LoyaltyTierId),
         Some("loyalty_tier_to.id")

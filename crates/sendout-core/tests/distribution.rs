@@ -309,6 +309,29 @@ fn triggers_match_their_type_and_every_condition_value() {
 }
 
 #[test]
+fn an_order_trigger_narrowed_by_campaign_matches_only_that_campaigns_orders() {
+    // PRODUCT §6's example trigger, as written there.
+    let mut input = distribution(
+        "customer.order.paid",
+        "SEND_PLAIN_MESSAGE",
+        custom(r#"{"order":{"id":"{{order.id}}","total":{{order.total_amount}}}}"#),
+    );
+    input["trigger"] =
+        json!({"event": "customer.order.paid", "condition": {"campaign_id": "camp_autumn"}});
+    let made = spec(input);
+    let mut data = example("customer.order.paid");
+    assert!(
+        !made.matches("customer.order.paid", &data),
+        "an order without a campaign is not the named campaign's"
+    );
+    data["campaign"] = json!({"id": "camp_autumn", "name": "Autumn-2025"});
+    assert!(made.matches("customer.order.paid", &data));
+    assert!(!made.matches("customer.order.created", &data));
+    data["campaign"]["id"] = json!("camp_spring");
+    assert!(!made.matches("customer.order.paid", &data));
+}
+
+#[test]
 fn a_custom_event_condition_matches_the_events_name() {
     let mut input = distribution("customer.custom_event", "NOTIFY_ABOUT_PROMOTION", full());
     input["trigger"]["condition"] = json!({"custom_event": "sign_up"});

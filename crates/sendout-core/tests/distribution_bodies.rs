@@ -146,12 +146,13 @@ fn a_spec_is_stored_in_the_resource_shape_and_reads_back_equal() {
         "SEND_PLAIN_MESSAGE",
         custom(r#"{"order":{"id":"{{order.id}}","total":{{order.total_amount}}}}"#),
     );
-    input["trigger"]["event"] = json!("customer.order.paid");
+    input["trigger"] =
+        json!({"event": "customer.order.paid", "condition": {"campaign_id": "camp_autumn"}});
     let made = spec(input);
     let stored = serde_json::to_value(&made).expect("serializable");
     assert_eq!(
         stored["trigger"],
-        json!({"event": "customer.order.paid", "condition": {}})
+        json!({"event": "customer.order.paid", "condition": {"campaign_id": "camp_autumn"}})
     );
     assert_eq!(stored["action"], "SEND_PLAIN_MESSAGE");
     let channel = &stored["channels"][0];

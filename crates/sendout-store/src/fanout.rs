@@ -14,6 +14,8 @@
 //! ([`to_webhooks`]), distributions only their triggers ([`to_distributions`]); a type in both
 //! (`customer.rewarded`, …) goes to both.
 
+use std::collections::BTreeSet;
+
 use sendout_core::catalog::{catalog, Channel};
 use sendout_core::envelope::{self, EventRef, SourceRef};
 use sendout_core::ids::{ProjectId, SendOutId};
@@ -51,6 +53,17 @@ pub fn plan(
         now,
     ));
     planned
+}
+
+/// The distinct types among `events` that can trigger distributions, sorted: what ingest
+/// loads live distributions for (a batch of project-settings events loads none).
+pub fn trigger_types<'e>(events: impl IntoIterator<Item = &'e NewEvent>) -> Vec<&'e str> {
+    let types: BTreeSet<&str> = events
+        .into_iter()
+        .map(|event| event.event_type.as_str())
+        .filter(|event_type| is_trigger(event_type))
+        .collect();
+    types.into_iter().collect()
 }
 
 /// One send out per channel of every live distribution whose trigger (type and condition)

@@ -1,7 +1,8 @@
 //! What only the shared store can show: several nodes (stores) on one database. The story
 //! suite (`story.rs`) runs every generic scenario on PostgreSQL too; these are the ones that
-//! need two stores at once, or a server to misbehave. Each test has a database of its own
-//! (`story/pg.rs`) and fails, never skips, without a server.
+//! need two stores at once, a server to misbehave, or rows written behind the store's back.
+//! Each test has a database of its own (`story/pg.rs`) and fails, never skips, without a
+//! server.
 
 #[path = "story/harness.rs"]
 #[allow(dead_code)]
@@ -13,7 +14,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sendout_core::ids::SendOutId;
+use sendout_core::distribution::{DistributionInput, DistributionStatus};
+use sendout_core::ids::{ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
 use sendout_store::postgres::{
     PostgresOptions, PostgresStore, LISTENER_APPLICATION_NAME, WORK_CHANNEL,
@@ -152,6 +154,62 @@ async fn the_listener_listens_again_after_its_connection_is_killed() {
     tokio::time::timeout(PROMPTLY, wake)
         .await
         .expect("a notification after the reconnection wakes the workers");
+}
+
+/// A live distribution on `trigger` with no condition and one full-payload channel.
+async fn live_distribution(store: &PostgresStore, project: &ProjectId, trigger: &str) -> String {
+    let input = serde_json::json!({
+        "name": format!("On {trigger}"),
+        "trigger": {"event": trigger},
+        "action": "SEND_PLAIN_MESSAGE",
+        "channels": [{"event_name": "Sent", "url": "https://crm.example/hooks"}],
+    });
+    let spec = serde_json::from_value::<DistributionInput>(input)
+        .expect("the input's shape")
+        .parse()
+        .expect("a valid distribution");
+    let made = store
+        .create_distribution(project, spec, DistributionStatus::Live)
+        .await
+        .expect("created");
+    made.id.to_string()
+}
+
+#[tokio::test]
+async fn a_live_distribution_whose_spec_no_longer_parses_does_not_stop_ingest() {
+    let database = pg::TestDatabase::create().await;
+    let store = node(&database).await;
+    let shop = project(&store).await;
+    let broken = live_distribution(&store, &shop.id, "customer.order.paid").await;
+    let sound = live_distribution(&store, &shop.id, "customer.order.paid").await;
+    live_distribution(&store, &shop.id, "customer.segment.entered").await;
+    let mut admin = PgConnection::connect(database.url())
+        .await
+        .expect("a connection of the test's own");
+    sqlx::query("UPDATE distributions SET spec = '{\"name\": \"cut short' WHERE id = $1")
+        .bind(&broken)
+        .execute(&mut admin)
+        .await
+        .expect("the spec is broken");
+
+    let batch = vec![
+        event("customer.order.paid"),
+        event("customer.segment.entered"),
+    ];
+    let outcomes = store.ingest(&shop.id, batch).await.expect("ingested");
+    let counts: Vec<u32> = outcomes.iter().map(|o| o.send_outs).collect();
+    assert_eq!(
+        counts,
+        [1, 1],
+        "the broken distribution alone sends nothing"
+    );
+    let sources: Vec<String> = sqlx::query_scalar(
+        "SELECT source_id FROM send_outs WHERE event_type = 'customer.order.paid'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("read");
+    assert_eq!(sources, [sound]);
 }
 
 #[tokio::test]

@@ -59,6 +59,7 @@ macro_rules! story {
             distribution_fanout::an_event_fans_out_once_per_channel_of_every_live_matching_distribution,
             distribution_fanout::a_type_in_both_channels_reaches_webhooks_and_distributions,
             distribution_fanout::a_condition_narrows_the_events_that_fan_out,
+            distribution_fanout::a_batch_reaches_only_distributions_of_its_types_and_campaigns,
             distribution_fanout::a_distributions_send_outs_are_sent_only_while_it_is_live,
             distribution_fanout::giving_up_on_a_channel_pauses_its_distribution_with_the_reason,
             audit::get_send_out_returns_its_attempts_in_order,

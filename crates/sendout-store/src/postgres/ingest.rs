@@ -36,7 +36,8 @@ pub(super) async fn ingest(
     let webhooks = project_webhooks(&mut *tx, project)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let distributions = distributions::live(&mut tx, project).await?;
+    let distributions =
+        distributions::live(&mut tx, project, &fanout::trigger_types(&events)).await?;
     let mut outcomes = Vec::with_capacity(events.len());
     let mut send_outs: Vec<SendOut> = Vec::new();
     for event in &events {

@@ -181,18 +181,45 @@ pub(super) async fn set_status_of(
     distribution(&row)
 }
 
-/// The live distributions of a project (fan-out reads them inside the ingest transaction).
+/// The live distributions of a project triggered by one of `event_types` (fan-out reads them
+/// inside the ingest transaction, for the types of the events it writes).
+///
+/// A row that no longer reads (a spec that does not parse, after a hand edit or a downgrade)
+/// is skipped and logged with its id: one broken distribution must not refuse every event of
+/// its project. It sends nothing until it is saved again or deleted.
 pub(super) async fn live(
     conn: &mut SqliteConnection,
     project: &ProjectId,
+    event_types: &[&str],
 ) -> StoreResult<Vec<Distribution>> {
-    sqlx::query("SELECT * FROM distributions WHERE project_id = ?1 AND status = 'LIVE' ORDER BY id")
-        .bind(project.as_str())
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(distribution)
-        .collect()
+    if event_types.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT * FROM distributions WHERE project_id = ?1 AND status = 'LIVE' \
+         AND trigger_event IN (SELECT value FROM json_each(?2)) ORDER BY id",
+    )
+    .bind(project.as_str())
+    .bind(to_json(&event_types)?)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.iter().filter_map(readable).collect())
+}
+
+/// A live row as a distribution, or `None` (logged) if it does not read.
+fn readable(row: &SqliteRow) -> Option<Distribution> {
+    match distribution(row) {
+        Ok(distribution) => Some(distribution),
+        Err(error) => {
+            let id: Option<String> = row.try_get("id").ok();
+            tracing::error!(
+                distribution.id = id.as_deref().unwrap_or("?"),
+                error = %error,
+                "skipped an unreadable live distribution: it sends nothing until it is fixed"
+            );
+            None
+        }
+    }
 }
 
 /// Pauses the distribution a given-up send out was for (in `complete`'s transaction),

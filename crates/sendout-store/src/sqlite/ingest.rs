@@ -139,7 +139,14 @@ async fn write(
     for (project, call_events) in calls {
         if !targets.contains_key(project) {
             let loaded = match load_targets(&mut tx, project).await? {
-                Some(webhooks) => Some((webhooks, distributions::live(&mut tx, project).await?)),
+                Some(webhooks) => {
+                    // Only the triggers among this project's events in the whole group.
+                    let types = fanout::trigger_types(
+                        calls.iter().filter(|c| c.0 == *project).flat_map(|c| c.1),
+                    );
+                    let live = distributions::live(&mut tx, project, &types).await?;
+                    Some((webhooks, live))
+                }
                 None => None,
             };
             targets.insert(project, loaded);

@@ -232,3 +232,84 @@ async fn deleting_a_project_cascades_to_every_table() {
         assert_eq!(count(&store, table).await, 0, "{table}");
     }
 }
+
+/// A valid distribution on `trigger` with no condition, sending the full data to one channel.
+fn distribution_on(trigger: &str) -> DistributionSpec {
+    let input = serde_json::json!({
+        "name": format!("On {trigger}"),
+        "trigger": {"event": trigger},
+        "action": "SEND_PLAIN_MESSAGE",
+        "channels": [{"event_name": "Sent", "url": "https://crm.example/hooks"}],
+    });
+    serde_json::from_value::<sendout_core::distribution::DistributionInput>(input)
+        .expect("the input's shape")
+        .parse()
+        .expect("a valid distribution")
+}
+
+async fn live_distribution(store: &SqliteStore, project: &Project, trigger: &str) -> Distribution {
+    store
+        .create_distribution(
+            &project.id,
+            distribution_on(trigger),
+            DistributionStatus::Live,
+        )
+        .await
+        .expect("created")
+}
+
+#[tokio::test]
+async fn fan_out_loads_only_the_live_distributions_triggered_by_the_batchs_types() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let project = shop(&store).await;
+    let paid = live_distribution(&store, &project, "customer.order.paid").await;
+    let entered = live_distribution(&store, &project, "customer.segment.entered").await;
+    live_distribution(&store, &project, "customer.order.created").await;
+
+    let mut conn = store.readers.acquire().await.expect("a connection");
+    let ids = |found: Vec<Distribution>| found.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    let types = ["customer.order.paid", "customer.segment.entered"];
+    let mut expected = vec![paid.id.clone(), entered.id.clone()];
+    expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let loaded = distributions::live(&mut conn, &project.id, &types).await;
+    assert_eq!(ids(loaded.expect("loaded")), expected);
+    let loaded = distributions::live(&mut conn, &project.id, &["voucher.published"]).await;
+    assert!(loaded.expect("loaded").is_empty());
+    let loaded = distributions::live(&mut conn, &project.id, &[]).await;
+    assert!(loaded.expect("loaded").is_empty());
+}
+
+#[tokio::test]
+async fn a_live_distribution_whose_spec_no_longer_parses_does_not_stop_ingest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let project = shop(&store).await;
+    let broken = live_distribution(&store, &project, "customer.order.paid").await;
+    let sound = live_distribution(&store, &project, "customer.order.paid").await;
+    live_distribution(&store, &project, "customer.segment.entered").await;
+    sqlx::query("UPDATE distributions SET spec = '{\"name\": \"cut short' WHERE id = ?1")
+        .bind(broken.id.as_str())
+        .execute(&store.writer)
+        .await
+        .expect("the spec is broken");
+
+    let batch = vec![
+        event("customer.order.paid"),
+        event("customer.segment.entered"),
+    ];
+    let outcomes = store.ingest(&project.id, batch).await.expect("ingested");
+    let counts: Vec<u32> = outcomes.iter().map(|o| o.send_outs).collect();
+    assert_eq!(
+        counts,
+        [1, 1],
+        "the broken distribution alone sends nothing"
+    );
+    let sources: Vec<String> = sqlx::query_scalar(
+        "SELECT source_id FROM send_outs WHERE event_type = 'customer.order.paid'",
+    )
+    .fetch_all(&store.readers)
+    .await
+    .expect("read");
+    assert_eq!(sources, [sound.id.to_string()]);
+}

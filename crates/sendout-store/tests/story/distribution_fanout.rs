@@ -6,7 +6,9 @@ use sendout_core::time::Timestamp;
 use sendout_store::{Next, SourceKind, Store};
 use serde_json::{json, Value};
 
-use crate::distributions::{distribution, event_with, ingest_one, order_data, order_paid, spec};
+use crate::distributions::{
+    distribution, event_with, ingest_one, order_data, order_paid, spec, spec_with,
+};
 use crate::harness::*;
 
 pub async fn an_event_fans_out_once_per_channel_of_every_live_matching_distribution(
@@ -103,6 +105,40 @@ pub async fn a_condition_narrows_the_events_that_fan_out(store: &dyn Store) {
     assert_eq!(ingest_one(store, &shop, not_matching).await, 0);
     let wrong_type = event_with("customer.order.paid", order_data());
     assert_eq!(ingest_one(store, &shop, wrong_type).await, 0);
+}
+
+/// PRODUCT §6's "Order paid to CRM": an order trigger narrowed by `campaign_id`, in one batch
+/// with events of other types (which load no distribution of their own type here).
+pub async fn a_batch_reaches_only_distributions_of_its_types_and_campaigns(store: &dyn Store) {
+    let shop = project(store).await;
+    let autumn = spec_with(
+        "customer.order.paid",
+        json!({"campaign_id": "camp_autumn"}),
+        "{\"customer\":\"{{customer.name}}\",\"total\":{{order.total_amount}}}",
+    );
+    let made = distribution(store, &shop, autumn, DistributionStatus::Live).await;
+    let on_segment = spec("customer.segment.entered", json!({}));
+    distribution(store, &shop, on_segment, DistributionStatus::Live).await;
+    let order_of = |event_type: &str, campaign: &str| {
+        let mut data = order_data();
+        data["campaign"]["id"] = json!(campaign);
+        event_with(event_type, data)
+    };
+    let batch = vec![
+        order_of("customer.order.paid", "camp_spring"),
+        order_of("customer.order.paid", "camp_autumn"),
+        order_of("customer.order.created", "camp_autumn"),
+        event_with("voucher.published", order_data()),
+    ];
+    let outcomes = store.ingest(&shop.id, batch).await.expect("ingested");
+    let counts: Vec<u32> = outcomes.iter().map(|o| o.send_outs).collect();
+    assert_eq!(counts, [0, 2, 0, 0]);
+    let made_by = send_outs(store, &shop).await;
+    assert_eq!(made_by.len(), 2);
+    for send_out in &made_by {
+        assert_eq!(send_out.source_id, made.id.as_str());
+        assert_eq!(send_out.event_id.as_ref(), Some(&outcomes[1].event_id));
+    }
 }
 
 pub async fn a_distributions_send_outs_are_sent_only_while_it_is_live(store: &dyn Store) {

@@ -12,7 +12,7 @@ use crate::{channel, create, distribution, id, post, simple, ORDER_CONFIRMATION}
 fn order_paid_to_crm() -> Value {
     json!({
         "name": "Order paid to CRM",
-        "trigger": {"event": "customer.order.paid"},
+        "trigger": {"event": "customer.order.paid", "condition": {"campaign_id": "camp_autumn"}},
         "action": "SEND_PLAIN_MESSAGE",
         "channels": [{
             "type": "webhook", "event_name": "Order-paid", "url": "https://crm.example/hooks",
@@ -31,7 +31,7 @@ async fn a_distribution_is_created_in_the_documented_shape_and_read_back() {
     assert_eq!(created["name"], "Order paid to CRM");
     assert_eq!(
         created["trigger"],
-        json!({"event": "customer.order.paid", "condition": {}})
+        json!({"event": "customer.order.paid", "condition": {"campaign_id": "camp_autumn"}})
     );
     assert_eq!(created["action"], "SEND_PLAIN_MESSAGE");
     assert_eq!(created["status"], "LIVE", "live unless told otherwise");
@@ -230,7 +230,9 @@ async fn semantic_mistakes_are_422_naming_what_is_allowed() {
     condition["trigger"]["condition"] = json!({"segment_id": "seg_1"});
     let error = post(&app, &condition).await;
     let error = error.expect_error(422, "unsupported_condition");
-    assert!(error["details"].as_str().unwrap().contains("segment_id"));
+    let details = error["details"].as_str().unwrap();
+    assert!(details.contains("segment_id"), "{details}");
+    assert!(details.contains("campaign_id"), "what it takes: {details}");
 
     let mut unknown_path = simple("customer.segment.entered", url);
     unknown_path["channels"][0]["payload"] =
