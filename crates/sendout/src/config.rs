@@ -1,6 +1,6 @@
 //! Configuration: the documented defaults embedded in the binary (`config.default.toml`),
-//! then a config file, then `SENDOUT_*` environment variables, each layer overriding the one
-//! before. Values are parsed once here into typed fields, so the rest of the program never
+//! then a config file, then `SENDOUT_*` environment variables, then the command line's flags
+//! (only `--database-url`), each layer overriding the one before. Values are parsed once here into typed fields, so the rest of the program never
 //! sees a string it must interpret. Secrets are wrapped in [`Secret`], whose `Debug` redacts.
 
 use std::fmt;
@@ -97,6 +97,22 @@ pub enum ConfigError {
     },
 }
 
+/// Values given on the command line: the last layer, over the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--database-url`: the `database_url` key.
+    pub database_url: Option<String>,
+}
+
+impl Flags {
+    fn over(&self, mut figment: Figment) -> Figment {
+        if let Some(url) = &self.database_url {
+            figment = figment.merge(("database_url", url.as_str()));
+        }
+        figment
+    }
+}
+
 /// The layered values as text, before parsing.
 #[derive(Debug, Deserialize)]
 struct Raw {
@@ -170,7 +186,12 @@ fn non_empty(text: String) -> Option<String> {
 impl Config {
     /// Loads defaults, then `file` (if given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::from_figment(Self::figment(file))
+        Self::load_with(file, &Flags::default())
+    }
+
+    /// Loads defaults, then `file` (if given), then the environment, then `flags`.
+    pub fn load_with(file: Option<&Path>, flags: &Flags) -> Result<Self, ConfigError> {
+        Self::from_figment(flags.over(Self::figment(file)))
     }
 
     /// The layers, exposed so tests can add their own on top.
@@ -218,7 +239,7 @@ impl Config {
                 _ => {
                     return Err(invalid(
                         "database_url",
-                        "SENDOUT_DATABASE_URL",
+                        "SENDOUT_DATABASE_URL or --database-url",
                         "must be sqlite://PATH or postgres://…",
                     ))
                 }
@@ -466,5 +487,44 @@ mod tests {
             Database::Sqlite(PathBuf::from("/var/lib/sendout/sendout.db"))
         );
         assert_eq!(config.retry.schedule().len(), 3);
+    }
+
+    /// `--database-url` is the last layer: it beats `SENDOUT_DATABASE_URL`, which beats the file.
+    #[test]
+    fn the_database_url_flag_beats_the_environment_and_the_file() {
+        let dir = std::env::temp_dir().join(format!("sendout-flags-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("sendout.toml");
+        std::fs::write(&file, "database_url = \"sqlite:///from/file.db\"\n").expect("write");
+        let from_file = Config::load(Some(&file)).expect("valid");
+        std::env::set_var("SENDOUT_DATABASE_URL", "sqlite:///from/env.db");
+        let from_env = Config::load(Some(&file));
+        let flags = Flags {
+            database_url: Some("postgres://u:p@127.0.0.1/from_flag".to_owned()),
+        };
+        let from_flag = Config::load_with(Some(&file), &flags);
+        let bad = Config::load_with(
+            Some(&file),
+            &Flags {
+                database_url: Some("mysql://x".to_owned()),
+            },
+        );
+        std::env::remove_var("SENDOUT_DATABASE_URL");
+        assert_eq!(
+            from_file.database,
+            Database::Sqlite(PathBuf::from("/from/file.db"))
+        );
+        assert_eq!(
+            from_env.expect("valid").database,
+            Database::Sqlite(PathBuf::from("/from/env.db"))
+        );
+        match from_flag.expect("valid").database {
+            Database::Postgres(url) => {
+                assert_eq!(url.expose(), "postgres://u:p@127.0.0.1/from_flag");
+            }
+            other => panic!("the flag lost to {other:?}"),
+        }
+        let error = bad.expect_err("a bad flag is refused").to_string();
+        assert!(error.contains("--database-url"), "{error}");
     }
 }

@@ -232,8 +232,13 @@ async fn a_full_run_logged_at_trace_shows_no_secret() {
     }
 
     let (stdout, stderr) = (server.stdout.clone(), server.stderr.clone());
+    let dashboard = format!("Dashboard: {}/dashboard", server.base_url);
     server.terminate().await;
     let (stdout, stderr) = (stdout.text(), stderr.text());
+    assert!(
+        stdout.lines().any(|line| line == dashboard),
+        "the first start also says where the dashboard is:\n{stdout}"
+    );
     assert!(
         stderr.contains("TRACE") && stderr.contains("delivered"),
         "the logs were captured at trace level"

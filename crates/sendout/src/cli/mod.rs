@@ -11,9 +11,10 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, Flags};
 
 /// A self-hosted webhook engine speaking the Voucherify v2024-01-01 webhook format.
 #[derive(Debug, Parser)]
@@ -22,6 +23,10 @@ pub struct Cli {
     /// A TOML config file (keys as in `sendout config`); SENDOUT_* variables override it.
     #[arg(long, global = true, env = "SENDOUT_CONFIG")]
     config: Option<PathBuf>,
+    /// The store: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB; overrides
+    /// SENDOUT_DATABASE_URL and the config file's `database_url`.
+    #[arg(long, global = true, value_name = "URL", value_parser = NonEmptyStringValueParser::new())]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -77,7 +82,10 @@ pub fn main() -> ExitCode {
 }
 
 fn load_config(cli: &Cli) -> anyhow::Result<Config> {
-    Ok(Config::load(cli.config.as_deref())?)
+    let flags = Flags {
+        database_url: cli.database_url.clone(),
+    };
+    Ok(Config::load_with(cli.config.as_deref(), &flags)?)
 }
 
 /// Runs one command to its end.

@@ -1,22 +1,28 @@
-//! `sendout serve` and `sendout worker`: start, print what a first start created, run until
-//! Ctrl-C or SIGTERM, then shut down gracefully.
+//! `sendout serve` and `sendout worker`: start, print what a first start created and, on every
+//! start, where the dashboard is; run until Ctrl-C or SIGTERM, then shut down gracefully.
+
+use std::net::SocketAddr;
 
 use crate::app::{self, FirstStart};
 use crate::config::Config;
 
 pub async fn serve(config: Config, serve_http: bool) -> anyhow::Result<()> {
     crate::telemetry::init(config.log_format);
+    // Installed before anything is printed: a signal sent as soon as the ready lines appear
+    // must be a graceful shutdown, not the default action (the process killed at once).
+    let signal = shutdown_signal()?;
     let store = app::open_store(&config).await?;
     let server = app::start_with_store(config, store, serve_http).await?;
     if serve_http {
         print_first_start(&server.first_start, &server.addr.to_string());
+        println!("{}", dashboard_line(server.addr));
         tracing::info!(addr = %server.addr, "sendout is listening");
     } else {
         tracing::info!("sendout worker is running");
     }
     let cancel = server.cancel_token();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down: finishing in-flight attempts");
         cancel.cancel();
     });
@@ -24,24 +30,36 @@ pub async fn serve(config: Config, serve_http: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Completes on Ctrl-C (SIGINT) or SIGTERM; the handlers are installed when this is called.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    })
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// Where the dashboard is, printed on every start (the first-start block is printed once).
+/// Bound to every address, the address printed is not one a browser can open.
+fn dashboard_line(addr: SocketAddr) -> String {
+    let line = format!("Dashboard: http://{addr}/dashboard");
+    if addr.ip().is_unspecified() {
+        format!("{line} (listening on every address: open it with this machine's address)")
+    } else {
+        line
     }
 }
 
@@ -85,4 +103,25 @@ fn print_first_start(first: &FirstStart, addr: &str) {
         println!("  (loopback targets need SENDOUT_ALLOWED_TARGET_RANGES=127.0.0.0/8)");
     }
     println!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dashboard_line_names_the_address_and_hints_when_bound_to_every_address() {
+        let local: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        assert_eq!(
+            dashboard_line(local),
+            "Dashboard: http://127.0.0.1:8080/dashboard"
+        );
+        for every in ["0.0.0.0:8080", "[::]:8080"] {
+            let line = dashboard_line(every.parse().expect("addr"));
+            assert!(line.starts_with(&format!("Dashboard: http://{every}/dashboard (")));
+            assert!(line.contains("this machine's address"), "{line}");
+        }
+        let v6: SocketAddr = "[::1]:9000".parse().expect("addr");
+        assert_eq!(dashboard_line(v6), "Dashboard: http://[::1]:9000/dashboard");
+    }
 }

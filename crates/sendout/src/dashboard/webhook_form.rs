@@ -321,4 +321,63 @@ mod tests {
         assert_eq!(voucher.checked, 1);
         assert_eq!(groups.iter().map(|g| g.events.len()).sum::<usize>(), 63);
     }
+
+    /// Group by group and event by event, in order: the seed's `project_settings` groups as
+    /// `catalog.json` lists them, with the catalog's project-settings titles.
+    #[test]
+    fn the_picker_is_the_catalogs_project_settings_groups_in_order() {
+        let seed: serde_json::Value =
+            serde_json::from_str(sendout_core::catalog::CATALOG_JSON).expect("catalog.json");
+        let seed_groups: Vec<(String, Vec<String>)> = seed["groups"]["project_settings"]
+            .as_array()
+            .expect("project_settings groups")
+            .iter()
+            .map(|g| {
+                let name = g["name"].as_str().expect("name").to_owned();
+                let types = g["types"].as_array().expect("types").iter();
+                (
+                    name,
+                    types
+                        .map(|t| t.as_str().expect("type").to_owned())
+                        .collect(),
+                )
+            })
+            .collect();
+        let ticked = [
+            "voucher.published".to_owned(),
+            "customer.created".to_owned(),
+        ];
+        let groups = picker(&ticked);
+        let shown: Vec<(String, Vec<String>)> = groups
+            .iter()
+            .map(|g| {
+                (
+                    g.name.clone(),
+                    g.events.iter().map(|e| e.name.clone()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(shown, seed_groups);
+
+        let catalog_groups = catalog().groups(Channel::ProjectSettings);
+        assert_eq!(groups.len(), catalog_groups.len());
+        for (group, expected) in groups.iter().zip(&catalog_groups) {
+            assert_eq!(group.name, expected.name);
+            for (event, expected) in group.events.iter().zip(&expected.types) {
+                assert_eq!(event.name, expected.name());
+                let title = expected.title_in(Channel::ProjectSettings);
+                assert_eq!(event.title, title.unwrap_or(expected.title()));
+                assert_eq!(event.checked, ticked.iter().any(|t| t == expected.name()));
+            }
+            let checked = group.events.iter().filter(|e| e.checked).count();
+            assert_eq!(group.checked, checked, "{}", group.name);
+        }
+        let slugs: std::collections::BTreeSet<&str> =
+            groups.iter().map(|g| g.slug.as_str()).collect();
+        assert_eq!(
+            slugs.len(),
+            groups.len(),
+            "each group has its own element id"
+        );
+    }
 }

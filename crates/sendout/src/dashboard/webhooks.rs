@@ -8,7 +8,8 @@
 //!   its field; nothing is stored;
 //! - Send test webhook sends what the form holds now (URL and headers as typed, the first
 //!   ticked event's example) through the API's own test code, and shows the outcome on the
-//!   form without saving it; the test is in the audit log like the API's;
+//!   form without saving it; the test is in the audit log like the API's, under the edited
+//!   webhook's id (`wh_test` only on the add form, when no webhook exists yet);
 //! - updating replaces every field the form has, so re-enabling a disabled webhook is ticking
 //!   Is active? and Update endpoint, as the seeds describe.
 
@@ -25,12 +26,11 @@ use crate::dashboard::error::DashError;
 use crate::dashboard::layout::{
     load_project, project_path, redirect_with, show_time, Chrome, Section,
 };
-use crate::dashboard::projects::as_management;
 use crate::dashboard::session::Flash;
 use crate::dashboard::webhook_form::{api_sentence, picker, FieldErrors, PickerGroup, WebhookForm};
 use crate::dashboard::Dash;
-use crate::http::error::{ApiError, Json};
-use crate::http::test_webhook::{self, UrlTestRequest};
+use crate::http::error::ApiError;
+use crate::http::test_webhook::{self, request_group, UrlTestRequest, UNSAVED_WEBHOOK_ID};
 use crate::http::webhooks::load_webhook;
 
 /// The add / edit page.
@@ -236,16 +236,21 @@ async fn test(
                 event_type: Some(form.test_event()),
                 headers: CustomHeaders::parse(custom.iter()).ok(),
             };
-            let result = test_webhook::test_url(
-                as_management(&posted.signed),
-                State(dash.app.clone()),
-                crate::http::error::Path(project.id.to_string()),
-                headers,
-                Json(request),
+            // The edit form's test is that webhook's (its id in `source`, in the audit log
+            // under it); only the add form's, before any webhook exists, is `wh_test`.
+            let source_id = current
+                .as_ref()
+                .map_or(UNSAVED_WEBHOOK_ID.to_owned(), |w| w.id.to_string());
+            let result = test_webhook::test_url_as(
+                &dash.app,
+                &project,
+                &source_id,
+                request,
+                request_group(&headers),
             )
             .await;
             match result {
-                Ok(axum::Json(result)) => Some(outcome(&project, result)),
+                Ok(result) => Some(outcome(&project, result)),
                 Err(e) => {
                     errors.events = Some(api_sentence(&e, "event_type"));
                     None

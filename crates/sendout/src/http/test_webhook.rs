@@ -8,7 +8,8 @@
 //! Invariants: a test is signed and shaped exactly like a real delivery (the same envelope,
 //! a fresh sample event id, `event.event_source.channel` `INTERNAL`); it is attempted once and
 //! never retried; its failure never disables a webhook. A test made before the webhook exists
-//! has `source.id` `wh_test`.
+//! has `source.id` `wh_test`; a test of an existing webhook (by its route, or from its edit
+//! form) has that webhook's id.
 
 use std::collections::BTreeMap;
 
@@ -195,7 +196,8 @@ async fn attempt_recorded(
     Ok(completion)
 }
 
-fn request_group(headers: &HeaderMap) -> GroupId {
+/// The request's id (from the `X-Request-Id` header) as the test's group, or a fresh one.
+pub fn request_group(headers: &HeaderMap) -> GroupId {
     headers
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -255,10 +257,25 @@ pub async fn test_url(
     Json(request): Json<UrlTestRequest>,
 ) -> Result<axum::Json<TestResult>, ApiError> {
     let project = load_project(&state, &project_id).await?;
+    let group_id = request_group(&headers);
+    let result = test_url_as(&state, &project, UNSAVED_WEBHOOK_ID, request, group_id).await?;
+    Ok(axum::Json(result))
+}
+
+/// Sends a catalog example to a URL once, stamped with `source_id`: `UNSAVED_WEBHOOK_ID`
+/// before the webhook exists, the webhook's own id when a form edits one (its URL and headers
+/// may be changed and not yet saved, yet the test is still that webhook's).
+pub async fn test_url_as(
+    state: &AppState,
+    project: &Project,
+    source_id: &str,
+    request: UrlTestRequest,
+    group_id: GroupId,
+) -> Result<TestResult, ApiError> {
     let url = target_url("target_url", &request.target_url)?;
     let test = Test {
-        project: &project,
-        source_id: UNSAVED_WEBHOOK_ID.to_owned(),
+        project,
+        source_id: source_id.to_owned(),
         target_url: url.as_str().to_owned(),
         headers: request
             .headers
@@ -271,9 +288,9 @@ pub async fn test_url(
         type_name: request
             .event_type
             .unwrap_or_else(|| DEFAULT_TEST_TYPE.to_owned()),
-        group_id: request_group(&headers),
+        group_id,
     };
-    Ok(axum::Json(run(&state, test).await?))
+    run(state, test).await
 }
 
 /// Sends a catalog example to an existing webhook once (active or not).

@@ -1,9 +1,9 @@
 //! The dashboard's forms and answers over plain HTTP: CSRF on every form, errors named per
 //! field with nothing stored, security headers, HTML error pages beside the API's JSON, secret
-//! rotation and bulk retry.
+//! rotation, bulk retry and whose id a form's test webhook carries.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::app::TestApp;
 use crate::person::{settings_path, Person};
@@ -72,6 +72,65 @@ async fn an_invalid_webhook_form_names_each_field_and_stores_nothing() {
         "what was typed is kept"
     );
     assert_eq!(app.webhook_total().await, 0);
+}
+
+#[tokio::test]
+async fn the_edit_forms_test_webhook_carries_the_webhooks_id_and_the_add_forms_wh_test() {
+    let app = TestApp::spawn().await;
+    let receiver = crate::common::receiver::Receiver::start().await;
+    let webhook = app
+        .create_webhook(
+            json!({"target_url": receiver.url("/saved"), "events": ["voucher.created"]}),
+        )
+        .await;
+    let id = webhook["id"].as_str().unwrap().to_owned();
+    let mut person = Person::new(&app);
+    person.sign_in().await;
+    let base = format!("/dashboard/projects/{}/webhooks", app.project.id);
+    let edit = person.get(&format!("{base}/{id}/edit")).await;
+    assert_eq!(edit.status, 200);
+    // What the form holds now is sent (a URL not yet saved), but as this webhook's test.
+    let tried = person
+        .post(
+            &format!("{base}/{id}/test"),
+            &[
+                ("csrf", &edit.csrf()),
+                ("target_url", &receiver.url("/edited")),
+                ("events", "voucher.created"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(tried.status, 200, "{}", tried.body);
+    assert!(tried.body.contains("delivered"), "{}", tried.body);
+    let received = receiver.wait_for(1, crate::DELIVERY).await.remove(0);
+    assert_eq!(received.path, "/edited");
+    let sent: Value = serde_json::from_slice(&received.body).unwrap();
+    assert_eq!(sent["source"]["id"], id.as_str());
+    let logged = app.send_outs(&format!("?source_id={id}")).await;
+    assert_eq!(logged["total"], 1);
+    assert_eq!(logged["data"][0]["id"], sent["id"]);
+    assert_eq!(logged["data"][0]["source"]["id"], id.as_str());
+    assert_eq!(logged["data"][0]["is_test"], true);
+
+    let add = person.get(&format!("{base}/new")).await;
+    let tried = person
+        .post(
+            &format!("{base}/test"),
+            &[
+                ("csrf", &add.csrf()),
+                ("target_url", &receiver.url("/new")),
+                ("events", "voucher.created"),
+            ],
+        )
+        .await;
+    assert_eq!(tried.status, 200, "{}", tried.body);
+    let received = receiver.wait_for(2, crate::DELIVERY).await.remove(1);
+    let sent: Value = serde_json::from_slice(&received.body).unwrap();
+    assert_eq!(sent["source"]["id"], "wh_test");
+    let logged = app.send_outs("?source_id=wh_test").await;
+    assert_eq!(logged["total"], 1);
+    assert_eq!(logged["data"][0]["id"], sent["id"]);
 }
 
 #[tokio::test]
