@@ -73,8 +73,11 @@ echo "seconds,rss_kib,fds" >"$dir/samples.csv"
 ) &
 pids+=($!)
 
-# The load: one batch every 100 ms on a kept-alive connection, for the whole duration.
-python3 - "$api_port" "$app_id" "$app_token" "$rate" "$((minutes * 60))" <<'PY'
+# The load: one batch every 100 ms on a kept-alive connection, for the whole duration. It
+# exits non-zero if any request was refused; that is recorded, not fatal here, so the memory
+# and file-descriptor report below is printed anyway (the script still fails at the end).
+load_failed=0
+python3 - "$api_port" "$app_id" "$app_token" "$rate" "$((minutes * 60))" <<'PY' || load_failed=1
 import http.client, json, sys, time
 port, app_id, app_token, rate, duration = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 per_tick = max(1, rate // 10)
@@ -115,14 +118,17 @@ open_count() {
   echo "$total"
 }
 for _ in $(seq 120); do
-  [ "$(open_count)" -eq 0 ] && break
+  n=$(open_count) || break
+  [ "$n" -eq 0 ] && break
   sleep 1
 done
-left=$(open_count)
+# -1: the server did not answer (counted as not delivered in the report).
+left=$(open_count) || left=-1
 failed=$(curl -fsS "$base/v1/webhook-sendouts?status=FAILED&limit=1" \
-  -H "X-App-Id: $app_id" -H "X-App-Token: $app_token" | json '["total"]')
+  -H "X-App-Id: $app_id" -H "X-App-Token: $app_token" | json '["total"]') || failed=-1
 
-python3 - "$dir/samples.csv" "$left" "$failed" <<'PY'
+report_failed=0
+python3 - "$dir/samples.csv" "$left" "$failed" <<'PY' || report_failed=1
 import csv, sys
 rows = [(int(r["seconds"]), int(r["rss_kib"]), int(r["fds"])) for r in csv.DictReader(open(sys.argv[1]))]
 left, failed = int(sys.argv[2]), int(sys.argv[3])
@@ -142,3 +148,10 @@ print("memory: " + ("flat" if flat_rss else "GREW") + "; file descriptors: " + (
       + "; delivery: " + ("complete" if left == 0 and failed == 0 else "INCOMPLETE"))
 sys.exit(0 if ok else 1)
 PY
+
+if [ "$load_failed" -ne 0 ]; then
+  echo "==> FAILED: the load step had refused requests (see above)" >&2
+fi
+if [ "$load_failed" -ne 0 ] || [ "$report_failed" -ne 0 ]; then
+  exit 1
+fi

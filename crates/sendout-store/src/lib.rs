@@ -80,6 +80,24 @@ pub struct NewProject {
     pub app_token_hash: String,
 }
 
+/// What the first start on an empty database creates, each record only if none of its kind
+/// exists yet (see [`Store::create_first_start`]).
+#[derive(Debug, Clone)]
+pub struct FirstStartRecords {
+    /// A generated management key as `(id, token hash)`: created only if no management key
+    /// exists. `None` when the key comes from the configuration.
+    pub management_key: Option<(String, String)>,
+    /// The default project: created only if no project exists.
+    pub project: NewProject,
+}
+
+/// Which of the [`FirstStartRecords`] were created (the others existed already).
+#[derive(Debug, Clone)]
+pub struct FirstStartCreated {
+    pub management_key: bool,
+    pub project: Option<Project>,
+}
+
 /// The delivery queue as the metrics show it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueStats {
@@ -110,6 +128,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn put_management_key(&self, id: &str, token_hash: &str) -> StoreResult<()>;
     /// Whether any management key exists (the first start creates one).
     async fn has_management_keys(&self) -> StoreResult<bool>;
+    /// Creates those first-start records whose kind has none yet. The checks and the inserts
+    /// are one transaction that the same call on other nodes waits for, so nodes starting
+    /// together on an empty database create one default project and at most one key.
+    async fn create_first_start(
+        &self,
+        records: FirstStartRecords,
+    ) -> StoreResult<FirstStartCreated>;
 
     // --- projects ---
     async fn create_project(&self, project: NewProject) -> StoreResult<Project>;

@@ -13,7 +13,7 @@ use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
 use sendout_store::postgres::{PostgresOptions, PostgresStore};
 use sendout_store::sqlite::SqliteStore;
-use sendout_store::{hash_token, NewProject, Project, Store, StoreError};
+use sendout_store::{hash_token, FirstStartRecords, NewProject, Project, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -97,23 +97,32 @@ pub async fn create_project(
     description: Option<String>,
     timezone: String,
 ) -> Result<NewProjectKeys, StoreError> {
-    let app_token = random_token(40);
-    let project = store
-        .create_project(NewProject {
-            id: ProjectId::new(),
-            name,
-            description,
-            timezone,
-            webhook_version: "v2024-01-01".into(),
-            webhook_token: random_token(40),
-            app_id: uuid_like(),
-            app_token_hash: hash_token(&app_token),
-        })
-        .await?;
+    let (new, app_token) = new_project(name, description, timezone);
+    let project = store.create_project(new).await?;
     Ok(NewProjectKeys {
         project,
         app_token: Secret::new(app_token),
     })
+}
+
+/// A project with fresh keys and signing secret, not yet stored, and its app token.
+fn new_project(
+    name: String,
+    description: Option<String>,
+    timezone: String,
+) -> (NewProject, String) {
+    let app_token = random_token(40);
+    let new = NewProject {
+        id: ProjectId::new(),
+        name,
+        description,
+        timezone,
+        webhook_version: "v2024-01-01".into(),
+        webhook_token: random_token(40),
+        app_id: uuid_like(),
+        app_token_hash: hash_token(&app_token),
+    };
+    (new, app_token)
 }
 
 /// An app id in Voucherify's format (a UUID), from random bytes.
@@ -139,27 +148,37 @@ pub struct FirstStart {
 }
 
 /// Makes sure a management key exists (the configured one, or a generated one on an empty
-/// store) and, on an empty store, a default project.
+/// store) and, on an empty store, a default project. The store creates the generated key and
+/// the project only if none exists, atomically, so nodes starting together on one database
+/// create them once; only the node that created them reports them.
 pub async fn bootstrap(store: &dyn Store, config: &Config) -> Result<FirstStart, StoreError> {
-    let mut first = FirstStart {
-        management_key: None,
-        project: None,
-    };
-    if let (Some(id), Some(token)) = (&config.management_id, &config.management_token) {
-        store
-            .put_management_key(id, &hash_token(token.expose()))
-            .await?;
-    } else if !store.has_management_keys().await? {
-        let id = format!("M-{}", random_token(24));
-        let token = random_token(48);
-        store.put_management_key(&id, &hash_token(&token)).await?;
-        first.management_key = Some((id, Secret::new(token)));
-    }
-    if store.list_projects().await?.is_empty() {
-        first.project =
-            Some(create_project(store, "Default project".into(), None, "Etc/UTC".into()).await?);
-    }
-    Ok(first)
+    let generated_key =
+        if let (Some(id), Some(token)) = (&config.management_id, &config.management_token) {
+            store
+                .put_management_key(id, &hash_token(token.expose()))
+                .await?;
+            None
+        } else {
+            Some((format!("M-{}", random_token(24)), random_token(48)))
+        };
+    let (project, app_token) = new_project("Default project".into(), None, "Etc/UTC".into());
+    let created = store
+        .create_first_start(FirstStartRecords {
+            management_key: generated_key
+                .as_ref()
+                .map(|(id, token)| (id.clone(), hash_token(token))),
+            project,
+        })
+        .await?;
+    Ok(FirstStart {
+        management_key: generated_key
+            .filter(|_| created.management_key)
+            .map(|(id, token)| (id, Secret::new(token))),
+        project: created.project.map(|project| NewProjectKeys {
+            project,
+            app_token: Secret::new(app_token),
+        }),
+    })
 }
 
 /// How often retention pruning runs.

@@ -60,8 +60,8 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// Starts `count` nodes one after the other (the first start of an empty database makes
-    /// the default project once), then a project with its webhooks.
+    /// Starts `count` nodes one after the other, then a project with its webhooks. (Nodes
+    /// starting at once make the default project once too: `tests/first_start.rs`.)
     async fn start(count: usize, config: NodeConfig) -> Self {
         let data = tempfile::tempdir().expect("a temporary directory");
         let counter = Counter::start().await;

@@ -11,7 +11,7 @@ use sqlx::{Executor, Postgres};
 use super::rows::{self, to_json};
 use super::PostgresStore;
 use crate::model::{Project, ProjectUpdate, Webhook, WebhookFields};
-use crate::{NewProject, StoreError, StoreResult};
+use crate::{FirstStartCreated, FirstStartRecords, NewProject, StoreError, StoreResult};
 
 /// `NotFound` unless the project exists.
 pub(super) async fn ensure_project<'c, E>(conn: E, id: &ProjectId) -> StoreResult<()>
@@ -40,6 +40,13 @@ pub(super) async fn put_management_key(
     id: &str,
     token_hash: &str,
 ) -> StoreResult<()> {
+    insert_management_key(&store.pool, id, token_hash).await
+}
+
+async fn insert_management_key<'c, E>(conn: E, id: &str, token_hash: &str) -> StoreResult<()>
+where
+    E: Executor<'c, Database = Postgres>,
+{
     sqlx::query(
         "INSERT INTO management_keys (id, token_hash, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash",
@@ -47,7 +54,7 @@ pub(super) async fn put_management_key(
     .bind(id)
     .bind(token_hash)
     .bind(Timestamp::now().as_millis())
-    .execute(&store.pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -60,7 +67,52 @@ pub(super) async fn has_management_keys(store: &PostgresStore) -> StoreResult<bo
     )
 }
 
+/// The advisory lock that serializes first starts across nodes (any constant no other code
+/// uses: "sendout" in ASCII).
+const FIRST_START_LOCK: i64 = 0x73_656e_646f_7574;
+
+pub(super) async fn create_first_start(
+    store: &PostgresStore,
+    records: FirstStartRecords,
+) -> StoreResult<FirstStartCreated> {
+    let mut tx = store.pool.begin().await?;
+    // Held until the transaction ends: a node starting at the same time waits here, then
+    // sees what this one created.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(FIRST_START_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let mut created = FirstStartCreated {
+        management_key: false,
+        project: None,
+    };
+    if let Some((id, token_hash)) = &records.management_key {
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM management_keys)")
+            .fetch_one(&mut *tx)
+            .await?;
+        if !any {
+            insert_management_key(&mut *tx, id, token_hash).await?;
+            created.management_key = true;
+        }
+    }
+    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if !any {
+        created.project = Some(insert_project(&mut *tx, records.project).await?);
+    }
+    tx.commit().await?;
+    Ok(created)
+}
+
 pub(super) async fn create_project(store: &PostgresStore, new: NewProject) -> StoreResult<Project> {
+    insert_project(&store.pool, new).await
+}
+
+async fn insert_project<'c, E>(conn: E, new: NewProject) -> StoreResult<Project>
+where
+    E: Executor<'c, Database = Postgres>,
+{
     let now = Timestamp::now();
     let row = sqlx::query(
         "INSERT INTO projects (id, name, description, timezone, webhook_version, webhook_token, \
@@ -76,7 +128,7 @@ pub(super) async fn create_project(store: &PostgresStore, new: NewProject) -> St
     .bind(&new.app_id)
     .bind(&new.app_token_hash)
     .bind(now.as_millis())
-    .fetch_one(&store.pool)
+    .fetch_one(conn)
     .await?;
     rows::project(&row)
 }

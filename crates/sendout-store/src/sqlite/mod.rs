@@ -213,6 +213,13 @@ impl Store for SqliteStore {
         projects::has_management_keys(self).await
     }
 
+    async fn create_first_start(
+        &self,
+        records: crate::FirstStartRecords,
+    ) -> StoreResult<crate::FirstStartCreated> {
+        projects::create_first_start(self, records).await
+    }
+
     async fn create_project(&self, project: NewProject) -> StoreResult<Project> {
         projects::create_project(self, project).await
     }

@@ -10,7 +10,7 @@ use sqlx::{Executor, Sqlite};
 use super::rows::{self, to_json};
 use super::SqliteStore;
 use crate::model::{Project, ProjectUpdate, Webhook, WebhookFields};
-use crate::{NewProject, StoreError, StoreResult};
+use crate::{FirstStartCreated, FirstStartRecords, NewProject, StoreError, StoreResult};
 
 /// `NotFound` unless the project exists.
 pub(super) async fn ensure_project<'c, E>(conn: E, id: &ProjectId) -> StoreResult<()>
@@ -39,6 +39,13 @@ pub(super) async fn put_management_key(
     id: &str,
     token_hash: &str,
 ) -> StoreResult<()> {
+    insert_management_key(&store.writer, id, token_hash).await
+}
+
+async fn insert_management_key<'c, E>(conn: E, id: &str, token_hash: &str) -> StoreResult<()>
+where
+    E: Executor<'c, Database = Sqlite>,
+{
     sqlx::query(
         "INSERT INTO management_keys (id, token_hash, created_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash",
@@ -46,7 +53,7 @@ pub(super) async fn put_management_key(
     .bind(id)
     .bind(token_hash)
     .bind(Timestamp::now().as_millis())
-    .execute(&store.writer)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -59,7 +66,44 @@ pub(super) async fn has_management_keys(store: &SqliteStore) -> StoreResult<bool
     )
 }
 
+pub(super) async fn create_first_start(
+    store: &SqliteStore,
+    records: FirstStartRecords,
+) -> StoreResult<FirstStartCreated> {
+    // `BEGIN IMMEDIATE` takes the database's write lock before the checks, so another
+    // process starting on the same file waits, then sees what this one created.
+    let mut tx = store.write().await?;
+    let mut created = FirstStartCreated {
+        management_key: false,
+        project: None,
+    };
+    if let Some((id, token_hash)) = &records.management_key {
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM management_keys)")
+            .fetch_one(&mut *tx)
+            .await?;
+        if !any {
+            insert_management_key(&mut *tx, id, token_hash).await?;
+            created.management_key = true;
+        }
+    }
+    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if !any {
+        created.project = Some(insert_project(&mut *tx, records.project).await?);
+    }
+    tx.commit().await?;
+    Ok(created)
+}
+
 pub(super) async fn create_project(store: &SqliteStore, new: NewProject) -> StoreResult<Project> {
+    insert_project(&store.writer, new).await
+}
+
+async fn insert_project<'c, E>(conn: E, new: NewProject) -> StoreResult<Project>
+where
+    E: Executor<'c, Database = Sqlite>,
+{
     let now = Timestamp::now();
     let row = sqlx::query(
         "INSERT INTO projects (id, name, description, timezone, webhook_version, webhook_token, \
@@ -75,7 +119,7 @@ pub(super) async fn create_project(store: &SqliteStore, new: NewProject) -> Stor
     .bind(&new.app_id)
     .bind(&new.app_token_hash)
     .bind(now.as_millis())
-    .fetch_one(&store.writer)
+    .fetch_one(conn)
     .await?;
     rows::project(&row)
 }

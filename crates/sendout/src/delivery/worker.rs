@@ -14,9 +14,11 @@
 //!   [`IDLE_RECHECK`] (work made by another process sharing the database);
 //! - completions go to one writer task that commits them in batches ([`WRITE_BATCH`], or after
 //!   [`WRITE_DELAY`]);
-//! - on cancellation it stops claiming, lets running attempts finish (each is bounded by the
-//!   delivery timeout), releases claims it has not attempted, flushes the writer, and only
-//!   then marks itself not alive.
+//! - on cancellation it stops claiming (abandoning a claim still waiting for the store), lets
+//!   running attempts finish (each is bounded by the delivery timeout), releases claims it has
+//!   not attempted, flushes the writer, and only then marks itself not alive; the release and
+//!   the flush each give up after [`SHUTDOWN_WRITE_TIMEOUT`] (a database that is gone must not
+//!   hold the stop: the leases bring back what was not written).
 //!
 //! [`deliver_due`] is one worker step as a plain function, for tests and one-shot runs.
 
@@ -45,6 +47,11 @@ pub const CLAIM_BATCH: usize = 256;
 pub const WRITE_BATCH: usize = 256;
 /// How long the writer waits for more completions before committing.
 pub const WRITE_DELAY: Duration = Duration::from_millis(5);
+/// Once shutdown has begun, how long releasing unstarted claims, and separately flushing the
+/// last outcomes, may take. With the database gone each store call could otherwise wait the
+/// pool's acquire timeout, times the writer's retries; what is not written by then comes back
+/// when its lease runs out (delivery is at least once).
+pub const SHUTDOWN_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One worker step: claims up to `limit` due send outs, makes their attempts (at most
 /// `delivery_concurrency` at once) and commits the outcomes. Returns them; empty when
@@ -78,9 +85,20 @@ pub fn spawn(
     tokio::spawn(async move {
         alive.store(true, Ordering::SeqCst);
         let (tx, rx) = mpsc::channel(WRITE_BATCH * 4);
-        let writer = tokio::spawn(write_completions(store.clone(), rx));
-        Worker::new(store, deliverer, &config, tx).run(cancel).await;
-        if let Err(e) = writer.await {
+        let give_up = CancellationToken::new();
+        let mut writer = tokio::spawn(write_completions(store.clone(), rx, give_up.clone()));
+        Worker::new(store, deliverer, &config, tx, cancel.clone())
+            .run(cancel)
+            .await;
+        // Only the final flush is left: bound it (see SHUTDOWN_WRITE_TIMEOUT).
+        let ended = tokio::select! {
+            ended = &mut writer => ended,
+            () = tokio::time::sleep(SHUTDOWN_WRITE_TIMEOUT) => {
+                give_up.cancel();
+                writer.await
+            }
+        };
+        if let Err(e) = ended {
             tracing::error!(error = %e, "the completion writer ended abnormally");
         }
         alive.store(false, Ordering::SeqCst);
@@ -108,6 +126,9 @@ struct Worker {
     store: Arc<dyn Store>,
     deliverer: Arc<Deliverer>,
     completions: mpsc::Sender<Completion>,
+    /// Fired when shutdown begins; from then on a release is bounded by
+    /// [`SHUTDOWN_WRITE_TIMEOUT`].
+    stopping: CancellationToken,
     lease: Duration,
     capacity: usize,
     hosts: Hosts<Claim>,
@@ -124,6 +145,7 @@ impl Worker {
         deliverer: Arc<Deliverer>,
         config: &Config,
         completions: mpsc::Sender<Completion>,
+        stopping: CancellationToken,
     ) -> Self {
         // A queued claim waits at most about one attempt's timeout, and starts early enough to
         // finish well within its lease.
@@ -134,6 +156,7 @@ impl Worker {
             store,
             deliverer,
             completions,
+            stopping,
             lease: config.lease,
             capacity: config.delivery_concurrency.max(1),
             hosts: Hosts::new(config.delivery_concurrency_per_host, budget),
@@ -193,14 +216,19 @@ impl Worker {
     }
 
     /// Claims as many due send outs as there is room for, places them, and says when to look
-    /// at the store again.
+    /// at the store again. A claim still waiting for the store when shutdown begins is
+    /// abandoned: with the database gone it could wait the pool's whole acquire timeout, and
+    /// whatever it may have leased comes back when the lease runs out.
     async fn claim(&mut self) -> StoreResult<LookAgain> {
         let room = self.free().min(CLAIM_BATCH);
         let now = Timestamp::now();
-        let claims = self
-            .store
-            .claim_due(now, u32::try_from(room).unwrap_or(u32::MAX), self.lease)
-            .await?;
+        let claim_due =
+            self.store
+                .claim_due(now, u32::try_from(room).unwrap_or(u32::MAX), self.lease);
+        let claims = tokio::select! {
+            claims = claim_due => claims?,
+            () = self.stopping.cancelled() => return Ok(LookAgain::Idle),
+        };
         let full = claims.len() == room;
         let mut deferred = false;
         for claim in claims {
@@ -211,7 +239,10 @@ impl Worker {
             // More is due, but claiming it at once would only defer more of a saturated
             // host: wait for an attempt to end (or the deferrals to come due).
             (true, true) => None,
-            _ => self.store.next_due_at().await?,
+            _ => tokio::select! {
+                due = self.store.next_due_at() => due?,
+                () = self.stopping.cancelled() => return Ok(LookAgain::Idle),
+            },
         };
         if let Some(own) = self.own_retry {
             if own <= now {
@@ -313,9 +344,20 @@ impl Worker {
             return;
         }
         let ids: Vec<SendOutId> = claims.into_iter().map(|c| c.send_out.id).collect();
-        if let Err(e) = self.store.release(&ids).await {
-            // The leases run out by themselves; the send outs are not lost.
-            tracing::error!(error = %e, count = ids.len(), "releasing claims failed");
+        let release = self.store.release(&ids);
+        let released = if self.stopping.is_cancelled() {
+            tokio::time::timeout(SHUTDOWN_WRITE_TIMEOUT, release).await
+        } else {
+            Ok(release.await)
+        };
+        // Either way the leases run out by themselves; the send outs are not lost.
+        match released {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, count = ids.len(), "releasing claims failed"),
+            Err(_) => tracing::error!(
+                count = ids.len(),
+                "releasing claims at shutdown timed out; their leases will expire"
+            ),
         }
     }
 
@@ -328,8 +370,13 @@ impl Worker {
 
 /// Commits completions in batches until every sender is gone. A batch the store refuses is
 /// retried a few times; if it still fails, its leases run out and the send outs are attempted
-/// again (delivery is at least once).
-async fn write_completions(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>) {
+/// again (delivery is at least once). When `give_up` fires (the final flush took
+/// [`SHUTDOWN_WRITE_TIMEOUT`]) it stops at once, logging how many outcomes it did not write.
+async fn write_completions(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Completion>,
+    give_up: CancellationToken,
+) {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
         let deadline = tokio::time::sleep(WRITE_DELAY);
@@ -342,8 +389,16 @@ async fn write_completions(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Complet
             }
         }
         let mut backoff = Duration::from_millis(50);
+        let mut gave_up = false;
         for attempt in 1..=5 {
-            match store.complete(batch.clone()).await {
+            let completed = tokio::select! {
+                completed = store.complete(batch.clone()) => completed,
+                () = give_up.cancelled() => {
+                    gave_up = true;
+                    break;
+                }
+            };
+            match completed {
                 Ok(()) => {
                     batch
                         .iter()
@@ -355,10 +410,24 @@ async fn write_completions(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Complet
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "writing outcomes failed, retrying");
-                    tokio::time::sleep(backoff).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = give_up.cancelled() => {
+                            gave_up = true;
+                            break;
+                        }
+                    }
                     backoff *= 4;
                 }
             }
+        }
+        if gave_up {
+            let unwritten = batch.len() + rx.len();
+            tracing::error!(
+                count = unwritten,
+                "writing outcomes at shutdown timed out; their leases will expire"
+            );
+            return;
         }
         batch.clear();
     }
