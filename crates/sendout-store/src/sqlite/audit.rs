@@ -12,7 +12,7 @@ use sendout_core::time::Timestamp;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::projects::ensure_project;
-use super::rows::{self, corrupt, SEND_OUT_COLUMNS};
+use super::rows::{self, corrupt, SEND_OUT_COLUMNS, WITH_BODIES};
 use super::{millis, SqliteStore};
 use crate::model::{Attempt, Page, SendOut, SendOutFilter, SendOutStatus, StatusBucket};
 use crate::StoreResult;
@@ -73,7 +73,7 @@ pub(super) async fn list_send_outs(
     let mut tx = store.readers.begin().await?;
     ensure_project(&mut *tx, project).await?;
 
-    let mut page = QueryBuilder::new(format!("SELECT {SEND_OUT_COLUMNS} FROM send_outs s"));
+    let mut page = QueryBuilder::new(format!("SELECT {SEND_OUT_COLUMNS} FROM {WITH_BODIES}"));
     push_filter(&mut page, project, filter);
     if let Some(after) = starting_after {
         page.push(" AND s.id < ").push_bind(after.to_string());
@@ -107,7 +107,7 @@ pub(super) async fn get_send_out(
 ) -> StoreResult<(SendOut, Vec<Attempt>)> {
     let mut tx = store.readers.begin().await?;
     let row = sqlx::query(&format!(
-        "SELECT {SEND_OUT_COLUMNS} FROM send_outs s WHERE s.id = ?1 AND s.project_id = ?2"
+        "SELECT {SEND_OUT_COLUMNS} FROM {WITH_BODIES} WHERE s.id = ?1 AND s.project_id = ?2"
     ))
     .bind(id.as_str())
     .bind(project.as_str())

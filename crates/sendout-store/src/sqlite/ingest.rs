@@ -49,9 +49,14 @@ pub(super) struct Committer {
 impl Committer {
     /// Starts the committer task on the current runtime; it ends when every store clone
     /// holding this handle is gone.
-    pub(super) fn spawn(writer: SqlitePool, work: std::sync::Arc<Notify>) -> Self {
+    /// `begin` starts a transaction that syncs at commit (see [`super::Durability::begin`]).
+    pub(super) fn spawn(
+        writer: SqlitePool,
+        begin: &'static str,
+        work: std::sync::Arc<Notify>,
+    ) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(writer, work, queue));
+        tokio::spawn(run(writer, begin, work, queue));
         Self { jobs }
     }
 
@@ -73,7 +78,12 @@ impl Committer {
     }
 }
 
-async fn run(writer: SqlitePool, work: std::sync::Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
+async fn run(
+    writer: SqlitePool,
+    begin: &'static str,
+    work: std::sync::Arc<Notify>,
+    mut queue: mpsc::Receiver<Job>,
+) {
     while let Some(first) = queue.recv().await {
         let mut size = first.events.len();
         let mut group = vec![first];
@@ -86,23 +96,23 @@ async fn run(writer: SqlitePool, work: std::sync::Arc<Notify>, mut queue: mpsc::
                 Err(_) => break,
             }
         }
-        commit_group(&writer, &work, group).await;
+        commit_group(&writer, begin, &work, group).await;
     }
 }
 
 /// Commits a group, or, if that fails, each of its calls alone; answers every call.
-async fn commit_group(writer: &SqlitePool, work: &Notify, group: Vec<Job>) {
+async fn commit_group(writer: &SqlitePool, begin: &'static str, work: &Notify, group: Vec<Job>) {
     let calls: Vec<(&ProjectId, &[NewEvent])> = group
         .iter()
         .map(|job| (&job.project, job.events.as_slice()))
         .collect();
-    let mut answers = match write(writer, &calls).await {
+    let mut answers = match write(writer, begin, &calls).await {
         Ok(answers) => answers,
         Err(group_error) if calls.len() == 1 => vec![Err(group_error)],
         Err(_) => {
             let mut answers = Vec::with_capacity(calls.len());
             for call in &calls {
-                let answer = write(writer, std::slice::from_ref(call)).await;
+                let answer = write(writer, begin, std::slice::from_ref(call)).await;
                 answers.push(answer.and_then(|mut single| single.pop().unwrap_or(Ok(Vec::new()))));
             }
             answers
@@ -128,9 +138,10 @@ type Answer = StoreResult<Vec<IngestOutcome>>;
 /// `NotFound` without failing the others; any other error fails the whole transaction.
 async fn write(
     writer: &SqlitePool,
+    begin: &'static str,
     calls: &[(&ProjectId, &[NewEvent])],
 ) -> StoreResult<Vec<Answer>> {
-    let mut tx: Transaction<'static, Sqlite> = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx: Transaction<'static, Sqlite> = writer.begin_with(begin).await?;
     let now = Timestamp::now();
     let mut targets: HashMap<&ProjectId, Option<ProjectTargets>> = HashMap::new();
     let mut events: Vec<(&ProjectId, &NewEvent)> = Vec::new();
@@ -269,8 +280,6 @@ struct SendOutRow<'a> {
     source_id: &'a str,
     channel: Option<u32>,
     target_url: &'a str,
-    headers: String,
-    body: &'a str,
     status: &'static str,
     attempts: u32,
     next_attempt_at: Option<i64>,
@@ -284,7 +293,16 @@ struct SendOutRow<'a> {
     lease_until: Option<i64>,
 }
 
-/// Inserts send outs as given, leased until `lease_until` if set.
+/// A send out's request as one element of the JSON array for `send_out_bodies`.
+#[derive(Serialize)]
+struct BodyRow<'a> {
+    id: &'a str,
+    headers: String,
+    body: &'a str,
+}
+
+/// Inserts send outs as given, leased until `lease_until` if set: the queue rows, then their
+/// requests (kept apart so later writes to the queue row do not copy the body).
 pub(super) async fn insert_send_outs(
     conn: &mut SqliteConnection,
     send_outs: &[SendOut],
@@ -295,6 +313,7 @@ pub(super) async fn insert_send_outs(
     }
     let lease_until = lease_until.map(Timestamp::as_millis);
     let mut rows = Vec::with_capacity(send_outs.len());
+    let mut bodies = Vec::with_capacity(send_outs.len());
     for s in send_outs {
         // A leased open send out is not due before its lease ends (see `queue`).
         let next_attempt_at = match (s.next_attempt_at, lease_until) {
@@ -311,8 +330,6 @@ pub(super) async fn insert_send_outs(
             source_id: &s.source_id,
             channel: s.channel,
             target_url: &s.target_url,
-            headers: to_json(&s.headers)?,
-            body: &s.body,
             status: s.status.as_str(),
             attempts: s.attempts,
             next_attempt_at,
@@ -325,23 +342,36 @@ pub(super) async fn insert_send_outs(
             updated_at: s.updated_at.as_millis(),
             lease_until,
         });
+        bodies.push(BodyRow {
+            id: s.id.as_str(),
+            headers: to_json(&s.headers)?,
+            body: &s.body,
+        });
     }
     sqlx::query(
         "WITH r(v) AS MATERIALIZED (SELECT value FROM json_each(?1)) \
          INSERT INTO send_outs (id, project_id, event_id, envelope_type, event_type, \
-         source_kind, source_id, channel, target_url, headers, body, status, attempts, \
+         source_kind, source_id, channel, target_url, status, attempts, \
          next_attempt_at, last_attempt_at, failure_reason, is_test, group_id, event_created_at, \
          created_at, updated_at, lease_until) \
          SELECT v ->> 'id', v ->> 'project_id', v ->> 'event_id', \
          v ->> 'envelope_type', v ->> 'event_type', v ->> 'source_kind', \
          v ->> 'source_id', v ->> 'channel', v ->> 'target_url', \
-         v ->> 'headers', v ->> 'body', v ->> 'status', v ->> 'attempts', \
+         v ->> 'status', v ->> 'attempts', \
          v ->> 'next_attempt_at', v ->> 'last_attempt_at', v ->> 'failure_reason', \
          v ->> 'is_test', v ->> 'group_id', v ->> 'event_created_at', \
          v ->> 'created_at', v ->> 'updated_at', v ->> 'lease_until' \
          FROM r",
     )
     .bind(to_json(&rows)?)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "WITH r(v) AS MATERIALIZED (SELECT value FROM json_each(?1)) \
+         INSERT INTO send_out_bodies (send_out_id, headers, body) \
+         SELECT v ->> 'id', v ->> 'headers', v ->> 'body' FROM r",
+    )
+    .bind(to_json(&bodies)?)
     .execute(conn)
     .await?;
     Ok(())

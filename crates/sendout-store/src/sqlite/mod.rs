@@ -18,9 +18,25 @@
 //! crash test of PRODUCT §8) but may lose the last commits on power loss; operators who accept
 //! that for throughput choose [`Durability::Normal`]. Either way the cost of a sync is paid
 //! per transaction, not per row: concurrent ingest calls are group-committed (see
-//! `ingest.rs`), and `complete` writes a whole batch of attempts in one transaction. Measured on
-//! a development machine, 64 concurrent single-event ingests to four webhooks ran at about
+//! `ingest.rs`), and `complete` writes a whole batch of attempts in one transaction. Measured
+//! on a development machine, 64 concurrent single-event ingests to four webhooks ran at about
 //! 4,000 events/s with `FULL` and 4,600 with `NORMAL`, so the safer default costs little.
+//!
+//! **Relaxed writes.** Claims (leases) and attempt outcomes commit with `synchronous=NORMAL`
+//! even under `Full` ([`SqliteStore::write_relaxed`]): losing them in a power cut only means
+//! a send out is attempted again, which at-least-once delivery allows, and they are most of
+//! the writer's transactions. In WAL mode the next `FULL` commit syncs the log up to itself,
+//! so a relaxed commit is never kept while a later durable one is lost. Every other write
+//! (ingest, configuration, manual retries) keeps the configured level.
+//!
+//! **Checkpoints off the writer.** SQLite's automatic checkpoint runs inside the commit that
+//! crosses the WAL's size limit, so every few megabytes one commit on the single writer
+//! connection also copied the log into the database and synced it: a stall of tens to
+//! hundreds of milliseconds for every ingest, claim and outcome queued behind it. The writer
+//! has automatic checkpoints off; a task of the store runs `wal_checkpoint(PASSIVE)` on a
+//! connection of its own every [`CHECKPOINT_EVERY`], which copies what it can without
+//! blocking the writer (SQLite then restarts the log from the start at the next commit).
+//! `PASSIVE` never waits for readers, so a long read can only delay a checkpoint, not a write.
 //!
 //! **The queue.** The `send_outs` table is the queue. An open send out (`PENDING`/`RETRYING`)
 //! has a `next_attempt_at`; a finished one has none. Claiming sets `lease_until` and moves
@@ -56,8 +72,8 @@ use sendout_core::time::Timestamp;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
-use tokio::sync::Notify;
+use sqlx::{Sqlite, SqliteConnection, Transaction};
+use tokio::sync::{mpsc, Notify};
 
 use crate::model::*;
 use crate::{NewProject, QueueStats, Store, StoreError, StoreResult};
@@ -72,6 +88,24 @@ pub enum Durability {
     /// the last commits may be lost if the machine loses power.
     Normal,
 }
+
+impl Durability {
+    /// How a write transaction begins whose commit must reach the disk before it returns.
+    /// It sets the level itself, so it holds whatever the connection's last transaction set.
+    fn begin(self) -> &'static str {
+        match self {
+            Durability::Full => "PRAGMA synchronous = FULL; BEGIN IMMEDIATE",
+            Durability::Normal => "BEGIN IMMEDIATE",
+        }
+    }
+}
+
+/// How often the store's checkpoint task copies the WAL into the database.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// How a write transaction begins whose loss in a power cut costs only a repeated delivery
+/// (leases and attempt outcomes, see the module docs): its commit does not wait for the disk.
+const BEGIN_RELAXED: &str = "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE";
 
 /// How [`SqliteStore::open_with`] opens the file.
 #[derive(Debug, Clone)]
@@ -100,6 +134,11 @@ pub struct SqliteStore {
     readers: SqlitePool,
     work: Arc<Notify>,
     committer: ingest::Committer,
+    durability: Durability,
+    /// The checkpoint task's connection (see the module docs).
+    checkpointer: SqlitePool,
+    /// Dropped with the last clone of the store, which ends the checkpoint task.
+    _checkpoints: mpsc::Sender<()>,
 }
 
 impl SqliteStore {
@@ -133,7 +172,9 @@ impl SqliteStore {
                 Durability::Normal => SqliteSynchronous::Normal,
             })
             .foreign_keys(true)
-            .busy_timeout(options.busy_timeout);
+            .busy_timeout(options.busy_timeout)
+            // Checkpoints run on their own connection (see the module docs).
+            .pragma("wal_autocheckpoint", "0");
         // The writer first: it creates the file and switches it to WAL before readers open.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -143,15 +184,25 @@ impl SqliteStore {
             .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
+            .connect_with(connect.clone())
+            .await?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
             .connect_with(connect)
             .await?;
+        let (checkpoints, stop) = mpsc::channel(1);
+        tokio::spawn(checkpoint(checkpointer.clone(), stop));
         let work = Arc::new(Notify::new());
-        let committer = ingest::Committer::spawn(writer.clone(), work.clone());
+        let committer =
+            ingest::Committer::spawn(writer.clone(), options.durability.begin(), work.clone());
         Ok(Self {
             writer,
             readers,
             work,
             committer,
+            durability: options.durability,
+            checkpointer,
+            _checkpoints: checkpoints,
         })
     }
 
@@ -164,17 +215,71 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writer.close().await;
         self.readers.close().await;
+        self.checkpointer.close().await;
     }
 
     /// A write transaction on the single writer connection.
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with(self.durability.begin()).await?)
+    }
+
+    /// Runs `work` in a write transaction whose commit does not wait for the disk, then sets
+    /// the writer back to its durability level, whatever `work` did: writes outside
+    /// [`SqliteStore::write`]'s transactions (single statements) keep the configured level.
+    async fn write_relaxed<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        F: AsyncFnOnce(&mut SqliteConnection) -> StoreResult<T>,
+    {
+        if self.durability == Durability::Normal {
+            let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+            let done = work(&mut *tx).await?;
+            tx.commit().await?;
+            return Ok(done);
+        }
+        let result = async {
+            let mut tx = self.writer.begin_with(BEGIN_RELAXED).await?;
+            let done = work(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(done)
+        }
+        .await;
+        // A failed transaction was rolled back when dropped; this runs after that rollback,
+        // on the same (only) writer connection.
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&self.writer)
+            .await?;
+        result
     }
 
     /// Wakes the workers after new due work was committed (see the module docs).
     fn wake_workers(&self) {
         self.work.notify_waiters();
         self.work.notify_one();
+    }
+}
+
+/// Copies the WAL into the database every [`CHECKPOINT_EVERY`] until every store clone is
+/// gone (the channel closes), then once more, so a closed store leaves a short log.
+async fn checkpoint(pool: SqlitePool, mut stop: mpsc::Receiver<()>) {
+    loop {
+        let stopping = tokio::select! {
+            _ = stop.recv() => true,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => false,
+        };
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            // The next round tries again; the WAL only grows meanwhile.
+            tracing::warn!(error = %e, "checkpointing the WAL failed");
+        }
+        if stopping {
+            pool.close().await;
+            return;
+        }
     }
 }
 

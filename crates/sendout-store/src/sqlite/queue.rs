@@ -90,29 +90,32 @@ pub(super) async fn claim_due(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let mut tx = store.write().await?;
-    let due: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM send_outs \
-         WHERE next_attempt_at <= ?1 AND status IN ('PENDING', 'RETRYING') \
-         AND (lease_until IS NULL OR lease_until <= ?1) \
-         ORDER BY next_attempt_at LIMIT ?2",
-    )
-    .bind(now.as_millis())
-    .bind(i64::from(limit))
-    .fetch_all(&mut *tx)
-    .await?;
-    if due.is_empty() {
-        return Ok(Vec::new());
-    }
-    let claims = load_claims(&mut tx, due.iter().map(String::as_str), now).await?;
-    lease(
-        &mut *tx,
-        &id_list(due.iter().map(String::as_str))?,
-        now.plus_millis(millis(lease_for)),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(claims)
+    // A lease lost in a power cut only lets the send out be claimed again: relaxed.
+    store
+        .write_relaxed(async |tx| {
+            let due: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM send_outs \
+                 WHERE next_attempt_at <= ?1 AND status IN ('PENDING', 'RETRYING') \
+                 AND (lease_until IS NULL OR lease_until <= ?1) \
+                 ORDER BY next_attempt_at LIMIT ?2",
+            )
+            .bind(now.as_millis())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+            if due.is_empty() {
+                return Ok(Vec::new());
+            }
+            let claims = load_claims(tx, due.iter().map(String::as_str), now).await?;
+            lease(
+                &mut *tx,
+                &id_list(due.iter().map(String::as_str))?,
+                now.plus_millis(millis(lease_for)),
+            )
+            .await?;
+            Ok(claims)
+        })
+        .await
 }
 
 pub(super) async fn claim_one(
@@ -149,10 +152,20 @@ pub(super) async fn complete(store: &SqliteStore, completions: Vec<Completion>) 
     if completions.is_empty() {
         return Ok(());
     }
-    let mut tx = store.write().await?;
+    // An outcome lost in a power cut only makes the send out be attempted again (at least
+    // once): relaxed.
+    store
+        .write_relaxed(async |tx| write_completions(tx, &completions).await)
+        .await
+}
+
+async fn write_completions(
+    conn: &mut SqliteConnection,
+    completions: &[Completion],
+) -> StoreResult<()> {
     // Each statement below touches a send out once, so a batch naming one twice (two
     // workers' attempts after a lease ran out) is written in rounds.
-    for round in rounds(&completions) {
+    for round in rounds(completions) {
         let json = to_json(
             &round
                 .iter()
@@ -171,7 +184,7 @@ pub(super) async fn complete(store: &SqliteStore, completions: Vec<Completion>) 
              WHERE c.v ->> 'attempted'",
         )
         .bind(&json)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         sqlx::query(
             "WITH c(v) AS MATERIALIZED (SELECT value FROM json_each(?1)) \
@@ -186,19 +199,18 @@ pub(super) async fn complete(store: &SqliteStore, completions: Vec<Completion>) 
              WHERE send_outs.id = u.id",
         )
         .bind(&json)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
-    for completion in &completions {
+    for completion in completions {
         if let Next::Failed {
             reason,
             disable_target: true,
         } = &completion.next
         {
-            disable_target(&mut tx, completion, reason).await?;
+            disable_target(conn, completion, reason).await?;
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -16,21 +16,26 @@ use crate::model::{
 };
 use crate::{StoreError, StoreResult};
 
-/// The columns of a send out, prefixed with `s.` so they can be joined.
+/// The columns of a send out: its queue row `s` and its request `b`, joined by
+/// [`WITH_BODIES`].
 pub(super) const SEND_OUT_COLUMNS: &str = "s.id, s.project_id, s.event_id, s.envelope_type, \
-     s.event_type, s.source_kind, s.source_id, s.channel, s.target_url, s.headers, s.body, \
+     s.event_type, s.source_kind, s.source_id, s.channel, s.target_url, b.headers, b.body, \
      s.status, s.attempts, s.next_attempt_at, s.last_attempt_at, s.failure_reason, s.is_test, \
      s.group_id, s.event_created_at, s.created_at, s.updated_at";
+
+/// The send outs `s` with their requests `b` (headers and body live in their own table,
+/// written once, so the queue row stays small: see migration 0003).
+pub(super) const WITH_BODIES: &str = "send_outs s JOIN send_out_bodies b ON b.send_out_id = s.id";
 
 /// Send outs with whether their target (webhook or distribution) still exists and is active;
 /// `?1` is a JSON
 /// array of send-out ids.
 pub(super) const CLAIMS_BY_IDS: &str = "SELECT s.id, s.project_id, s.event_id, s.envelope_type, \
-     s.event_type, s.source_kind, s.source_id, s.channel, s.target_url, s.headers, s.body, \
+     s.event_type, s.source_kind, s.source_id, s.channel, s.target_url, b.headers, b.body, \
      s.status, s.attempts, s.next_attempt_at, s.last_attempt_at, s.failure_reason, s.is_test, \
      s.group_id, s.event_created_at, s.created_at, s.updated_at, \
      w.active AS webhook_active, d.status AS distribution_status \
-     FROM send_outs s \
+     FROM send_outs s JOIN send_out_bodies b ON b.send_out_id = s.id \
      LEFT JOIN webhooks w ON s.source_kind = 'webhook' AND w.id = s.source_id \
          AND w.project_id = s.project_id \
      LEFT JOIN distributions d ON s.source_kind = 'distribution' AND d.id = s.source_id \

@@ -176,6 +176,11 @@ async fn pruning_takes_attempts_with_their_send_outs_and_events_nothing_refers_t
     assert_eq!(pruned, 1);
     assert_eq!(count(&store, "send_outs").await, 1);
     assert_eq!(
+        count(&store, "send_out_bodies").await,
+        1,
+        "a pruned send out's request goes with it"
+    );
+    assert_eq!(
         count(&store, "attempts").await,
         1,
         "the open one's attempt stays"
@@ -228,9 +233,59 @@ async fn deleting_a_project_cascades_to_every_table() {
         .await
         .expect("completed");
     store.delete_project(&project.id).await.expect("deleted");
-    for table in ["projects", "webhooks", "events", "send_outs", "attempts"] {
+    for table in [
+        "projects",
+        "webhooks",
+        "events",
+        "send_outs",
+        "send_out_bodies",
+        "attempts",
+    ] {
         assert_eq!(count(&store, table).await, 0, "{table}");
     }
+}
+
+/// Migration 0003 moves every send out's request into `send_out_bodies`: a database made
+/// before it keeps each send out's headers and body byte for byte.
+#[tokio::test]
+async fn requests_stored_before_bodies_had_their_own_table_are_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sendout.db");
+    let store = SqliteStore::open(&path.to_string_lossy())
+        .await
+        .expect("opens");
+    let mut before = sqlx::migrate!("./migrations/sqlite");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&store.writer).await.expect("migrated to 0002");
+    let project = shop(&store).await;
+    let id = sendout_core::ids::SendOutId::new();
+    let body = r#"{"id":"evt","data":{"a":"é"}}"#;
+    sqlx::query(
+        "INSERT INTO send_outs (id, project_id, envelope_type, event_type, source_kind, \
+         source_id, target_url, headers, body, status, next_attempt_at, created_at, updated_at) \
+         VALUES (?1, ?2, 'voucher.published', 'voucher.published', 'webhook', 'wh_x', \
+         'https://example.com/hook', '{\"x-shop\":\"1\"}', ?3, 'PENDING', 1, 1, 1)",
+    )
+    .bind(id.as_str())
+    .bind(project.id.as_str())
+    .bind(body)
+    .execute(&store.writer)
+    .await
+    .expect("an old-shape send out");
+
+    store.migrate().await.expect("migrates to the newest");
+    let (kept, _) = store
+        .get_send_out(&project.id, &id)
+        .await
+        .expect("still there");
+    assert_eq!(kept.body, body);
+    assert_eq!(kept.headers.get("x-shop").map(String::as_str), Some("1"));
 }
 
 /// A valid distribution on `trigger` with no condition, sending the full data to one channel.
@@ -312,4 +367,96 @@ async fn a_live_distribution_whose_spec_no_longer_parses_does_not_stop_ingest() 
     .await
     .expect("read");
     assert_eq!(sources, [sound.id.to_string()]);
+}
+
+async fn synchronous(conn: &mut SqliteConnection) -> i64 {
+    sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(conn)
+        .await
+        .expect("read")
+}
+
+/// Leases and outcomes commit without waiting for the disk; everything else keeps `FULL`,
+/// even after a relaxed transaction failed half-way.
+#[tokio::test]
+async fn relaxed_writes_do_not_leave_the_writer_relaxed() {
+    const NORMAL: i64 = 1;
+    const FULL: i64 = 2;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let inside = store
+        .write_relaxed(async |conn| Ok(synchronous(conn).await))
+        .await
+        .expect("committed");
+    assert_eq!(inside, NORMAL);
+    let mut writer = store.writer.acquire().await.expect("writer");
+    assert_eq!(synchronous(&mut writer).await, FULL);
+    drop(writer);
+
+    let failed = store
+        .write_relaxed(async |conn| {
+            sqlx::query("INSERT INTO no_such_table VALUES (1)")
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await;
+    assert!(failed.is_err());
+    let mut writer = store.writer.acquire().await.expect("writer");
+    assert_eq!(synchronous(&mut writer).await, FULL);
+    drop(writer);
+
+    // With `Normal` durability nothing is ever switched to FULL.
+    let relaxed_dir = tempfile::tempdir().expect("temp dir");
+    let normal = fresh(
+        &relaxed_dir,
+        SqliteOptions {
+            durability: Durability::Normal,
+            ..SqliteOptions::default()
+        },
+    )
+    .await;
+    normal
+        .write_relaxed(async |_| Ok(()))
+        .await
+        .expect("committed");
+    let mut writer = normal.writer.acquire().await.expect("writer");
+    assert_eq!(synchronous(&mut writer).await, NORMAL);
+}
+
+/// Commits never checkpoint (that would stall the single writer); the store's own task copies
+/// the log into the database in the background.
+#[tokio::test]
+async fn the_wal_is_checkpointed_by_the_store_not_by_commits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let mut writer = store.writer.acquire().await.expect("writer");
+    let autocheckpoint: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(&mut *writer)
+        .await
+        .expect("read");
+    assert_eq!(autocheckpoint, 0);
+    drop(writer);
+
+    // About 4 MB of events: only a checkpoint moves them from the log into the file.
+    let project = shop(&store).await;
+    let big = raw(&format!(r#"{{"text":"{}"}}"#, "x".repeat(20_000)));
+    let events = (0..200)
+        .map(|_| NewEvent {
+            data: big.clone(),
+            ..event("voucher.published")
+        })
+        .collect();
+    store.ingest(&project.id, events).await.expect("ingested");
+    let file = store.path();
+    let mut checkpointed = false;
+    for _ in 0..100 {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        let size = std::fs::metadata(&file).expect("the database file").len();
+        if size > 4_000_000 {
+            checkpointed = true;
+            break;
+        }
+    }
+    assert!(checkpointed, "the events reached the database file");
 }

@@ -7,8 +7,11 @@
 //!   it has room for, and a busy host's claims wait in that host's queue (see [`super::hosts`]),
 //!   so one slow host never holds up another's;
 //! - it claims in batches: while busy, only once a quarter of its room is free
-//!   ([`Worker::should_claim`]), since every claim is a write transaction (one sync); claiming
+//!   ([`Worker::should_claim`]), since every claim is a write transaction; claiming
 //!   the one slot each finished attempt frees cost a transaction per delivery;
+//! - it looks at the store only when there may be work it has not claimed: on the work
+//!   signal, at the next due time, or after a claim that filled its room; an attempt's end
+//!   alone is no reason;
 //! - it never polls in a loop: when nothing is due it sleeps until the store's next due time,
 //!   its own next retry, or the store's work signal (new events, retry requests), and at most
 //!   [`IDLE_RECHECK`] (work made by another process sharing the database);
@@ -137,6 +140,17 @@ struct Worker {
     running: HashMap<tokio::task::Id, String>,
     /// The earliest retry this worker scheduled (the writer may not have committed it yet).
     own_retry: Option<Timestamp>,
+    /// Whether the last claim filled the room, so more may be due at once.
+    more_due: bool,
+}
+
+/// How soon to look again at a send out due already but not claimed (another worker's).
+const RACE_RECHECK: Duration = Duration::from_millis(10);
+
+/// The instant a wall-clock time falls at (now, if it has passed).
+fn instant_at(at: Timestamp) -> Instant {
+    let ms = (at.as_millis() - Timestamp::now().as_millis()).max(0);
+    Instant::now() + Duration::from_millis(ms.unsigned_abs())
 }
 
 impl Worker {
@@ -163,6 +177,7 @@ impl Worker {
             tasks: JoinSet::new(),
             running: HashMap::new(),
             own_retry: None,
+            more_due: false,
         }
     }
 
@@ -180,16 +195,27 @@ impl Worker {
     async fn run(mut self, cancel: CancellationToken) {
         let signal = self.store.work_signal();
         let mut stopping = false;
+        // Whether the store may hold due work this worker has not claimed: at the start, on
+        // the work signal, at the time the last look named, and after a claim that filled
+        // the room. An attempt's end alone is no reason to look: claiming after every one
+        // made a write transaction per delivery at moderate rates, and the queue of those
+        // transactions, not the work, set the latency.
+        let mut look = true;
+        let mut wake = Instant::now() + IDLE_RECHECK;
         loop {
             // Armed before looking at the store, so a wake-up during the look is not lost.
             let notified = signal.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
 
-            let mut wake = Instant::now() + IDLE_RECHECK;
-            if !stopping && !cancel.is_cancelled() && self.should_claim() {
+            if look && !stopping && !cancel.is_cancelled() && self.should_claim() {
+                look = false;
+                wake = Instant::now() + IDLE_RECHECK;
                 match self.claim().await {
-                    Ok(LookAgain::Now) => continue,
+                    Ok(LookAgain::Now) => {
+                        look = true;
+                        continue;
+                    }
                     Ok(LookAgain::At(at)) => wake = wake.min(at),
                     Ok(LookAgain::Idle) => {}
                     Err(e) => tracing::error!(error = %e, "claiming due send outs failed"),
@@ -202,9 +228,21 @@ impl Worker {
                     let unstarted = self.hosts.drain();
                     self.release(unstarted).await;
                 }
-                Some(joined) = self.tasks.join_next_with_id() => self.finished(joined).await,
-                _ = &mut notified, if !stopping => {}
-                _ = tokio::time::sleep_until(wake.into()), if !stopping => {}
+                Some(joined) = self.tasks.join_next_with_id() => {
+                    self.finished(joined).await;
+                    look |= self.more_due;
+                    if let Some(at) = self.own_retry {
+                        wake = wake.min(instant_at(at));
+                    }
+                }
+                _ = &mut notified, if !stopping => look = true,
+                // While `look` waits for room, the attempts' ends wake the worker.
+                _ = tokio::time::sleep_until(wake.into()),
+                    if !stopping && (!look || self.tasks.is_empty()) =>
+                {
+                    look = true;
+                    wake = Instant::now() + IDLE_RECHECK;
+                }
                 else => break,
             }
             if stopping && self.tasks.is_empty() {
@@ -230,6 +268,7 @@ impl Worker {
             () = self.stopping.cancelled() => return Ok(LookAgain::Idle),
         };
         let full = claims.len() == room;
+        self.more_due = full;
         let mut deferred = false;
         for claim in claims {
             deferred |= self.place(claim).await;
@@ -253,11 +292,8 @@ impl Worker {
         }
         Ok(match due {
             None => LookAgain::Idle,
-            Some(at) => {
-                // Due already yet not claimed (a racing worker): look again shortly.
-                let ms = (at.as_millis() - Timestamp::now().as_millis()).max(10);
-                LookAgain::At(Instant::now() + Duration::from_millis(ms.unsigned_abs()))
-            }
+            // Due already yet not claimed (a racing worker): look again shortly.
+            Some(at) => LookAgain::At(instant_at(at).max(Instant::now() + RACE_RECHECK)),
         })
     }
 
