@@ -254,18 +254,26 @@ impl Worker {
     }
 
     /// Claims as many due send outs as there is room for, places them, and says when to look
-    /// at the store again. A claim still waiting for the store when shutdown begins is
-    /// abandoned: with the database gone it could wait the pool's whole acquire timeout, and
-    /// whatever it may have leased comes back when the lease runs out.
+    /// at the store again. A claim still waiting for the store [`SHUTDOWN_WRITE_TIMEOUT`]
+    /// after shutdown began is abandoned: with the database gone it could wait the pool's
+    /// whole acquire timeout, and whatever it may have leased comes back when the lease runs
+    /// out.
     async fn claim(&mut self) -> StoreResult<LookAgain> {
         let room = self.free().min(CLAIM_BATCH);
         let now = Timestamp::now();
         let claim_due =
             self.store
                 .claim_due(now, u32::try_from(room).unwrap_or(u32::MAX), self.lease);
+        // Not at once: dropping a claim in the middle of its transaction left the embedded
+        // store's write lock taken until the process ended, and a healthy store answers
+        // well within the bound.
+        let give_up = async {
+            self.stopping.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_WRITE_TIMEOUT).await;
+        };
         let claims = tokio::select! {
             claims = claim_due => claims?,
-            () = self.stopping.cancelled() => return Ok(LookAgain::Idle),
+            () = give_up => return Ok(LookAgain::Idle),
         };
         let full = claims.len() == room;
         self.more_due = full;
