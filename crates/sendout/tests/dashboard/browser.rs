@@ -253,6 +253,27 @@ impl Browser {
         self.el(css).await.text().await.expect("its text")
     }
 
+    /// Waits until what matches `css` shows `needle`, and returns its text: after a click
+    /// that submits a form, the old page (and its old flash) may still be the one shown when
+    /// the click returns. Gives up (failing the test) after [`IMPLICIT_WAIT`].
+    pub async fn text_with(&self, css: &str, needle: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let shown = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if shown.contains(needle) {
+                return shown;
+            }
+            assert!(
+                started.elapsed() < IMPLICIT_WAIT,
+                "`{css}` never showed {needle:?}; it shows {shown:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Signs in with the test app's management key.
     pub async fn sign_in(&self) {
         self.goto("/dashboard/login").await;

@@ -112,19 +112,19 @@ async fn a_person_designs_a_distribution_with_a_custom_template_and_sees_its_out
             .contains("order.nope"));
         type_and_preview(&b, "#ch0-template", r#"{"total": {{order.total_amount}}}"#).await;
         b.click("#save-distribution").await;
-        assert!(b.text("#flash").await.contains("created (LIVE)"));
+        b.text_with("#flash", "created (LIVE)").await;
 
         let row = "table.distributions tbody tr";
         assert!(b.text(row).await.contains("LIVE"));
         b.click(&format!("{row} details.menu summary")).await;
         b.click(&format!("{row} .menu-body form[action$='/pause'] button"))
             .await;
-        assert!(b.text("#flash").await.contains("paused"));
+        b.text_with("#flash", "paused").await;
         assert!(b.text(row).await.contains("PAUSED"));
         b.click(&format!("{row} details.menu summary")).await;
         b.click(&format!("{row} .menu-body form[action$='/live'] button"))
             .await;
-        assert!(b.text("#flash").await.contains("is live"));
+        b.text_with("#flash", "is live").await;
     })
     .await;
 

@@ -90,7 +90,7 @@ async fn a_person_signs_in_adds_a_webhook_with_three_events_and_a_header_and_tes
         );
 
         b.click("#save-webhook").await;
-        assert!(b.text("#flash").await.contains("created"));
+        b.text_with("#flash", "created").await;
         assert!(b.path().await.ends_with("/settings"), "{}", b.path().await);
         let row = b.text("table.webhooks tbody tr").await;
         assert!(row.contains(&url), "{row}");
@@ -154,7 +154,7 @@ async fn a_disabled_webhook_shows_why_and_is_enabled_again_by_ticking_is_active(
         assert!(!b.el("#active").await.is_selected().await.unwrap());
         b.click("#active").await;
         b.click("#save-webhook").await;
-        assert!(b.text("#flash").await.contains("updated"));
+        b.text_with("#flash", "updated").await;
         assert!(b
             .text(&format!("tr[data-webhook='{id}']"))
             .await
@@ -185,7 +185,7 @@ async fn the_trash_button_deletes_a_webhook_only_after_delete_is_confirmed() {
             .unwrap());
         b.click(&format!("tr[data-webhook='{id}'] .confirm-body button"))
             .await;
-        assert!(b.text("#flash").await.contains("deleted"));
+        b.text_with("#flash", "deleted").await;
         assert!(!b.exists(&format!("tr[data-webhook='{id}']")).await);
     })
     .await;
