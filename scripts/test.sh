@@ -26,5 +26,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "the Voucherify SDK the compatibility tests drive"; scripts/setup/compat.sh
 step "Chromium and chromedriver for the dashboard's browser tests"; scripts/setup/browser.sh
 
+step "fuzz targets: build and a short smoke run (scripts/fuzz.sh fuzzes for real)"; scripts/fuzz.sh --smoke
+
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
