@@ -1,16 +1,20 @@
-//! Crash safety (PRODUCT §4 "durable before acknowledged", §8): the real binary on a SQLite
-//! data directory is killed with SIGKILL at random moments — while events are ingested, while
-//! send outs are delivered, and right after a receiver failed an attempt (while its retry is
-//! being scheduled) — and restarted on the same directory each time, with no repair step.
+//! Crash safety (PRODUCT §4 "durable before acknowledged", §8): the real binary is killed with
+//! SIGKILL at random moments — while events are ingested, while send outs are delivered, and
+//! right after a receiver failed an attempt (while its retry is being scheduled) — and
+//! restarted on the same store each time, with no repair step. The scenario runs on a SQLite
+//! data directory and on a fresh PostgreSQL database (`SENDOUT_TEST_DATABASE_URL`, see
+//! `sendout-store/tests/story/pg.rs`; it fails, never skips, without a server).
 //!
 //! In the end every send out of every acknowledged (202) event has reached its receiver at
-//! least once, the store passes SQLite's integrity check after every kill, and the duplicates
+//! least once, a SQLite store passes SQLite's integrity check after every kill, and the duplicates
 //! (2xx answers beyond the first per send out) are at most what was in flight: the send outs
 //! leased by the killed process, plus attempts that timed out (the receiver may have taken
 //! those). The figures are printed; the moments are drawn from a printed seed, and
 //! `SENDOUT_CRASH_SEED` draws the same ones again.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../sendout-store/tests/story/pg.rs"]
+mod pg;
 #[path = "crash/process.rs"]
 mod process;
 #[path = "crash/receiver.rs"]
@@ -20,6 +24,7 @@ mod store;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,18 +34,52 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use receiver::{Counters, CountingReceiver};
 use serde_json::{json, Value};
+use store::Backend;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// Events acknowledged in all.
-const EVENTS: usize = 5_000;
+/// How big a run is, and where its kill moments fall.
+#[derive(Debug)]
+struct Scale {
+    /// Events acknowledged in all.
+    events: usize,
+    /// The two kills during ingest fall at a number of acknowledged events drawn from these.
+    ingest_kills: [Range<usize>; 2],
+    /// The kill during delivery falls this many deliveries after ingest ended…
+    delivery_kill: Range<u64>,
+    /// …yet with at least this many send outs still owed, so that failed first attempts
+    /// (about one in ten) are still to come for the last moment.
+    backlog: u64,
+    /// How long the receivers take to answer: slow enough that delivering everything takes
+    /// far longer than ingesting it, so a backlog is left for the moments that need one.
+    receiver_delay: Duration,
+}
+
+/// The full run, on SQLite. With 8 attempts at a time per receiver, delivering everything
+/// takes at least 16 s.
+const SQLITE: Scale = Scale {
+    events: 5_000,
+    ingest_kills: [400..1500, 2500..4000],
+    delivery_kill: 300..1500,
+    backlog: 1500,
+    receiver_delay: Duration::from_millis(25),
+};
+
+/// The same scenario on PostgreSQL, a fifth of the size: the kill moments and the recovery
+/// paths are the same, and the full size would add over half a minute to CI. The receivers
+/// are slower so that a backlog is still left when ingest ends (2,000 deliveries take at
+/// least 6 s).
+const POSTGRES: Scale = Scale {
+    events: 1_000,
+    ingest_kills: [150..400, 550..850],
+    delivery_kill: 100..400,
+    backlog: 800,
+    receiver_delay: Duration::from_millis(50),
+};
+
 /// Events per ingest request, and requests in flight at once.
 const BATCH: usize = 25;
 const POSTERS: usize = 4;
-/// How long the receivers take to answer. With 8 attempts at a time per receiver, delivering
-/// everything takes at least 16 s, far longer than ingesting it, so a backlog is left for the
-/// moments that need one.
-const RECEIVER_DELAY: Duration = Duration::from_millis(25);
 /// Claims of a killed process come back after this; attempts must fit well inside it.
 const LEASE: &str = "8s";
 /// The longest the last restart may take to deliver everything still owed.
@@ -70,18 +109,27 @@ const ENV: &[(&str, &str)] = &[
 struct Ledger {
     acked: Mutex<Vec<(String, u64)>>,
     count: watch::Sender<usize>,
-    /// Events being sent or acknowledged; never more than [`EVENTS`].
+    /// Events to acknowledge in all.
+    goal: usize,
+    /// Events being sent or acknowledged; never more than `goal`.
     reserved: AtomicUsize,
 }
 
 impl Ledger {
+    fn new(goal: usize) -> Self {
+        Self {
+            goal,
+            ..Self::default()
+        }
+    }
+
     /// Takes up to `n` more events to send, or 0 when the goal is covered.
     fn reserve(&self, n: usize) -> usize {
         let mut taken = 0;
         let _ = self
             .reserved
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |reserved| {
-                taken = n.min(EVENTS.saturating_sub(reserved));
+                taken = n.min(self.goal.saturating_sub(reserved));
                 Some(reserved + taken)
             });
         taken
@@ -204,14 +252,16 @@ async fn reach<T: PartialOrd + Copy + std::fmt::Debug>(mut counter: watch::Recei
 }
 
 /// Kills the server, checks the store and returns how many send outs it had in flight.
-async fn kill(server: Sendout, db: &std::path::Path, moment: &str, log: &mut Vec<String>) -> u64 {
+async fn kill(server: Sendout, store: &Backend, moment: &str, log: &mut Vec<String>) -> u64 {
     let at = store::now_ms();
     server.kill().await;
-    let check = store::after_kill(db, at).await;
-    assert_eq!(
-        check.integrity, "ok",
-        "the store is damaged after a kill {moment}"
-    );
+    let check = store::after_kill(store, at).await;
+    if let Some(integrity) = check.integrity {
+        assert_eq!(
+            integrity, "ok",
+            "the store is damaged after a kill {moment}"
+        );
+    }
     log.push(format!(
         "kill {moment}: {} send outs in flight",
         check.in_flight
@@ -221,6 +271,22 @@ async fn kill(server: Sendout, db: &std::path::Path, moment: &str, log: &mut Vec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_event_is_delivered_after_kill_9_at_random_moments() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Backend::Sqlite(dir.path().join("sendout.db"));
+    run(&SQLITE, dir.path(), &store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_event_is_delivered_after_kill_9_at_random_moments_on_postgres() {
+    let database = pg::TestDatabase::create().await;
+    // The data directory is still given (the binary always has one); nothing is kept there.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Backend::Postgres(database.url().to_owned());
+    run(&POSTGRES, dir.path(), &store).await;
+}
+
+/// The whole scenario at `scale` on `store`, with `dir` as the data directory.
+async fn run(scale: &Scale, dir: &std::path::Path, store: &Backend) {
     let started = Instant::now();
     let seed = std::env::var("SENDOUT_CRASH_SEED")
         .ok()
@@ -228,17 +294,17 @@ async fn every_acknowledged_event_is_delivered_after_kill_9_at_random_moments() 
         .unwrap_or_else(rand::random::<u64>);
     println!("crash test seed: {seed} (SENDOUT_CRASH_SEED={seed} draws the same moments)");
     let mut rng = StdRng::seed_from_u64(seed);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("sendout.db");
+    let env: Vec<(&str, &str)> = ENV.iter().copied().chain(store.env()).collect();
     let counters = Arc::new(Counters::default());
+    let delay = scale.receiver_delay;
     let receivers = [
-        CountingReceiver::start(LOCAL, RECEIVER_DELAY, counters.clone()).await,
-        CountingReceiver::start(OTHER_LOCAL, RECEIVER_DELAY, counters.clone()).await,
+        CountingReceiver::start(LOCAL, delay, counters.clone()).await,
+        CountingReceiver::start(OTHER_LOCAL, delay, counters.clone()).await,
     ];
     let mut log = Vec::new();
     let mut in_flight = 0;
 
-    let mut server = Sendout::start(dir.path(), ENV).await;
+    let mut server = Sendout::start(dir, &env).await;
     let project = management(&server, "/management/v1/projects", json!({"name": "Crash"})).await;
     let key = AppKey {
         id: project["server_side_key"]["app_id"]
@@ -260,40 +326,41 @@ async fn every_acknowledged_event_is_delivered_after_kill_9_at_random_moments() 
         let webhook = management(&server, &hooks, body).await;
         webhooks.push(webhook["id"].as_str().unwrap().to_owned());
     }
-    let ledger = Arc::new(Ledger::default());
+    let ledger = Arc::new(Ledger::new(scale.events));
 
     // 1 and 2: killed while ingesting (and delivering what came before).
-    for range in [400..1500, 2500..4000] {
-        let at = rng.gen_range(range);
+    for range in &scale.ingest_kills {
+        let at = rng.gen_range(range.clone());
         let ingesting = ingest(&server, &key, &ledger);
         reach(ledger.count.subscribe(), at).await;
         let moment = format!("during ingest, at {at} events acknowledged");
-        in_flight += kill(server, &db, &moment, &mut log).await;
+        in_flight += kill(server, store, &moment, &mut log).await;
         ingesting.await.unwrap();
-        server = Sendout::start(dir.path(), ENV).await;
+        server = Sendout::start(dir, &env).await;
     }
     ingest(&server, &key, &ledger).await.unwrap();
     let acked = ledger.acked();
-    assert_eq!(acked.len(), EVENTS);
+    assert_eq!(acked.len(), scale.events);
     assert!(
         acked.iter().all(|(_, n)| *n == webhooks.len() as u64),
         "each event fans out to both webhooks"
     );
 
     // 3: killed while delivering, with part of the backlog left for the next moment.
-    let owed = (EVENTS * webhooks.len()) as u64;
-    let at = (*counters.accepted.borrow() + rng.gen_range(300..1500)).min(owed - 1500);
+    let owed = (scale.events * webhooks.len()) as u64;
+    let after = rng.gen_range(scale.delivery_kill.clone());
+    let at = (*counters.accepted.borrow() + after).min(owed - scale.backlog);
     reach(counters.accepted.subscribe(), at).await;
     let moment = format!("during delivery, at {at} deliveries");
-    in_flight += kill(server, &db, &moment, &mut log).await;
-    server = Sendout::start(dir.path(), ENV).await;
+    in_flight += kill(server, store, &moment, &mut log).await;
+    server = Sendout::start(dir, &env).await;
 
     // 4: killed just as a receiver failed an attempt, while its retry is being scheduled.
     let at = *counters.failures.borrow() + rng.gen_range(1..6);
     reach(counters.failures.subscribe(), at).await;
     let moment = format!("at failed attempt {at}, while its retry is scheduled");
-    in_flight += kill(server, &db, &moment, &mut log).await;
-    server = Sendout::start(dir.path(), ENV).await;
+    in_flight += kill(server, store, &moment, &mut log).await;
+    server = Sendout::start(dir, &env).await;
 
     // Every acknowledged event's send outs arrive at least once.
     let ids: HashSet<&str> = acked.iter().map(|(id, _)| id.as_str()).collect();
@@ -304,12 +371,12 @@ async fn every_acknowledged_event_is_delivered_after_kill_9_at_random_moments() 
     server.terminate().await;
 
     // The store agrees: every acknowledged event is there, its send outs succeeded.
-    let stored = store::send_out_statuses_by_event(&db).await;
+    let stored = store::send_out_statuses_by_event(store).await;
     for id in &ids {
         let statuses = stored.get(*id).map(Vec::as_slice).unwrap_or_default();
         assert_eq!(statuses, ["SUCCEEDED", "SUCCEEDED"], "event {id}");
     }
-    let timed_out = store::timed_out_attempts(&db).await;
+    let timed_out = store::timed_out_attempts(store).await;
     let (distinct, answered) = receivers
         .iter()
         .map(CountingReceiver::figures)

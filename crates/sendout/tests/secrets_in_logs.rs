@@ -1,8 +1,9 @@
 //! Secrets never reach the logs (PRODUCT §8): the real binary, logging at `trace` (the most
 //! it can say), goes through a full run — a project created, a webhook with custom headers
 //! and a token in its URL, events ingested and delivered, a failure retried, the signing
-//! secret rotated, a manual retry, a test webhook, a bulk retry, keys refused — and then
-//! every secret of the run is searched for in what it printed.
+//! secret rotated, a manual retry, a test webhook, a bulk retry, a distribution whose channel
+//! carries a secret custom header and gets an event, keys refused — and then every secret of
+//! the run is searched for in what it printed.
 //!
 //! What is searched where: the logs (stderr) must hold none of them. stdout holds the
 //! first-start banner, which shows the *default* project's app token and signing secret once,
@@ -34,6 +35,8 @@ const HEADER_SECRET: &str = "header-secret-7c1f0a9b";
 const HEADER_PLAIN: &str = "tenant-value-52e8d1c3";
 const URL_SECRET: &str = "url-secret-9d3b6e2a";
 const WRONG_TOKEN: &str = "wrong-token-4a7e0c15";
+/// A distribution channel's custom header value (a CRM's key): also kept out of the logs.
+const CHANNEL_SECRET: &str = "channel-secret-e4b90d7a";
 
 /// A client for one running binary.
 struct Api {
@@ -188,6 +191,44 @@ async fn a_full_run_logged_at_trace_shows_no_secret() {
     assert_eq!(status, 200);
     receiver.wait_for(5, WAIT).await;
 
+    // A distribution whose channel sends a secret header. Its trigger is a distribution-only
+    // type (not a webhook event), so the event makes one send out: the channel's.
+    let trigger = "customer.order.paid";
+    let channel = json!({
+        "type": "webhook",
+        "event_name": "Order-paid",
+        "url": receiver.url("/crm"),
+        "headers": {"x-crm-key": CHANNEL_SECRET},
+        "payload": {"mode": "full"},
+    });
+    let body = json!({
+        "name": "CRM",
+        "trigger": {"event": trigger},
+        "action": "SEND_PLAIN_MESSAGE",
+        "channels": [channel],
+    });
+    let (status, answer) = api
+        .call(Method::POST, "/v1/distributions", &app_key, Some(body))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let data = sendout_core::catalog::catalog()
+        .get(trigger)
+        .and_then(|t| t.example_data())
+        .cloned()
+        .unwrap();
+    let (status, answer) = api
+        .call(
+            Method::POST,
+            "/v1/events",
+            &app_key,
+            Some(json!({"type": trigger, "data": data})),
+        )
+        .await;
+    assert_eq!((status, answer["send_outs"].as_u64()), (202, Some(1)));
+    receiver.wait_for(6, WAIT).await;
+    let to_crm = receiver.received_on("/crm").pop().unwrap();
+    assert_eq!(to_crm.header("x-crm-key"), Some(CHANNEL_SECRET));
+
     // Keys refused: a wrong token on each API.
     let wrong_app = [("x-app-id", app_id.as_str()), ("x-app-token", WRONG_TOKEN)];
     assert_eq!(
@@ -226,6 +267,7 @@ async fn a_full_run_logged_at_trace_shows_no_secret() {
         &app_token,
         MANAGEMENT_TOKEN,
         HEADER_SECRET,
+        CHANNEL_SECRET,
         WRONG_TOKEN,
     ] {
         assert!(!audit.contains(secret), "the audit log shows a secret");
@@ -261,6 +303,7 @@ async fn a_full_run_logged_at_trace_shows_no_secret() {
         ("the rotated signing secret", second_secret.as_str()),
         ("a custom header's value", HEADER_SECRET),
         ("another custom header's value", HEADER_PLAIN),
+        ("a distribution channel's header value", CHANNEL_SECRET),
         ("the target URL's query", URL_SECRET),
         ("a refused token", WRONG_TOKEN),
     ];
