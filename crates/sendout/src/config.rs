@@ -301,6 +301,21 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        // A claim must outlive its attempt and its wait for a busy host (the worker gives
+        // that wait at most the attempt's timeout); a shorter lease would let another worker
+        // take the send out while it is still being sent.
+        let lease = duration("lease", "SENDOUT_LEASE", &raw.lease)?;
+        if lease < delivery_timeout.saturating_mul(2) {
+            return Err(invalid(
+                "lease",
+                "SENDOUT_LEASE",
+                format!(
+                    "must be at least twice delivery_timeout ({}s): an attempt and its wait for \
+                     a busy host must fit in it",
+                    delivery_timeout.as_secs_f64()
+                ),
+            ));
+        }
         let log_format = match raw.log_format.trim() {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -332,7 +347,7 @@ impl Config {
             delivery_timeout,
             delivery_concurrency: raw.delivery_concurrency,
             delivery_concurrency_per_host: raw.delivery_concurrency_per_host,
-            lease: duration("lease", "SENDOUT_LEASE", &raw.lease)?,
+            lease,
             secret_rotation_grace: duration(
                 "secret_rotation_grace",
                 "SENDOUT_SECRET_ROTATION_GRACE",
@@ -418,6 +433,7 @@ mod tests {
             ),
             ("retry_schedule", "1 fortnight", "SENDOUT_RETRY_SCHEDULE"),
             ("delivery_timeout", "0s", "SENDOUT_DELIVERY_TIMEOUT"),
+            ("lease", "19s", "SENDOUT_LEASE"),
             ("database_url", "mysql://x", "SENDOUT_DATABASE_URL"),
             ("database_pool_size", "0", "SENDOUT_DATABASE_POOL_SIZE"),
             ("management_id", "only-the-id", "SENDOUT_MANAGEMENT_TOKEN"),
