@@ -271,6 +271,9 @@ pub struct Claim {
     /// Whether the target (webhook, or distribution) is still active. An inactive target's
     /// send outs are not sent; they end `FAILED` with that reason.
     pub target_active: bool,
+    /// The end of the lease this claim holds: its completion names it, so that a worker whose
+    /// lease ran out (and the send out went to another) cannot overwrite the newer result.
+    pub lease_until: Timestamp,
 }
 
 /// What happens to a send out after an attempt (or after deciding not to make one).
@@ -294,6 +297,11 @@ pub struct Completion {
     pub attempt: Option<Attempt>,
     pub next: Next,
     pub at: Timestamp,
+    /// The lease it was made under ([`Claim::lease_until`]). If the send out is no longer
+    /// held under that lease (it ran out and another worker claimed it), the attempt is still
+    /// recorded but the send out's state, schedule and target are left to the newer holder.
+    /// `None` writes unconditionally.
+    pub lease: Option<Timestamp>,
 }
 
 /// Filters of the audit log; `None` means any.

@@ -48,6 +48,7 @@ macro_rules! story {
             queue::a_claim_shows_when_its_target_is_inactive_or_deleted,
             queue::claim_one_leases_any_send_out_unless_another_worker_holds_it,
             queue::a_batch_may_complete_one_send_out_twice,
+            queue::a_stale_completion_does_not_overwrite_the_newer_holders_result,
             queue::released_claims_are_due_again_at_once,
             queue::requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_now,
             queue::a_test_send_out_is_stored_leased_to_its_maker,

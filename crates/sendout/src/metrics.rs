@@ -215,6 +215,7 @@ mod tests {
             }),
             next,
             at: now,
+            lease: None,
         }
     }
 

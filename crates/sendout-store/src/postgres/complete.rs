@@ -7,6 +7,12 @@
 //! attempt) gives the number its attempt row gets, so two nodes completing the same send out
 //! (a lease that ran out) queue on the row lock and number 1, 2 instead of colliding. Rows are
 //! locked in id order first, so two batches never wait on each other in a cycle.
+//!
+//! **Only the current lease decides.** A completion names the lease it was made under
+//! ([`Completion::lease`]); if the row's lease is another one (the first worker's ran out and
+//! a second claimed the send out), its attempt is recorded and counted, but status, schedule,
+//! failure reason and lease stay the newer holder's, and the target is disabled only for a
+//! send out that did end `FAILED`.
 
 use std::collections::HashSet;
 
@@ -39,14 +45,19 @@ pub(super) async fn complete(
         sqlx::query(
             "WITH c AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], \
                  $5::int8[], $6::bool[], $7::int8[], $8::int8[], $9::int8[], $10::text[], \
-                 $11::text[], $12::bool[]) AS c(id, status, next_attempt_at, failure_reason, at, \
-                 attempted, started_at, duration_ms, response_status, response_body, error, \
-                 succeeded)), \
-             u AS (UPDATE send_outs s SET status = c.status, \
-                 next_attempt_at = c.next_attempt_at, failure_reason = c.failure_reason, \
+                 $11::text[], $12::bool[], $13::int8[]) AS c(id, status, next_attempt_at, \
+                 failure_reason, at, attempted, started_at, duration_ms, response_status, \
+                 response_body, error, succeeded, lease)), \
+             u AS (UPDATE send_outs s SET \
+                 status = CASE WHEN (c.lease IS NULL OR s.lease_until = c.lease) THEN c.status ELSE s.status END, \
+                 next_attempt_at = CASE WHEN (c.lease IS NULL OR s.lease_until = c.lease) THEN c.next_attempt_at \
+                     ELSE s.next_attempt_at END, \
+                 failure_reason = CASE WHEN (c.lease IS NULL OR s.lease_until = c.lease) THEN c.failure_reason \
+                     ELSE s.failure_reason END, \
                  attempts = s.attempts + CASE WHEN c.attempted THEN 1 ELSE 0 END, \
                  last_attempt_at = COALESCE(c.started_at, s.last_attempt_at), \
-                 lease_until = NULL, updated_at = c.at \
+                 lease_until = CASE WHEN (c.lease IS NULL OR s.lease_until = c.lease) THEN NULL ELSE s.lease_until END, \
+                 updated_at = c.at \
                  FROM c WHERE s.id = c.id RETURNING s.id, s.attempts) \
              INSERT INTO attempts (send_out_id, number, started_at, duration_ms, \
                  response_status, response_body, error, succeeded) \
@@ -66,6 +77,7 @@ pub(super) async fn complete(
         .bind(c.response_body)
         .bind(c.error)
         .bind(c.succeeded)
+        .bind(c.lease)
         .execute(&mut *tx)
         .await?;
     }
@@ -113,6 +125,7 @@ struct CompletionColumns<'a> {
     response_body: Vec<Option<&'a str>>,
     error: Vec<Option<&'a str>>,
     succeeded: Vec<Option<bool>>,
+    lease: Vec<Option<i64>>,
 }
 
 impl<'a> CompletionColumns<'a> {
@@ -140,6 +153,7 @@ impl<'a> CompletionColumns<'a> {
                 .push(attempt.and_then(|a| a.response_body.as_deref()));
             c.error.push(attempt.and_then(|a| a.error.as_deref()));
             c.succeeded.push(attempt.map(|a| a.succeeded));
+            c.lease.push(completion.lease.map(|at| at.as_millis()));
         }
         c
     }
@@ -156,7 +170,8 @@ async fn disable_target(
         "UPDATE webhooks SET active = FALSE, disabled_reason = $2, disabled_at = $3, \
          updated_at = $3 \
          WHERE active AND id = (SELECT source_id FROM send_outs \
-             WHERE id = $1 AND source_kind = 'webhook' AND project_id = webhooks.project_id)",
+             WHERE id = $1 AND source_kind = 'webhook' AND status = 'FAILED' \
+             AND project_id = webhooks.project_id)",
     )
     .bind(completion.send_out_id.as_str())
     .bind(reason)

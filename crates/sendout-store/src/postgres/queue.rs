@@ -50,17 +50,18 @@ pub(super) async fn insert_send_out(
     .bind(send_out.id.as_str())
     .fetch_all(&mut *tx)
     .await?;
-    let mut claims = to_claims(&mut tx, &found, now).await?;
+    let mut claims = to_claims(&mut tx, &found, now, lease_until).await?;
     tx.commit().await?;
     claims.pop().ok_or(StoreError::NotFound)
 }
 
-/// Rows with the send-out columns and the target's state as claims, signed with their
-/// projects' secrets in force at `now`.
+/// Rows with the send-out columns and the target's state as claims under the lease ending
+/// `lease_until`, signed with their projects' secrets in force at `now`.
 async fn to_claims(
     conn: &mut PgConnection,
     found: &[PgRow],
     now: Timestamp,
+    lease_until: Timestamp,
 ) -> StoreResult<Vec<Claim>> {
     let mut project_ids: Vec<String> = Vec::new();
     for row in found {
@@ -87,7 +88,7 @@ async fn to_claims(
         let project = projects
             .get(&project_id)
             .ok_or_else(|| rows::corrupt("project of a send out", &project_id))?;
-        claims.push(rows::claim(row, project.signing_secrets(now))?);
+        claims.push(rows::claim(row, project.signing_secrets(now), lease_until)?);
     }
     Ok(claims)
 }
@@ -128,7 +129,7 @@ pub(super) async fn claim_due(
         tx.rollback().await?;
         return Ok(Vec::new());
     }
-    let claims = to_claims(&mut tx, &found, now).await?;
+    let claims = to_claims(&mut tx, &found, now, until).await?;
     tx.commit().await?;
     Ok(claims)
 }
@@ -157,13 +158,14 @@ pub(super) async fn claim_one(
         tx.rollback().await?;
         return Ok(None);
     }
-    let mut claims = to_claims(&mut tx, std::slice::from_ref(&found), now).await?;
+    let until = now.plus_millis(millis(lease_for));
+    let mut claims = to_claims(&mut tx, std::slice::from_ref(&found), now, until).await?;
     // A finished send out (a manual retry) is leased but never becomes due by itself.
     sqlx::query(&format!(
         "UPDATE send_outs SET lease_until = $2, next_attempt_at = {LEASE_NEXT} WHERE id = $1"
     ))
     .bind(id.as_str())
-    .bind(now.plus_millis(millis(lease_for)).as_millis())
+    .bind(until.as_millis())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

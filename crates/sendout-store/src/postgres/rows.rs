@@ -139,7 +139,11 @@ pub(super) fn send_out(row: &PgRow) -> StoreResult<SendOut> {
 }
 
 /// A send out row with the columns of [`TARGET_STATE`] as a claim, signed with `secrets`.
-pub(super) fn claim(row: &PgRow, secrets: SigningSecrets) -> StoreResult<Claim> {
+pub(super) fn claim(
+    row: &PgRow,
+    secrets: SigningSecrets,
+    lease_until: Timestamp,
+) -> StoreResult<Claim> {
     let send_out = send_out(row)?;
     let webhook_active: Option<bool> = row.try_get("webhook_active")?;
     let distribution_status: Option<String> = row.try_get("distribution_status")?;
@@ -154,6 +158,7 @@ pub(super) fn claim(row: &PgRow, secrets: SigningSecrets) -> StoreResult<Claim> 
         send_out,
         secrets,
         target_active,
+        lease_until,
     })
 }
 

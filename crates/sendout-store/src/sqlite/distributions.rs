@@ -235,7 +235,7 @@ pub(super) async fn pause_for_send_out(
         "UPDATE distributions SET status = 'PAUSED', paused_reason = ?2, paused_at = ?3, \
          updated_at = ?3 \
          WHERE status = 'LIVE' AND id = (SELECT source_id FROM send_outs \
-             WHERE id = ?1 AND source_kind = 'distribution' \
+             WHERE id = ?1 AND source_kind = 'distribution' AND status = 'FAILED' \
              AND project_id = distributions.project_id)",
     )
     .bind(send_out_id)

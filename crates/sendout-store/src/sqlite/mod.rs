@@ -43,8 +43,9 @@
 //! `next_attempt_at` to the lease's end, so a claimed send out stops being due, comes back on
 //! its own if its worker dies, and "the next due time" is one index lookup. A [`Claim`] shows
 //! the send out as it was before the lease (its own schedule). Writing an attempt's result
-//! (or releasing the claim) replaces both. A claim of a finished send out (a manual retry)
-//! sets only the lease: it never becomes due by itself.
+//! (or releasing the claim) replaces both, if the completion was made under the lease the
+//! row holds now (see `postgres/complete.rs` for why). A claim of a finished send out (a
+//! manual retry) sets only the lease: it never becomes due by itself.
 //!
 //! **Waking workers.** After committing new due work, the store calls `notify_waiters()` (wake
 //! every worker that is waiting now) and then `notify_one()` (leave one permit for a worker

@@ -31,16 +31,18 @@ pub(super) async fn insert_send_out(
     ensure_project(&mut *tx, &send_out.project_id).await?;
     let lease_until = now.plus_millis(millis(lease));
     insert_send_outs(&mut tx, std::slice::from_ref(&send_out), Some(lease_until)).await?;
-    let mut claims = load_claims(&mut tx, [send_out.id.as_str()], now).await?;
+    let mut claims = load_claims(&mut tx, [send_out.id.as_str()], now, lease_until).await?;
     tx.commit().await?;
     claims.pop().ok_or(StoreError::NotFound)
 }
 
-/// The claims for the given send outs, as they are now (before any lease is written).
+/// The claims for the given send outs, as they are now (before the lease ending
+/// `lease_until` is written).
 async fn load_claims<'a>(
     conn: &mut SqliteConnection,
     ids: impl IntoIterator<Item = &'a str>,
     now: Timestamp,
+    lease_until: Timestamp,
 ) -> StoreResult<Vec<Claim>> {
     let found = sqlx::query(CLAIMS_BY_IDS)
         .bind(id_list(ids)?)
@@ -58,7 +60,7 @@ async fn load_claims<'a>(
             projects.insert(project_id.clone(), rows::project(&project)?);
         }
         let secrets = projects[&project_id].signing_secrets(now);
-        claims.push(rows::claim(row, secrets)?);
+        claims.push(rows::claim(row, secrets, lease_until)?);
     }
     Ok(claims)
 }
@@ -106,13 +108,9 @@ pub(super) async fn claim_due(
             if due.is_empty() {
                 return Ok(Vec::new());
             }
-            let claims = load_claims(tx, due.iter().map(String::as_str), now).await?;
-            lease(
-                &mut *tx,
-                &id_list(due.iter().map(String::as_str))?,
-                now.plus_millis(millis(lease_for)),
-            )
-            .await?;
+            let until = now.plus_millis(millis(lease_for));
+            let claims = load_claims(tx, due.iter().map(String::as_str), now, until).await?;
+            lease(&mut *tx, &id_list(due.iter().map(String::as_str))?, until).await?;
             Ok(claims)
         })
         .await
@@ -137,13 +135,9 @@ pub(super) async fn claim_one(
         Some(Some(until)) if until > now.as_millis() => return Ok(None),
         Some(_) => {}
     }
-    let mut claims = load_claims(&mut tx, [id.as_str()], now).await?;
-    lease(
-        &mut *tx,
-        &id_list([id.as_str()])?,
-        now.plus_millis(millis(lease_for)),
-    )
-    .await?;
+    let until = now.plus_millis(millis(lease_for));
+    let mut claims = load_claims(&mut tx, [id.as_str()], now, until).await?;
+    lease(&mut *tx, &id_list([id.as_str()])?, until).await?;
     tx.commit().await?;
     Ok(claims.pop())
 }
@@ -188,14 +182,21 @@ async fn write_completions(
         .await?;
         sqlx::query(
             "WITH c(v) AS MATERIALIZED (SELECT value FROM json_each(?1)) \
-             UPDATE send_outs SET status = u.status, next_attempt_at = u.next_attempt_at, \
-             failure_reason = u.failure_reason, attempts = send_outs.attempts + u.attempted, \
+             UPDATE send_outs SET \
+             status = CASE WHEN (u.lease IS NULL OR send_outs.lease_until IS u.lease) THEN u.status ELSE send_outs.status END, \
+             next_attempt_at = CASE WHEN (u.lease IS NULL OR send_outs.lease_until IS u.lease) THEN u.next_attempt_at \
+                 ELSE send_outs.next_attempt_at END, \
+             failure_reason = CASE WHEN (u.lease IS NULL OR send_outs.lease_until IS u.lease) THEN u.failure_reason \
+                 ELSE send_outs.failure_reason END, \
+             attempts = send_outs.attempts + u.attempted, \
              last_attempt_at = COALESCE(u.started_at, send_outs.last_attempt_at), \
-             lease_until = NULL, updated_at = u.at \
+             lease_until = CASE WHEN (u.lease IS NULL OR send_outs.lease_until IS u.lease) THEN NULL ELSE send_outs.lease_until END, \
+             updated_at = u.at \
              FROM (SELECT v ->> 'id' AS id, v ->> 'status' AS status, \
                  v ->> 'next_attempt_at' AS next_attempt_at, \
                  v ->> 'failure_reason' AS failure_reason, v ->> 'attempted' AS attempted, \
-                 v ->> 'started_at' AS started_at, v ->> 'at' AS at FROM c) AS u \
+                 v ->> 'started_at' AS started_at, v ->> 'at' AS at, v ->> 'lease' AS lease \
+                 FROM c) AS u \
              WHERE send_outs.id = u.id",
         )
         .bind(&json)
@@ -238,6 +239,7 @@ struct CompletionRow<'a> {
     next_attempt_at: Option<i64>,
     failure_reason: Option<&'a str>,
     at: i64,
+    lease: Option<i64>,
     attempted: bool,
     started_at: Option<i64>,
     duration_ms: Option<i64>,
@@ -261,6 +263,7 @@ impl<'a> CompletionRow<'a> {
             next_attempt_at,
             failure_reason,
             at: c.at.as_millis(),
+            lease: c.lease.map(Timestamp::as_millis),
             attempted: attempt.is_some(),
             started_at: attempt.map(|a| a.started_at.as_millis()),
             duration_ms: attempt.map(|a| i64::try_from(a.duration_ms).unwrap_or(i64::MAX)),
@@ -273,7 +276,8 @@ impl<'a> CompletionRow<'a> {
 }
 
 /// Turns off the webhook a given-up send out was for, or pauses its distribution, keeping
-/// the first reason if it is already off.
+/// the first reason if it is already off. Only if the send out did end `FAILED`: a stale
+/// completion (its lease ran out) does not decide for the newer holder.
 async fn disable_target(
     conn: &mut SqliteConnection,
     completion: &Completion,
@@ -282,7 +286,8 @@ async fn disable_target(
     sqlx::query(
         "UPDATE webhooks SET active = 0, disabled_reason = ?2, disabled_at = ?3, updated_at = ?3 \
          WHERE active = 1 AND id = (SELECT source_id FROM send_outs \
-             WHERE id = ?1 AND source_kind = 'webhook' AND project_id = webhooks.project_id)",
+             WHERE id = ?1 AND source_kind = 'webhook' AND status = 'FAILED' \
+             AND project_id = webhooks.project_id)",
     )
     .bind(completion.send_out_id.as_str())
     .bind(reason)

@@ -147,8 +147,13 @@ pub(super) fn send_out(row: &SqliteRow) -> StoreResult<SendOut> {
     })
 }
 
-/// A row of [`CLAIMS_BY_IDS`] as a claim, signed with `secrets`.
-pub(super) fn claim(row: &SqliteRow, secrets: SigningSecrets) -> StoreResult<Claim> {
+/// A row of [`CLAIMS_BY_IDS`] as a claim under the lease ending `lease_until`, signed with
+/// `secrets`.
+pub(super) fn claim(
+    row: &SqliteRow,
+    secrets: SigningSecrets,
+    lease_until: Timestamp,
+) -> StoreResult<Claim> {
     let send_out = send_out(row)?;
     let webhook_active: Option<bool> = row.try_get("webhook_active")?;
     let distribution_status: Option<String> = row.try_get("distribution_status")?;
@@ -163,6 +168,7 @@ pub(super) fn claim(row: &SqliteRow, secrets: SigningSecrets) -> StoreResult<Cla
         send_out,
         secrets,
         target_active,
+        lease_until,
     })
 }
 

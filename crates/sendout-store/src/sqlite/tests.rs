@@ -158,6 +158,7 @@ async fn pruning_takes_attempts_with_their_send_outs_and_events_nothing_refers_t
         }),
         next,
         at: now,
+        lease: Some(claim.lease_until),
     };
     store
         .complete(vec![
@@ -229,6 +230,7 @@ async fn deleting_a_project_cascades_to_every_table() {
             }),
             next: Next::RetryAt(Timestamp::now()),
             at: Timestamp::now(),
+            lease: Some(claims[0].lease_until),
         }])
         .await
         .expect("completed");

@@ -202,6 +202,7 @@ pub fn completion(claim: &Claim, status: u16, next: Next, at: Timestamp) -> Comp
         attempt: Some(attempt(&claim.send_out.id, status, at)),
         next,
         at,
+        lease: Some(claim.lease_until),
     }
 }
 

@@ -236,6 +236,7 @@ pub async fn a_claim_shows_when_its_target_is_inactive_or_deleted(store: &dyn St
                 disable_target: false,
             },
             at: now,
+            lease: Some(c.lease_until),
         })
         .collect();
     complete(store, failures).await;
@@ -297,32 +298,95 @@ pub async fn claim_one_leases_any_send_out_unless_another_worker_holds_it(store:
 }
 
 pub async fn a_batch_may_complete_one_send_out_twice(store: &dyn Store) {
+    // Two workers attempted it (the first one's lease ran out and the second claimed it),
+    // and their results meet in one batch, in either order: both attempts are recorded, and
+    // the send out ends as the worker holding the current lease says.
+    for stale_first in [true, false] {
+        let shop = project(store).await;
+        webhook(store, &shop, &["*"]).await;
+        ingest(store, &shop, "voucher.published").await;
+        let now = Timestamp::now();
+        let first = claim_all(store, now).await;
+        let later = now.plus_millis(lease_ms() + 1);
+        let second = claim_all(store, later).await;
+        assert_eq!(first.len(), 1);
+        assert_eq!(
+            second.len(),
+            1,
+            "the expired lease let another worker claim it"
+        );
+        let stale = completion(
+            &first[0],
+            500,
+            Next::RetryAt(later.plus_millis(60_000)),
+            later,
+        );
+        let current = completion(&second[0], 200, Next::Succeeded, later.plus_millis(5));
+        let batch = if stale_first {
+            vec![stale, current]
+        } else {
+            vec![current, stale]
+        };
+        complete(store, batch).await;
+        let (send_out, attempts) = store
+            .get_send_out(&shop.id, &first[0].send_out.id)
+            .await
+            .expect("read");
+        assert_eq!(
+            send_out.status,
+            SendOutStatus::Succeeded,
+            "the current holder's result stands (stale first: {stale_first})"
+        );
+        assert_eq!(send_out.next_attempt_at, None);
+        assert_eq!(send_out.attempts, 2);
+        let numbers: Vec<u32> = attempts.iter().map(|a| a.number).collect();
+        assert_eq!(numbers, vec![1, 2]);
+    }
+}
+
+/// A worker whose lease ran out finishes after the send out's new holder: its attempt is
+/// recorded, but it neither changes the outcome nor disables the webhook.
+pub async fn a_stale_completion_does_not_overwrite_the_newer_holders_result(store: &dyn Store) {
     let shop = project(store).await;
-    webhook(store, &shop, &["*"]).await;
+    let hook = webhook(store, &shop, &["*"]).await;
     ingest(store, &shop, "voucher.published").await;
     let now = Timestamp::now();
-    let claims = claim_all(store, now).await;
-    // Two workers attempted it (a lease ran out) and their results meet in one batch.
+    let first = claim_all(store, now).await;
+    let later = now.plus_millis(lease_ms() + 1);
+    let second = claim_all(store, later).await;
+    assert_eq!(second.len(), 1);
     complete(
         store,
-        vec![
-            completion(&claims[0], 500, Next::RetryAt(now.plus_millis(60_000)), now),
-            completion(&claims[0], 200, Next::Succeeded, now.plus_millis(5)),
-        ],
+        vec![completion(&second[0], 200, Next::Succeeded, later)],
+    )
+    .await;
+    // The first worker gives up on it: without the lease check this would turn SUCCEEDED
+    // into FAILED and turn the webhook off.
+    complete(
+        store,
+        vec![completion(
+            &first[0],
+            500,
+            Next::Failed {
+                reason: "gave up after 8 attempts".to_owned(),
+                disable_target: true,
+            },
+            later.plus_millis(10),
+        )],
     )
     .await;
     let (send_out, attempts) = store
-        .get_send_out(&shop.id, &claims[0].send_out.id)
+        .get_send_out(&shop.id, &first[0].send_out.id)
         .await
         .expect("read");
-    assert_eq!(
-        send_out.status,
-        SendOutStatus::Succeeded,
-        "the later one wins"
-    );
-    assert_eq!(send_out.attempts, 2);
-    let numbers: Vec<u32> = attempts.iter().map(|a| a.number).collect();
-    assert_eq!(numbers, vec![1, 2]);
+    assert_eq!(send_out.status, SendOutStatus::Succeeded);
+    assert_eq!(send_out.failure_reason, None);
+    assert_eq!(attempts.len(), 2, "the stale attempt is in the audit log");
+    let hook = store
+        .get_webhook(&shop.id, &hook.id)
+        .await
+        .expect("the webhook exists");
+    assert!(hook.active, "a stale give-up does not disable the webhook");
 }
 
 pub async fn released_claims_are_due_again_at_once(store: &dyn Store) {

@@ -78,6 +78,7 @@ impl Deliverer {
                     disable_target: false,
                 },
                 at: now,
+                lease: Some(claim.lease_until),
             };
         }
         let (attempt, verdict) = self.send(claim).await;
@@ -94,6 +95,7 @@ impl Deliverer {
             attempt: Some(attempt),
             next,
             at: now,
+            lease: Some(claim.lease_until),
         }
     }
 
@@ -120,6 +122,7 @@ impl Deliverer {
             attempt: Some(attempt),
             next,
             at: now,
+            lease: Some(claim.lease_until),
         }
     }
 

@@ -328,6 +328,7 @@ impl Worker {
                     attempt: None,
                     next: Next::RetryAt(at),
                     at: now,
+                    lease: Some(claim.lease_until),
                 })
                 .await;
                 return true;

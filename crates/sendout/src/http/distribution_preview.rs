@@ -166,6 +166,8 @@ fn render(
         },
         secrets: project.signing_secrets(now),
         target_active: true,
+        // A preview is never stored, claimed or completed.
+        lease_until: now,
     };
     let mut headers: BTreeMap<String, String> = request_headers(&claim, now.as_secs())
         .iter()
