@@ -199,7 +199,9 @@ async fn after_signing_out_the_dashboard_refuses_until_signing_in_again() {
             "refused: {}",
             b.path().await
         );
-        // Keyboard only: tab to the fields, type, press Enter.
+        // No mouse: type into the fields (sent as key events) and submit with Enter. (Moving
+        // between controls with Tab, the row menus and the delete confirmation are not
+        // driven by keyboard here.)
         b.el("#management_id")
             .await
             .send_keys(crate::common::app::MANAGEMENT_ID)
