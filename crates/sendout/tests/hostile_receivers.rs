@@ -12,8 +12,6 @@
 
 #[path = "common/mod.rs"]
 mod common;
-#[path = "hostile_receivers/harness.rs"]
-mod harness;
 #[path = "hostile_receivers/servers.rs"]
 mod servers;
 #[path = "hostile_receivers/targets.rs"]
@@ -22,8 +20,8 @@ mod targets;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use common::harness::{Harness, RETRY_MS};
 use common::receiver::{Behaviour, Receiver, Reply};
-use harness::{Harness, RETRY_MS};
 use sendout::delivery::MAX_RESPONSE_BODY_BYTES;
 use sendout_core::time::Timestamp;
 use sendout_store::{Completion, Next, SendOut, SendOutStatus};
@@ -31,6 +29,16 @@ use servers::{Misbehaviour, RawServer};
 
 /// How long a test waits for something that should take milliseconds.
 const WAIT: Duration = Duration::from_secs(20);
+
+/// The delivery harness, with `Retry-After` capped at 5 s (the huge and dated values below
+/// must meet the cap), changed further by `adjust`.
+async fn hostile(adjust: impl FnOnce(&mut sendout::config::Config)) -> Harness {
+    Harness::with(|c| {
+        c.retry = c.retry.clone().with_retry_after_cap(Duration::from_secs(5));
+        adjust(c);
+    })
+    .await
+}
 
 /// The completion of `send_out` among a step's.
 fn completion_of<'a>(completions: &'a [Completion], send_out: &SendOut) -> &'a Completion {
@@ -58,7 +66,7 @@ fn closed_port() -> u16 {
 
 #[tokio::test]
 async fn broken_servers_end_as_failed_attempts_retried_on_schedule() {
-    let app = Harness::with(|c| c.delivery_timeout = Duration::from_millis(1000)).await;
+    let app = hostile(|c| c.delivery_timeout = Duration::from_millis(1000)).await;
     let garbage = RawServer::start(Misbehaviour::Garbage).await;
     let reset = RawServer::start(Misbehaviour::Reset).await;
     let silent = RawServer::start(Misbehaviour::Silent).await;
@@ -95,7 +103,7 @@ async fn broken_servers_end_as_failed_attempts_retried_on_schedule() {
             Next::RetryAt(completion.at.plus_millis(RETRY_MS)),
             "{url}"
         );
-        let (stored, attempts) = app.stored(send_out).await;
+        let (stored, attempts) = app.send_out(send_out).await;
         assert_eq!(stored.status, SendOutStatus::Retrying, "{url}");
         let attempt = &attempts[0];
         assert_eq!(
@@ -121,7 +129,7 @@ async fn broken_servers_end_as_failed_attempts_retried_on_schedule() {
 
 #[tokio::test]
 async fn every_status_but_2xx_is_a_failure_and_redirects_lead_nowhere() {
-    let app = Harness::with(|_| {}).await;
+    let app = hostile(|_| {}).await;
     let receiver = Receiver::start().await;
     let elsewhere = Receiver::start_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3))).await;
     let cases: Vec<(String, Reply, bool)> = vec![
@@ -164,7 +172,7 @@ async fn every_status_but_2xx_is_a_failure_and_redirects_lead_nowhere() {
     for (path, reply, succeeds) in &cases {
         let send_out = send_out_to(&send_outs, &receiver.url(path));
         let completion = completion_of(&completions, send_out);
-        let (stored, attempts) = app.stored(send_out).await;
+        let (stored, attempts) = app.send_out(send_out).await;
         assert_eq!(attempts[0].response_status, Some(reply.status), "{path}");
         if *succeeds {
             assert_eq!(completion.next, Next::Succeeded, "{path}");
@@ -182,7 +190,7 @@ async fn every_status_but_2xx_is_a_failure_and_redirects_lead_nowhere() {
 
 #[tokio::test]
 async fn retry_after_lengthens_the_wait_only_on_429_and_503_and_only_when_it_makes_sense() {
-    let app = Harness::with(|_| {}).await;
+    let app = hostile(|_| {}).await;
     let receiver = Receiver::start().await;
     let in_3s = chrono::Utc::now() + chrono::Duration::seconds(3);
     let long_ago = "Wed, 21 Oct 2015 07:28:00 GMT";
@@ -237,14 +245,14 @@ async fn retry_after_lengthens_the_wait_only_on_429_and_503_and_only_when_it_mak
         };
         let wait = next.as_millis() - completion.at.as_millis();
         assert!((*least..=*most).contains(&wait), "{path}: waits {wait} ms");
-        let (stored, _) = app.stored(send_out).await;
+        let (stored, _) = app.send_out(send_out).await;
         assert_eq!(stored.next_attempt_at, Some(next), "{path}");
     }
 }
 
 #[tokio::test]
 async fn a_body_that_never_ends_is_read_to_4_kib_and_the_connection_let_go() {
-    let app = Harness::with(|_| {}).await;
+    let app = hostile(|_| {}).await;
     let endless = RawServer::start(Misbehaviour::EndlessBody).await;
     app.webhook(&endless.url("http")).await;
     let send_out = app.emit().await.remove(0);
@@ -253,7 +261,7 @@ async fn a_body_that_never_ends_is_read_to_4_kib_and_the_connection_let_go() {
 
     // Not a timeout: the client stopped reading at 4 KiB and dropped the connection.
     assert_eq!(completion.next, Next::Succeeded);
-    let (stored, attempts) = app.stored(&send_out).await;
+    let (stored, attempts) = app.send_out(&send_out).await;
     assert_eq!(stored.status, SendOutStatus::Succeeded);
     let body = attempts[0].response_body.clone().unwrap();
     assert_eq!(body.len(), MAX_RESPONSE_BODY_BYTES);
@@ -269,7 +277,7 @@ async fn a_body_that_never_ends_is_read_to_4_kib_and_the_connection_let_go() {
 
 #[tokio::test]
 async fn a_trickled_body_is_kept_as_far_as_the_timeout_lets_it_come() {
-    let app = Harness::with(|c| c.delivery_timeout = Duration::from_millis(700)).await;
+    let app = hostile(|c| c.delivery_timeout = Duration::from_millis(700)).await;
     let trickle = RawServer::start(Misbehaviour::TrickleBody).await;
     app.webhook(&trickle.url("http")).await;
     let send_out = app.emit().await.remove(0);
@@ -278,7 +286,7 @@ async fn a_trickled_body_is_kept_as_far_as_the_timeout_lets_it_come() {
 
     // The 200 head decided the outcome; the body ends where the timeout cut it.
     assert_eq!(completion.next, Next::Succeeded);
-    let (_, attempts) = app.stored(&send_out).await;
+    let (_, attempts) = app.send_out(&send_out).await;
     assert_eq!(attempts[0].response_status, Some(200));
     let body = attempts[0].response_body.clone().unwrap();
     assert!(
@@ -293,7 +301,7 @@ async fn a_trickled_body_is_kept_as_far_as_the_timeout_lets_it_come() {
 #[tokio::test]
 async fn hosts_that_hang_or_trickle_do_not_hold_up_a_well_behaved_one() {
     const PER_HOST: usize = 2;
-    let app = Harness::with(|c| {
+    let app = hostile(|c| {
         c.delivery_timeout = Duration::from_secs(8);
         c.delivery_concurrency = 8 * PER_HOST;
         c.delivery_concurrency_per_host = PER_HOST;
@@ -319,7 +327,7 @@ async fn hosts_that_hang_or_trickle_do_not_hold_up_a_well_behaved_one() {
     // Every attempt to the hostile hosts is still hanging (they end at the 8 s timeout):
     // none has been recorded, and each host got at most its share of connections.
     for send_out in send_outs.iter().filter(|s| hostile.contains(&s.target_url)) {
-        let (stored, attempts) = app.stored(send_out).await;
+        let (stored, attempts) = app.send_out(send_out).await;
         assert!(
             attempts.is_empty(),
             "{} finished before {done_at}",

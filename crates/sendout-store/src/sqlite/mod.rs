@@ -231,24 +231,27 @@ impl SqliteStore {
     where
         F: AsyncFnOnce(&mut SqliteConnection) -> StoreResult<T>,
     {
-        if self.durability == Durability::Normal {
-            let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-            let done = work(&mut *tx).await?;
-            tx.commit().await?;
-            return Ok(done);
-        }
+        // Under `Normal` every transaction is relaxed already.
+        let relax = self.durability == Durability::Full;
+        let begin = if relax {
+            BEGIN_RELAXED
+        } else {
+            "BEGIN IMMEDIATE"
+        };
         let result = async {
-            let mut tx = self.writer.begin_with(BEGIN_RELAXED).await?;
+            let mut tx = self.writer.begin_with(begin).await?;
             let done = work(&mut *tx).await?;
             tx.commit().await?;
             Ok(done)
         }
         .await;
-        // A failed transaction was rolled back when dropped; this runs after that rollback,
-        // on the same (only) writer connection.
-        sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&self.writer)
-            .await?;
+        if relax {
+            // A failed transaction was rolled back when dropped; this runs after that
+            // rollback, on the same (only) writer connection.
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&self.writer)
+                .await?;
+        }
         result
     }
 

@@ -1,12 +1,14 @@
-//! The delivery side of sendout, assembled for misbehaving receivers: a fresh SQLite store
-//! with one project, the real `Deliverer` (the process's HTTP client with its limits) and the
-//! real worker, loopback allowed, retries after 50 ms with no jitter.
+//! The delivery side of sendout assembled for tests: a fresh SQLite store with one project,
+//! the real `Deliverer` (the process's HTTP client with its limits) and the real worker,
+//! loopback allowed, retries after 50 ms three times with no jitter. Used by the delivery and
+//! hostile-receiver tests.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use sendout::config::Config;
 use sendout::delivery::{worker, Deliverer};
 use sendout_core::ids::{EventId, GroupId};
@@ -20,10 +22,31 @@ use serde_json::value::RawValue;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// The retry schedule of every harness: three retries, 50 ms apart, no jitter.
+/// How long a test waits for something that should take milliseconds.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The gap of every retry of the default schedule ([`Harness::with`]).
 pub const RETRY_MS: i64 = 50;
 
-/// A store, a deliverer and a configuration.
+pub fn nets(texts: &[&str]) -> Vec<IpNet> {
+    texts
+        .iter()
+        .map(|t| t.parse().expect("a CIDR range"))
+        .collect()
+}
+
+/// A retry schedule without jitter.
+pub fn schedule(text: &str) -> RetryPolicy {
+    RetryPolicy::parse_schedule(text)
+        .and_then(|p| p.with_jitter(0.0))
+        .expect("a valid schedule")
+}
+
+pub fn raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).expect("valid JSON")
+}
+
+/// A fresh store with one project, and the delivery parts configured for tests.
 pub struct Harness {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
@@ -32,43 +55,47 @@ pub struct Harness {
     _dir: tempfile::TempDir,
 }
 
-/// A worker running in the background, stopped gracefully by [`RunningWorker::stop`].
+/// A worker running in the background.
 pub struct RunningWorker {
     cancel: CancellationToken,
+    alive: Arc<AtomicBool>,
     handle: JoinHandle<()>,
 }
 
 impl RunningWorker {
+    /// Shuts the worker down gracefully and waits until it has.
     pub async fn stop(self) {
         self.cancel.cancel();
-        tokio::time::timeout(Duration::from_secs(30), self.handle)
+        tokio::time::timeout(WAIT, self.handle)
             .await
-            .expect("the worker stops")
+            .expect("the worker stops in time")
             .expect("the worker ends cleanly");
+        assert!(!self.alive.load(Ordering::SeqCst));
     }
 }
 
 impl Harness {
-    /// The harness with the test configuration changed by `adjust`.
+    /// Loopback allowed, retries after 50 ms three times, a 5 s timeout.
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
     pub async fn with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("sendout.db");
         let store = SqliteStore::open(&path.to_string_lossy())
             .await
-            .expect("the store opens");
-        store.migrate().await.expect("migrations apply");
+            .expect("open the store");
+        store.migrate().await.expect("migrate");
         let store: Arc<dyn Store> = Arc::new(store);
         let mut config = Config::defaults();
-        config.allowed_target_ranges = vec!["127.0.0.0/8".parse().expect("a CIDR range")];
-        config.retry = RetryPolicy::parse_schedule("50ms,50ms,50ms")
-            .and_then(|p| p.with_jitter(0.0))
-            .expect("a valid schedule")
-            .with_retry_after_cap(Duration::from_secs(5));
+        config.allowed_target_ranges = nets(&["127.0.0.0/8", "::1/128"]);
+        config.retry = schedule("50ms,50ms,50ms");
         config.delivery_timeout = Duration::from_secs(5);
         adjust(&mut config);
         let deliverer = Arc::new(Deliverer::new(&config).expect("the HTTP client"));
         let project =
-            sendout::app::create_project(store.as_ref(), "Hostile".into(), None, "Etc/UTC".into())
+            sendout::app::create_project(store.as_ref(), "Test".into(), None, "Etc/UTC".into())
                 .await
                 .expect("a project")
                 .project;
@@ -81,8 +108,15 @@ impl Harness {
         }
     }
 
-    /// A webhook for every event.
     pub async fn webhook(&self, url: &str) -> Webhook {
+        self.webhook_with_headers(url, BTreeMap::new()).await
+    }
+
+    pub async fn webhook_with_headers(
+        &self,
+        url: &str,
+        headers: BTreeMap<String, String>,
+    ) -> Webhook {
         self.store
             .create_webhook(
                 &self.project.id,
@@ -90,7 +124,7 @@ impl Harness {
                     target_url: url.to_owned(),
                     events: vec!["*".into()],
                     active: true,
-                    headers: BTreeMap::new(),
+                    headers,
                     description: None,
                 },
             )
@@ -98,14 +132,20 @@ impl Harness {
             .expect("a webhook")
     }
 
-    /// Ingests one event; returns its send outs (one per webhook).
+    pub async fn webhook_now(&self, webhook: &Webhook) -> Webhook {
+        self.store
+            .get_webhook(&self.project.id, &webhook.id)
+            .await
+            .expect("the webhook")
+    }
+
+    /// Ingests one `voucher.published` event; returns its send outs, one per webhook.
     pub async fn emit(&self) -> Vec<SendOut> {
-        let raw = |json: &str| RawValue::from_string(json.to_owned()).expect("valid JSON");
         let event = NewEvent {
             id: EventId::new("voucher.published"),
             event_type: "voucher.published".into(),
-            data: raw(r#"{"voucher":{"code":"HOSTILE-1"}}"#),
-            entity_id: None,
+            data: raw(r#"{"voucher":{"code":"SUMMER-2024","type":"DISCOUNT_VOUCHER"}}"#),
+            entity_id: Some("v_1".into()),
             group_id: GroupId::new(),
             event_source: raw(r#"{"channel":"API"}"#),
             created_at: Timestamp::now(),
@@ -125,31 +165,34 @@ impl Harness {
             .collect()
     }
 
-    /// A send out and its attempts as stored.
-    pub async fn stored(&self, send_out: &SendOut) -> (SendOut, Vec<Attempt>) {
+    pub async fn send_out(&self, send_out: &SendOut) -> (SendOut, Vec<Attempt>) {
         self.store
             .get_send_out(&self.project.id, &send_out.id)
             .await
             .expect("the send out")
     }
 
-    /// One worker step: every due send out attempted once, outcomes committed.
+    /// One worker step: attempts everything due now and commits the outcomes.
     pub async fn step(&self) -> Vec<Completion> {
         worker::deliver_due(self.store.as_ref(), &self.deliverer, &self.config, 100)
             .await
             .expect("a worker step")
     }
 
-    /// Starts the real worker loop.
     pub fn start_worker(&self) -> RunningWorker {
         let cancel = CancellationToken::new();
+        let alive = Arc::new(AtomicBool::new(true));
         let handle = worker::spawn(
             self.store.clone(),
             self.deliverer.clone(),
             self.config.clone(),
             cancel.clone(),
-            Arc::new(AtomicBool::new(true)),
+            alive.clone(),
         );
-        RunningWorker { cancel, handle }
+        RunningWorker {
+            cancel,
+            alive,
+            handle,
+        }
     }
 }
