@@ -6,7 +6,9 @@
 //! all its send outs in one transaction (so a 202 means nothing can be lost), workers claim due
 //! send outs with a lease (so a crashed worker's claims come back when the lease runs out), and
 //! each attempt's result is written back with the send out's next state.
-#![forbid(unsafe_code)]
+// One block may use `unsafe`: handing the writer's SQLite handle from sqlx to rusqlite for a
+// direct transaction (`sqlite/direct.rs`).
+#![deny(unsafe_code)]
 
 pub mod fanout;
 pub mod model;
@@ -49,6 +51,22 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::RowNotFound => Self::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 Self::Conflict(db.message().to_owned())
+            }
+            _ => Self::Database(error.to_string()),
+        }
+    }
+}
+
+/// The same rules for the embedded store's direct write transactions (see `sqlite/direct.rs`).
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        match &error {
+            rusqlite::Error::QueryReturnedNoRows => Self::NotFound,
+            rusqlite::Error::SqliteFailure(e, message)
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+            {
+                Self::Conflict(message.clone().unwrap_or_else(|| error.to_string()))
             }
             _ => Self::Database(error.to_string()),
         }

@@ -225,23 +225,19 @@ fn readable(row: &SqliteRow) -> Option<Distribution> {
 /// Pauses the distribution a given-up send out was for (in `complete`'s transaction),
 /// keeping the first reason if it is paused already. Only a live distribution is paused: a
 /// draft stays a draft.
-pub(super) async fn pause_for_send_out(
-    conn: &mut SqliteConnection,
+pub(super) fn pause_for_send_out(
+    tx: &rusqlite::Connection,
     send_out_id: &str,
     reason: &str,
-    at: Timestamp,
+    at: i64,
 ) -> StoreResult<()> {
-    sqlx::query(
+    tx.prepare_cached(
         "UPDATE distributions SET status = 'PAUSED', paused_reason = ?2, paused_at = ?3, \
          updated_at = ?3 \
          WHERE status = 'LIVE' AND id = (SELECT source_id FROM send_outs \
              WHERE id = ?1 AND source_kind = 'distribution' AND status = 'FAILED' \
              AND project_id = distributions.project_id)",
-    )
-    .bind(send_out_id)
-    .bind(reason)
-    .bind(at.as_millis())
-    .execute(conn)
-    .await?;
+    )?
+    .execute(rusqlite::params![send_out_id, reason, at])?;
     Ok(())
 }

@@ -9,19 +9,20 @@
 //! committer is a task of its own, not one of the callers, so a caller that goes away (a
 //! client that hung up) cannot take the others' writes down with it.
 //!
-//! **Few statements.** Rows go in as one JSON array per table (`json_each`), so a group of
-//! any size is one `INSERT` per table, with statements SQLite prepares once. The elements are
-//! copied out of the array first (`MATERIALIZED`), which measured about twice as fast as
-//! reading every column straight from `json_each`.
+//! **The writer only for the inserts.** The fan-out (which webhooks and distributions get
+//! each event, their envelopes and rendered payloads) is planned from a reader before the
+//! write transaction, whose rows then go in with statements prepared once per transaction,
+//! all on one thread (see `direct.rs`).
 
 use std::collections::HashMap;
 
+use rusqlite::params;
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
-use serde::Serialize;
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::direct::{Commit, DirectWriter};
 use super::distributions;
 use super::rows::{self, to_json};
 use crate::fanout::{self, Targets};
@@ -48,15 +49,15 @@ pub(super) struct Committer {
 
 impl Committer {
     /// Starts the committer task on the current runtime; it ends when every store clone
-    /// holding this handle is gone.
-    /// `begin` starts a transaction that syncs at commit (see [`super::Durability::begin`]).
+    /// holding this handle is gone. Targets are read on `readers`; rows are written with
+    /// `writer` at the store's durability.
     pub(super) fn spawn(
-        writer: SqlitePool,
-        begin: &'static str,
+        writer: DirectWriter,
+        readers: SqlitePool,
         work: std::sync::Arc<Notify>,
     ) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(writer, begin, work, queue));
+        tokio::spawn(run(Pools { writer, readers }, work, queue));
         Self { jobs }
     }
 
@@ -78,12 +79,13 @@ impl Committer {
     }
 }
 
-async fn run(
-    writer: SqlitePool,
-    begin: &'static str,
-    work: std::sync::Arc<Notify>,
-    mut queue: mpsc::Receiver<Job>,
-) {
+/// Where the committer reads targets and writes rows.
+struct Pools {
+    writer: DirectWriter,
+    readers: SqlitePool,
+}
+
+async fn run(pools: Pools, work: std::sync::Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
         let mut size = first.events.len();
         let mut group = vec![first];
@@ -96,23 +98,23 @@ async fn run(
                 Err(_) => break,
             }
         }
-        commit_group(&writer, begin, &work, group).await;
+        commit_group(&pools, &work, group).await;
     }
 }
 
 /// Commits a group, or, if that fails, each of its calls alone; answers every call.
-async fn commit_group(writer: &SqlitePool, begin: &'static str, work: &Notify, group: Vec<Job>) {
+async fn commit_group(pools: &Pools, work: &Notify, group: Vec<Job>) {
     let calls: Vec<(&ProjectId, &[NewEvent])> = group
         .iter()
         .map(|job| (&job.project, job.events.as_slice()))
         .collect();
-    let mut answers = match write(writer, begin, &calls).await {
+    let mut answers = match write(pools, &calls).await {
         Ok(answers) => answers,
         Err(group_error) if calls.len() == 1 => vec![Err(group_error)],
         Err(_) => {
             let mut answers = Vec::with_capacity(calls.len());
             for call in &calls {
-                let answer = write(writer, begin, std::slice::from_ref(call)).await;
+                let answer = write(pools, std::slice::from_ref(call)).await;
                 answers.push(answer.and_then(|mut single| single.pop().unwrap_or(Ok(Vec::new()))));
             }
             answers
@@ -136,26 +138,28 @@ type Answer = StoreResult<Vec<IngestOutcome>>;
 
 /// Writes the calls in one transaction. A call naming a missing project is answered
 /// `NotFound` without failing the others; any other error fails the whole transaction.
-async fn write(
-    writer: &SqlitePool,
-    begin: &'static str,
-    calls: &[(&ProjectId, &[NewEvent])],
-) -> StoreResult<Vec<Answer>> {
-    let mut tx: Transaction<'static, Sqlite> = writer.begin_with(begin).await?;
+///
+/// The fan-out is planned before the transaction, from the targets as a reader sees them
+/// (the last committed state), so the writer is held only for the inserts. A call sees every
+/// change to webhooks and distributions committed before it began; one committed while it
+/// runs may or may not apply to it, as it would with the plan made inside the transaction
+/// (that change could as well have been queued behind it).
+async fn write(pools: &Pools, calls: &[(&ProjectId, &[NewEvent])]) -> StoreResult<Vec<Answer>> {
     let now = Timestamp::now();
+    let mut reader = pools.readers.acquire().await?;
     let mut targets: HashMap<&ProjectId, Option<ProjectTargets>> = HashMap::new();
-    let mut events: Vec<(&ProjectId, &NewEvent)> = Vec::new();
+    let mut events: Vec<EventRow> = Vec::new();
     let mut send_outs: Vec<SendOut> = Vec::new();
     let mut answers = Vec::with_capacity(calls.len());
     for (project, call_events) in calls {
         if !targets.contains_key(project) {
-            let loaded = match load_targets(&mut tx, project).await? {
+            let loaded = match load_targets(&mut reader, project).await? {
                 Some(webhooks) => {
                     // Only the triggers among this project's events in the whole group.
                     let types = fanout::trigger_types(
                         calls.iter().filter(|c| c.0 == *project).flat_map(|c| c.1),
                     );
-                    let live = distributions::live(&mut tx, project, &types).await?;
+                    let live = distributions::live(&mut reader, project, &types).await?;
                     Some((webhooks, live))
                 }
                 None => None,
@@ -177,14 +181,21 @@ async fn write(
                 event_id: event.id.clone(),
                 send_outs: u32::try_from(planned.len()).unwrap_or(u32::MAX),
             });
-            events.push((project, event));
+            events.push(EventRow::of(project, event, now));
             send_outs.extend(planned);
         }
         answers.push(Ok(outcomes));
     }
-    insert_events(&mut tx, &events, now).await?;
-    insert_send_outs(&mut tx, &send_outs, None).await?;
-    tx.commit().await?;
+    drop(reader);
+    if !events.is_empty() {
+        pools
+            .writer
+            .run(Commit::Durable, move |tx| {
+                insert_events(tx, &events)?;
+                insert_send_outs(tx, &send_outs, None)
+            })
+            .await?;
+    }
     Ok(answers)
 }
 
@@ -216,95 +227,60 @@ async fn load_targets(
     Ok(Some(webhooks))
 }
 
-/// An event as one element of the JSON array `insert_events` binds. `data` and
-/// `event_source` travel as strings so they are stored byte for byte.
-#[derive(Serialize)]
-struct EventRow<'a> {
-    id: &'a str,
-    project_id: &'a str,
-    event_type: &'a str,
-    data: &'a str,
-    entity_id: Option<&'a str>,
-    group_id: &'a str,
-    event_source: &'a str,
+/// An event's row. `data` and `event_source` are stored byte for byte as received.
+struct EventRow {
+    id: String,
+    project_id: String,
+    event_type: String,
+    data: String,
+    entity_id: Option<String>,
+    group_id: String,
+    event_source: String,
     created_at: i64,
     received_at: i64,
 }
 
-async fn insert_events(
-    conn: &mut SqliteConnection,
-    events: &[(&ProjectId, &NewEvent)],
-    now: Timestamp,
-) -> StoreResult<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<EventRow<'_>> = events
-        .iter()
-        .map(|(project, e)| EventRow {
-            id: e.id.as_str(),
-            project_id: project.as_str(),
-            event_type: &e.event_type,
-            data: e.data.get(),
-            entity_id: e.entity_id.as_deref(),
-            group_id: e.group_id.as_str(),
-            event_source: e.event_source.get(),
+impl EventRow {
+    fn of(project: &ProjectId, e: &NewEvent, now: Timestamp) -> Self {
+        Self {
+            id: e.id.as_str().to_owned(),
+            project_id: project.as_str().to_owned(),
+            event_type: e.event_type.clone(),
+            data: e.data.get().to_owned(),
+            entity_id: e.entity_id.clone(),
+            group_id: e.group_id.as_str().to_owned(),
+            event_source: e.event_source.get().to_owned(),
             created_at: e.created_at.as_millis(),
             received_at: now.as_millis(),
-        })
-        .collect();
-    sqlx::query(
-        "WITH r(v) AS MATERIALIZED (SELECT value FROM json_each(?1)) \
-         INSERT INTO events (id, project_id, event_type, data, entity_id, group_id, \
-         event_source, created_at, received_at) \
-         SELECT v ->> 'id', v ->> 'project_id', v ->> 'event_type', \
-         v ->> 'data', v ->> 'entity_id', v ->> 'group_id', \
-         v ->> 'event_source', v ->> 'created_at', v ->> 'received_at' \
-         FROM r",
-    )
-    .bind(to_json(&rows)?)
-    .execute(conn)
-    .await?;
+        }
+    }
+}
+
+fn insert_events(tx: &rusqlite::Connection, events: &[EventRow]) -> StoreResult<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (id, project_id, event_type, data, entity_id, group_id, \
+         event_source, created_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for e in events {
+        insert.execute(params![
+            e.id,
+            e.project_id,
+            e.event_type,
+            e.data,
+            e.entity_id,
+            e.group_id,
+            e.event_source,
+            e.created_at,
+            e.received_at,
+        ])?;
+    }
     Ok(())
-}
-
-/// A send out as one element of the JSON array `insert_send_outs` binds.
-#[derive(Serialize)]
-struct SendOutRow<'a> {
-    id: &'a str,
-    project_id: &'a str,
-    event_id: Option<&'a str>,
-    envelope_type: &'a str,
-    event_type: &'a str,
-    source_kind: &'static str,
-    source_id: &'a str,
-    channel: Option<u32>,
-    target_url: &'a str,
-    status: &'static str,
-    attempts: u32,
-    next_attempt_at: Option<i64>,
-    last_attempt_at: Option<i64>,
-    failure_reason: Option<&'a str>,
-    is_test: bool,
-    group_id: Option<&'a str>,
-    event_created_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-    lease_until: Option<i64>,
-}
-
-/// A send out's request as one element of the JSON array for `send_out_bodies`.
-#[derive(Serialize)]
-struct BodyRow<'a> {
-    id: &'a str,
-    headers: String,
-    body: &'a str,
 }
 
 /// Inserts send outs as given, leased until `lease_until` if set: the queue rows, then their
 /// requests (kept apart so later writes to the queue row do not copy the body).
-pub(super) async fn insert_send_outs(
-    conn: &mut SqliteConnection,
+pub(super) fn insert_send_outs(
+    tx: &rusqlite::Connection,
     send_outs: &[SendOut],
     lease_until: Option<Timestamp>,
 ) -> StoreResult<()> {
@@ -312,67 +288,46 @@ pub(super) async fn insert_send_outs(
         return Ok(());
     }
     let lease_until = lease_until.map(Timestamp::as_millis);
-    let mut rows = Vec::with_capacity(send_outs.len());
-    let mut bodies = Vec::with_capacity(send_outs.len());
+    let mut row = tx.prepare_cached(
+        "INSERT INTO send_outs (id, project_id, event_id, envelope_type, event_type, \
+         source_kind, source_id, channel, target_url, status, attempts, \
+         next_attempt_at, last_attempt_at, failure_reason, is_test, group_id, event_created_at, \
+         created_at, updated_at, lease_until) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+         ?18, ?19, ?20)",
+    )?;
+    let mut body = tx.prepare_cached(
+        "INSERT INTO send_out_bodies (send_out_id, headers, body) VALUES (?1, ?2, ?3)",
+    )?;
     for s in send_outs {
         // A leased open send out is not due before its lease ends (see `queue`).
         let next_attempt_at = match (s.next_attempt_at, lease_until) {
             (Some(next), Some(lease)) => Some(next.as_millis().max(lease)),
             (next, _) => next.map(Timestamp::as_millis),
         };
-        rows.push(SendOutRow {
-            id: s.id.as_str(),
-            project_id: s.project_id.as_str(),
-            event_id: s.event_id.as_ref().map(|id| id.as_str()),
-            envelope_type: &s.envelope_type,
-            event_type: &s.event_type,
-            source_kind: s.source_kind.as_str(),
-            source_id: &s.source_id,
-            channel: s.channel,
-            target_url: &s.target_url,
-            status: s.status.as_str(),
-            attempts: s.attempts,
+        row.execute(params![
+            s.id.as_str(),
+            s.project_id.as_str(),
+            s.event_id.as_ref().map(|id| id.as_str()),
+            s.envelope_type,
+            s.event_type,
+            s.source_kind.as_str(),
+            s.source_id,
+            s.channel,
+            s.target_url,
+            s.status.as_str(),
+            s.attempts,
             next_attempt_at,
-            last_attempt_at: s.last_attempt_at.map(Timestamp::as_millis),
-            failure_reason: s.failure_reason.as_deref(),
-            is_test: s.is_test,
-            group_id: s.group_id.as_deref(),
-            event_created_at: s.event_created_at.map(Timestamp::as_millis),
-            created_at: s.created_at.as_millis(),
-            updated_at: s.updated_at.as_millis(),
+            s.last_attempt_at.map(Timestamp::as_millis),
+            s.failure_reason,
+            s.is_test,
+            s.group_id,
+            s.event_created_at.map(Timestamp::as_millis),
+            s.created_at.as_millis(),
+            s.updated_at.as_millis(),
             lease_until,
-        });
-        bodies.push(BodyRow {
-            id: s.id.as_str(),
-            headers: to_json(&s.headers)?,
-            body: &s.body,
-        });
+        ])?;
+        body.execute(params![s.id.as_str(), to_json(&s.headers)?, s.body])?;
     }
-    sqlx::query(
-        "WITH r(v) AS MATERIALIZED (SELECT value FROM json_each(?1)) \
-         INSERT INTO send_outs (id, project_id, event_id, envelope_type, event_type, \
-         source_kind, source_id, channel, target_url, status, attempts, \
-         next_attempt_at, last_attempt_at, failure_reason, is_test, group_id, event_created_at, \
-         created_at, updated_at, lease_until) \
-         SELECT v ->> 'id', v ->> 'project_id', v ->> 'event_id', \
-         v ->> 'envelope_type', v ->> 'event_type', v ->> 'source_kind', \
-         v ->> 'source_id', v ->> 'channel', v ->> 'target_url', \
-         v ->> 'status', v ->> 'attempts', \
-         v ->> 'next_attempt_at', v ->> 'last_attempt_at', v ->> 'failure_reason', \
-         v ->> 'is_test', v ->> 'group_id', v ->> 'event_created_at', \
-         v ->> 'created_at', v ->> 'updated_at', v ->> 'lease_until' \
-         FROM r",
-    )
-    .bind(to_json(&rows)?)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "WITH r(v) AS MATERIALIZED (SELECT value FROM json_each(?1)) \
-         INSERT INTO send_out_bodies (send_out_id, headers, body) \
-         SELECT v ->> 'id', v ->> 'headers', v ->> 'body' FROM r",
-    )
-    .bind(to_json(&bodies)?)
-    .execute(conn)
-    .await?;
     Ok(())
 }

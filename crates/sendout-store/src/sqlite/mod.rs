@@ -4,7 +4,10 @@
 //! goes through the writer inside `BEGIN IMMEDIATE`, so writes queue in the pool instead of
 //! fighting over SQLite's lock, and a transaction never has to upgrade a read lock into a write
 //! lock (which fails at once with `SQLITE_BUSY` instead of waiting). Readers see the last
-//! committed state (WAL), so a read after a write's `await` sees the write.
+//! committed state (WAL), so a read after a write's `await` sees the write. The writes on the
+//! delivery path (ingest, claims, outcomes, releases) run on the same writer connection, but
+//! each as one closure on a blocking thread rather than a statement per message to sqlx's
+//! connection thread (`direct.rs`).
 //!
 //! **Pragmas.** `journal_mode=WAL` (readers never block the writer), `foreign_keys=ON` (a
 //! deleted project takes everything it owns with it), `busy_timeout` (another process, such
@@ -23,7 +26,7 @@
 //! 4,000 events/s with `FULL` and 4,600 with `NORMAL`, so the safer default costs little.
 //!
 //! **Relaxed writes.** Claims (leases) and attempt outcomes commit with `synchronous=NORMAL`
-//! even under `Full` ([`SqliteStore::write_relaxed`]): losing them in a power cut only means
+//! even under `Full` ([`direct::Commit::Relaxed`]): losing them in a power cut only means
 //! a send out is attempted again, which at-least-once delivery allows, and they are most of
 //! the writer's transactions. In WAL mode the next `FULL` commit syncs the log up to itself,
 //! so a relaxed commit is never kept while a later durable one is lost. Every other write
@@ -53,6 +56,7 @@
 //! lost wakeup). The cost is at most one spurious empty claim.
 
 mod audit;
+mod direct;
 mod distributions;
 mod ingest;
 mod projects;
@@ -73,7 +77,7 @@ use sendout_core::time::Timestamp;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, SqliteConnection, Transaction};
+use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, Notify};
 
 use crate::model::*;
@@ -104,10 +108,6 @@ impl Durability {
 /// How often the store's checkpoint task copies the WAL into the database.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
-/// How a write transaction begins whose loss in a power cut costs only a repeated delivery
-/// (leases and attempt outcomes, see the module docs): its commit does not wait for the disk.
-const BEGIN_RELAXED: &str = "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE";
-
 /// How [`SqliteStore::open_with`] opens the file.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
@@ -134,6 +134,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
     work: Arc<Notify>,
+    /// The writer connection again, for transactions run in one go (see `direct.rs`).
+    direct: direct::DirectWriter,
     committer: ingest::Committer,
     durability: Durability,
     /// The checkpoint task's connection (see the module docs).
@@ -194,12 +196,13 @@ impl SqliteStore {
         let (checkpoints, stop) = mpsc::channel(1);
         tokio::spawn(checkpoint(checkpointer.clone(), stop));
         let work = Arc::new(Notify::new());
-        let committer =
-            ingest::Committer::spawn(writer.clone(), options.durability.begin(), work.clone());
+        let direct = direct::DirectWriter::new(writer.clone(), options.durability);
+        let committer = ingest::Committer::spawn(direct.clone(), readers.clone(), work.clone());
         Ok(Self {
             writer,
             readers,
             work,
+            direct,
             committer,
             durability: options.durability,
             checkpointer,
@@ -222,37 +225,6 @@ impl SqliteStore {
     /// A write transaction on the single writer connection.
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.writer.begin_with(self.durability.begin()).await?)
-    }
-
-    /// Runs `work` in a write transaction whose commit does not wait for the disk, then sets
-    /// the writer back to its durability level, whatever `work` did: writes outside
-    /// [`SqliteStore::write`]'s transactions (single statements) keep the configured level.
-    async fn write_relaxed<T, F>(&self, work: F) -> StoreResult<T>
-    where
-        F: AsyncFnOnce(&mut SqliteConnection) -> StoreResult<T>,
-    {
-        // Under `Normal` every transaction is relaxed already.
-        let relax = self.durability == Durability::Full;
-        let begin = if relax {
-            BEGIN_RELAXED
-        } else {
-            "BEGIN IMMEDIATE"
-        };
-        let result = async {
-            let mut tx = self.writer.begin_with(begin).await?;
-            let done = work(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(done)
-        }
-        .await;
-        if relax {
-            // A failed transaction was rolled back when dropped; this runs after that
-            // rollback, on the same (only) writer connection.
-            sqlx::query("PRAGMA synchronous = FULL")
-                .execute(&self.writer)
-                .await?;
-        }
-        result
     }
 
     /// Wakes the workers after new due work was committed (see the module docs).

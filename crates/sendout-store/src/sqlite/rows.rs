@@ -1,15 +1,16 @@
 //! Turning SQLite rows into records and records into column values.
 //!
-//! Rows are read by column name with [`sqlx::Row::try_get`]; anything that does not parse back
-//! (an id, a status, a JSON column) is reported as a database error, since only this crate
-//! writes these tables.
+//! Rows are read by column name through [`Columns`], the same way whichever driver read them
+//! (sqlx on the async side, rusqlite in the writer's direct transactions: see `direct.rs`);
+//! anything that does not parse back (an id, a status, a JSON column) is reported as a
+//! database error, since only this crate writes these tables.
 
 use std::collections::BTreeMap;
 
 use sendout_core::ids::{EventId, ProjectId, SendOutId, WebhookId};
 use sendout_core::time::Timestamp;
 use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::{Row, Sqlite};
 
 use crate::model::{
     Attempt, Claim, Project, SendOut, SendOutStatus, SigningSecrets, SourceKind, Webhook,
@@ -43,6 +44,34 @@ pub(super) const CLAIMS_BY_IDS: &str = "SELECT s.id, s.project_id, s.event_id, s
      WHERE s.id IN (SELECT value FROM json_each(?1)) \
      ORDER BY s.next_attempt_at, s.id";
 
+/// A column type both drivers read (text, integers, booleans, and their `Option`s).
+pub(super) trait Value:
+    for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + rusqlite::types::FromSql
+{
+}
+
+impl<T> Value for T where
+    T: for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + rusqlite::types::FromSql
+{
+}
+
+/// A row of either driver, read by column name.
+pub(super) trait Columns {
+    fn get<T: Value>(&self, name: &str) -> StoreResult<T>;
+}
+
+impl Columns for SqliteRow {
+    fn get<T: Value>(&self, name: &str) -> StoreResult<T> {
+        Ok(self.try_get(name)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn get<T: Value>(&self, name: &str) -> StoreResult<T> {
+        Ok(rusqlite::Row::get(self, name)?)
+    }
+}
+
 pub(super) fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Database(format!("unreadable {what} in the store: {value}"))
 }
@@ -69,41 +98,41 @@ pub(super) fn id_list<'a>(ids: impl IntoIterator<Item = &'a str>) -> StoreResult
     to_json(&ids.into_iter().collect::<Vec<_>>())
 }
 
-pub(super) fn project(row: &SqliteRow) -> StoreResult<Project> {
-    let id: String = row.try_get("id")?;
+pub(super) fn project(row: &impl Columns) -> StoreResult<Project> {
+    let id: String = row.get("id")?;
     Ok(Project {
         id: ProjectId::parse(&id).map_err(|e| corrupt("project id", e))?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        timezone: row.try_get("timezone")?,
-        webhook_version: row.try_get("webhook_version")?,
-        webhook_token: row.try_get("webhook_token")?,
-        previous_webhook_token: row.try_get("previous_webhook_token")?,
-        previous_token_expires_at: opt_ts(row.try_get("previous_token_expires_at")?),
-        app_id: row.try_get("app_id")?,
-        app_token_hash: row.try_get("app_token_hash")?,
-        created_at: ts(row.try_get("created_at")?),
-        updated_at: ts(row.try_get("updated_at")?),
+        name: row.get("name")?,
+        description: row.get("description")?,
+        timezone: row.get("timezone")?,
+        webhook_version: row.get("webhook_version")?,
+        webhook_token: row.get("webhook_token")?,
+        previous_webhook_token: row.get("previous_webhook_token")?,
+        previous_token_expires_at: opt_ts(row.get("previous_token_expires_at")?),
+        app_id: row.get("app_id")?,
+        app_token_hash: row.get("app_token_hash")?,
+        created_at: ts(row.get("created_at")?),
+        updated_at: ts(row.get("updated_at")?),
     })
 }
 
-pub(super) fn webhook(row: &SqliteRow) -> StoreResult<Webhook> {
-    let id: String = row.try_get("id")?;
-    let project_id: String = row.try_get("project_id")?;
-    let events: String = row.try_get("events")?;
-    let headers: String = row.try_get("headers")?;
+pub(super) fn webhook(row: &impl Columns) -> StoreResult<Webhook> {
+    let id: String = row.get("id")?;
+    let project_id: String = row.get("project_id")?;
+    let events: String = row.get("events")?;
+    let headers: String = row.get("headers")?;
     Ok(Webhook {
         id: WebhookId::parse(&id).map_err(|e| corrupt("webhook id", e))?,
         project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
-        target_url: row.try_get("target_url")?,
+        target_url: row.get("target_url")?,
         events: from_json("webhook events", &events)?,
-        active: row.try_get("active")?,
+        active: row.get("active")?,
         headers: from_json("webhook headers", &headers)?,
-        description: row.try_get("description")?,
-        disabled_reason: row.try_get("disabled_reason")?,
-        disabled_at: opt_ts(row.try_get("disabled_at")?),
-        created_at: ts(row.try_get("created_at")?),
-        updated_at: ts(row.try_get("updated_at")?),
+        description: row.get("description")?,
+        disabled_reason: row.get("disabled_reason")?,
+        disabled_at: opt_ts(row.get("disabled_at")?),
+        created_at: ts(row.get("created_at")?),
+        updated_at: ts(row.get("updated_at")?),
     })
 }
 
@@ -111,52 +140,52 @@ fn count(what: &str, value: i64) -> StoreResult<u32> {
     u32::try_from(value).map_err(|_| corrupt(what, value))
 }
 
-pub(super) fn send_out(row: &SqliteRow) -> StoreResult<SendOut> {
-    let id: String = row.try_get("id")?;
-    let project_id: String = row.try_get("project_id")?;
-    let event_id: Option<String> = row.try_get("event_id")?;
-    let source_kind: String = row.try_get("source_kind")?;
-    let status: String = row.try_get("status")?;
-    let headers: String = row.try_get("headers")?;
-    let channel: Option<i64> = row.try_get("channel")?;
+pub(super) fn send_out(row: &impl Columns) -> StoreResult<SendOut> {
+    let id: String = row.get("id")?;
+    let project_id: String = row.get("project_id")?;
+    let event_id: Option<String> = row.get("event_id")?;
+    let source_kind: String = row.get("source_kind")?;
+    let status: String = row.get("status")?;
+    let headers: String = row.get("headers")?;
+    let channel: Option<i64> = row.get("channel")?;
     Ok(SendOut {
         id: SendOutId::parse(&id).map_err(|e| corrupt("send-out id", e))?,
         project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
         event_id: event_id
             .map(|id| EventId::parse(&id).map_err(|e| corrupt("event id", e)))
             .transpose()?,
-        envelope_type: row.try_get("envelope_type")?,
-        event_type: row.try_get("event_type")?,
+        envelope_type: row.get("envelope_type")?,
+        event_type: row.get("event_type")?,
         source_kind: SourceKind::parse(&source_kind)
             .ok_or_else(|| corrupt("source kind", &source_kind))?,
-        source_id: row.try_get("source_id")?,
+        source_id: row.get("source_id")?,
         channel: channel.map(|c| count("channel", c)).transpose()?,
-        target_url: row.try_get("target_url")?,
+        target_url: row.get("target_url")?,
         headers: from_json::<BTreeMap<String, String>>("send-out headers", &headers)?,
-        body: row.try_get("body")?,
+        body: row.get("body")?,
         status: SendOutStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        attempts: count("attempt count", row.try_get("attempts")?)?,
-        next_attempt_at: opt_ts(row.try_get("next_attempt_at")?),
-        last_attempt_at: opt_ts(row.try_get("last_attempt_at")?),
-        failure_reason: row.try_get("failure_reason")?,
-        is_test: row.try_get("is_test")?,
-        group_id: row.try_get("group_id")?,
-        event_created_at: opt_ts(row.try_get("event_created_at")?),
-        created_at: ts(row.try_get("created_at")?),
-        updated_at: ts(row.try_get("updated_at")?),
+        attempts: count("attempt count", row.get("attempts")?)?,
+        next_attempt_at: opt_ts(row.get("next_attempt_at")?),
+        last_attempt_at: opt_ts(row.get("last_attempt_at")?),
+        failure_reason: row.get("failure_reason")?,
+        is_test: row.get("is_test")?,
+        group_id: row.get("group_id")?,
+        event_created_at: opt_ts(row.get("event_created_at")?),
+        created_at: ts(row.get("created_at")?),
+        updated_at: ts(row.get("updated_at")?),
     })
 }
 
 /// A row of [`CLAIMS_BY_IDS`] as a claim under the lease ending `lease_until`, signed with
 /// `secrets`.
 pub(super) fn claim(
-    row: &SqliteRow,
+    row: &impl Columns,
     secrets: SigningSecrets,
     lease_until: Timestamp,
 ) -> StoreResult<Claim> {
     let send_out = send_out(row)?;
-    let webhook_active: Option<bool> = row.try_get("webhook_active")?;
-    let distribution_status: Option<String> = row.try_get("distribution_status")?;
+    let webhook_active: Option<bool> = row.get("webhook_active")?;
+    let distribution_status: Option<String> = row.get("distribution_status")?;
     // A test send out is sent whatever its target's state; a distribution's send outs only
     // while it is live (a deleted target is inactive).
     let target_active = send_out.is_test
@@ -172,20 +201,20 @@ pub(super) fn claim(
     })
 }
 
-pub(super) fn attempt(row: &SqliteRow) -> StoreResult<Attempt> {
-    let send_out_id: String = row.try_get("send_out_id")?;
-    let status: Option<i64> = row.try_get("response_status")?;
-    let duration: i64 = row.try_get("duration_ms")?;
+pub(super) fn attempt(row: &impl Columns) -> StoreResult<Attempt> {
+    let send_out_id: String = row.get("send_out_id")?;
+    let status: Option<i64> = row.get("response_status")?;
+    let duration: i64 = row.get("duration_ms")?;
     Ok(Attempt {
         send_out_id: SendOutId::parse(&send_out_id).map_err(|e| corrupt("send-out id", e))?,
-        number: count("attempt number", row.try_get("number")?)?,
-        started_at: ts(row.try_get("started_at")?),
+        number: count("attempt number", row.get("number")?)?,
+        started_at: ts(row.get("started_at")?),
         duration_ms: u64::try_from(duration).map_err(|_| corrupt("duration", duration))?,
         response_status: status
             .map(|s| u16::try_from(s).map_err(|_| corrupt("response status", s)))
             .transpose()?,
-        response_body: row.try_get("response_body")?,
-        error: row.try_get("error")?,
-        succeeded: row.try_get("succeeded")?,
+        response_body: row.get("response_body")?,
+        error: row.get("error")?,
+        succeeded: row.get("succeeded")?,
     })
 }

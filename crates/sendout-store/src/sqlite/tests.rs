@@ -8,6 +8,7 @@ use sendout_core::ids::{EventId, GroupId, ProjectId};
 use sendout_core::time::Timestamp;
 use serde_json::value::RawValue;
 
+use super::direct::Commit;
 use super::*;
 
 fn raw(json: &str) -> Box<RawValue> {
@@ -371,15 +372,20 @@ async fn a_live_distribution_whose_spec_no_longer_parses_does_not_stop_ingest() 
     assert_eq!(sources, [sound.id.to_string()]);
 }
 
-async fn synchronous(conn: &mut SqliteConnection) -> i64 {
+async fn synchronous(store: &SqliteStore) -> i64 {
+    let mut writer = store.writer.acquire().await.expect("writer");
     sqlx::query_scalar("PRAGMA synchronous")
-        .fetch_one(conn)
+        .fetch_one(&mut *writer)
         .await
         .expect("read")
 }
 
+fn synchronous_inside(tx: &rusqlite::Connection) -> StoreResult<i64> {
+    Ok(tx.query_row("PRAGMA synchronous", [], |row| row.get(0))?)
+}
+
 /// Leases and outcomes commit without waiting for the disk; everything else keeps `FULL`,
-/// even after a relaxed transaction failed half-way.
+/// even after a relaxed transaction failed half-way or panicked.
 #[tokio::test]
 async fn relaxed_writes_do_not_leave_the_writer_relaxed() {
     const NORMAL: i64 = 1;
@@ -387,26 +393,41 @@ async fn relaxed_writes_do_not_leave_the_writer_relaxed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = fresh(&dir, SqliteOptions::default()).await;
     let inside = store
-        .write_relaxed(async |conn| Ok(synchronous(conn).await))
+        .direct
+        .run(Commit::Relaxed, synchronous_inside)
         .await
         .expect("committed");
     assert_eq!(inside, NORMAL);
-    let mut writer = store.writer.acquire().await.expect("writer");
-    assert_eq!(synchronous(&mut writer).await, FULL);
-    drop(writer);
+    assert_eq!(synchronous(&store).await, FULL);
+    let inside = store
+        .direct
+        .run(Commit::Durable, synchronous_inside)
+        .await
+        .expect("committed");
+    assert_eq!(inside, FULL);
 
     let failed = store
-        .write_relaxed(async |conn| {
-            sqlx::query("INSERT INTO no_such_table VALUES (1)")
-                .execute(conn)
-                .await?;
+        .direct
+        .run(Commit::Relaxed, |tx| {
+            tx.execute("INSERT INTO no_such_table VALUES (1)", [])?;
             Ok(())
         })
         .await;
     assert!(failed.is_err());
-    let mut writer = store.writer.acquire().await.expect("writer");
-    assert_eq!(synchronous(&mut writer).await, FULL);
-    drop(writer);
+    assert_eq!(synchronous(&store).await, FULL);
+
+    let panicked = store
+        .direct
+        .run(Commit::Relaxed, |tx| -> StoreResult<()> {
+            tx.execute("DELETE FROM projects", [])?;
+            panic!("a bug in a direct transaction");
+        })
+        .await;
+    assert!(panicked.is_err());
+    assert_eq!(synchronous(&store).await, FULL);
+    // The writer is usable again, and the panicked transaction was rolled back.
+    let project = shop(&store).await;
+    assert_eq!(store.list_projects().await.expect("listed"), [project]);
 
     // With `Normal` durability nothing is ever switched to FULL.
     let relaxed_dir = tempfile::tempdir().expect("temp dir");
@@ -418,12 +439,58 @@ async fn relaxed_writes_do_not_leave_the_writer_relaxed() {
         },
     )
     .await;
-    normal
-        .write_relaxed(async |_| Ok(()))
+    let inside = normal
+        .direct
+        .run(Commit::Durable, synchronous_inside)
         .await
         .expect("committed");
-    let mut writer = normal.writer.acquire().await.expect("writer");
-    assert_eq!(synchronous(&mut writer).await, NORMAL);
+    assert_eq!(inside, NORMAL);
+    assert_eq!(synchronous(&normal).await, NORMAL);
+}
+
+/// A caller that stops waiting for a direct transaction does not cut it short: it commits,
+/// and the writer (and SQLite's write lock) is free for the next write.
+#[tokio::test]
+async fn a_direct_write_whose_caller_went_away_still_ends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let project = shop(&store).await;
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let (finish, finishing) = std::sync::mpsc::channel::<()>();
+    let id = project.id.clone();
+    let direct = store.direct.clone();
+    let write = async move {
+        direct
+            .run(Commit::Durable, move |tx| {
+                tx.execute(
+                    "UPDATE projects SET name = 'renamed' WHERE id = ?1",
+                    [id.as_str()],
+                )?;
+                started.send(()).expect("test waits");
+                finishing.recv().expect("test says when");
+                Ok(())
+            })
+            .await
+    };
+    let write = tokio::spawn(write);
+    tokio::task::spawn_blocking(move || running.recv().expect("started"))
+        .await
+        .expect("joined");
+    write.abort();
+    finish.send(()).expect("still running");
+    let renamed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if store.get_project(&project.id).await.expect("read").name == "renamed" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(renamed.is_ok(), "the abandoned transaction committed");
+    tokio::time::timeout(Duration::from_secs(10), shop(&store))
+        .await
+        .expect("the next write got the writer");
 }
 
 /// Commits never checkpoint (that would stall the single writer); the store's own task copies

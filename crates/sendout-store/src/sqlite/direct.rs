@@ -1,0 +1,113 @@
+//! Direct write transactions: a whole transaction in one go on the writer's SQLite handle.
+//!
+//! sqlx runs every SQLite connection on a thread of its own and every statement is a message
+//! to that thread and an answer back, so a claim of five statements between `BEGIN` and
+//! `COMMIT` was a dozen thread hand-offs, and the single writer connection stayed held (by a
+//! transaction waiting for its next statement) far longer than SQLite worked on it: the kernel
+//! switching those threads was the largest item of the engine's profile, and the writer was
+//! busy a third of the time it was held (docs/PERFORMANCE.md).
+//!
+//! The writes on the delivery path (ingest's inserts, claims, outcomes, releases) therefore
+//! run as one closure on a blocking thread: it takes the writer connection from the pool
+//! (so they queue with every other write, as before), locks its SQLite handle away from
+//! sqlx's thread ([`sqlx::sqlite::SqliteConnection::lock_handle`]), wraps the handle in a
+//! rusqlite connection that does not own it, and runs `BEGIN IMMEDIATE`, its statements and
+//! `COMMIT` without a hand-off. Both drivers link the same SQLite library (`libsqlite3-sys`,
+//! bundled), so the handle is the same kind of object to both.
+//!
+//! A caller that stops waiting does not cut a direct transaction short: it runs to its commit
+//! or rollback on its thread and then gives the connection back, so the write lock is never
+//! left held by an abandoned transaction.
+
+use std::panic::{self, AssertUnwindSafe};
+
+use rusqlite::TransactionBehavior;
+use sqlx::SqlitePool;
+
+use super::Durability;
+use crate::{StoreError, StoreResult};
+
+/// How a direct transaction's commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Commit {
+    /// At the store's durability level (see [`Durability`]).
+    Durable,
+    /// Without waiting for the disk (`synchronous=NORMAL`), whatever the level: for writes
+    /// whose loss in a power cut costs only a repeated delivery (see the module docs of
+    /// [`super`]).
+    Relaxed,
+}
+
+/// The writer connection, for direct transactions.
+#[derive(Debug, Clone)]
+pub(super) struct DirectWriter {
+    pool: SqlitePool,
+    durability: Durability,
+}
+
+impl DirectWriter {
+    pub(super) fn new(pool: SqlitePool, durability: Durability) -> Self {
+        Self { pool, durability }
+    }
+
+    /// Runs `work` in one write transaction (`BEGIN IMMEDIATE` … `COMMIT`, rolled back if it
+    /// fails) on the writer connection, on a blocking thread; returns what `work` returned
+    /// once the transaction has ended.
+    pub(super) async fn run<T, F>(&self, commit: Commit, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let mut conn = self.pool.acquire().await?;
+        let level = synchronous(self.durability);
+        let inside = match commit {
+            Commit::Durable => level,
+            Commit::Relaxed => synchronous(Durability::Normal),
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut handle = futures::executor::block_on(conn.lock_handle())?;
+            // SAFETY: while `handle` lives, sqlx's thread makes no call on this SQLite handle
+            // or its statements (that is what `lock_handle` guarantees), and `db` is dropped
+            // (its statements finalized) before `handle`. `from_handle` never closes it.
+            #[allow(unsafe_code)]
+            let mut db =
+                unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr())? };
+            let done = panic::catch_unwind(AssertUnwindSafe(|| transaction(&mut db, inside, work)));
+            // Statements outside direct transactions keep the store's level, whatever
+            // happened inside.
+            let reset = if inside == level {
+                Ok(())
+            } else {
+                db.execute_batch(level).map_err(StoreError::from)
+            };
+            drop(db);
+            drop(handle);
+            match done {
+                Ok(done) => reset.and(done),
+                Err(panicked) => panic::resume_unwind(panicked),
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("a write transaction failed: {e}")))?
+    }
+}
+
+/// The pragma that sets a connection to `durability`.
+fn synchronous(durability: Durability) -> &'static str {
+    match durability {
+        Durability::Full => "PRAGMA synchronous = FULL",
+        Durability::Normal => "PRAGMA synchronous = NORMAL",
+    }
+}
+
+fn transaction<T>(
+    db: &mut rusqlite::Connection,
+    synchronous: &str,
+    work: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    db.execute_batch(synchronous)?;
+    let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let done = work(&tx)?;
+    tx.commit()?;
+    Ok(done)
+}
