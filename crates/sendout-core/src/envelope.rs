@@ -1,8 +1,10 @@
 //! The exact body a receiver gets (PRODUCT §3).
 //!
-//! A send out's body is built once, when the send out is created, and stored; every attempt
-//! and every retry sends those same bytes, so receivers can de-duplicate on `id` and the
-//! signatures cover exactly what the audit log shows.
+//! A send out's body is built when the send out is created; every attempt and every retry
+//! sends those same bytes, so receivers can de-duplicate on `id` and the signatures cover
+//! exactly what the audit log shows. [`build`] is a pure function of its inputs, which the
+//! store keeps as they were, so the embedded store may build a webhook's body again instead
+//! of storing it (`sendout-store`, `sqlite/rows.rs`).
 //!
 //! Invariants:
 //! - the body is compact JSON (no insignificant whitespace) with the keys in the documented

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::direct::{Commit, DirectWriter};
 use super::distributions;
-use super::rows::{self, to_json};
+use super::rows::{self, to_json, EventParts};
 use crate::fanout::{self, Targets};
 use crate::model::{Distribution, IngestOutcome, NewEvent, SendOut, Webhook};
 use crate::{StoreError, StoreResult};
@@ -149,7 +149,7 @@ async fn write(pools: &Pools, calls: &[(&ProjectId, &[NewEvent])]) -> StoreResul
     let mut reader = pools.readers.acquire().await?;
     let mut targets: HashMap<&ProjectId, Option<ProjectTargets>> = HashMap::new();
     let mut events: Vec<EventRow> = Vec::new();
-    let mut send_outs: Vec<SendOut> = Vec::new();
+    let mut send_outs: Vec<(SendOut, bool)> = Vec::new();
     let mut answers = Vec::with_capacity(calls.len());
     for (project, call_events) in calls {
         if !targets.contains_key(project) {
@@ -182,7 +182,10 @@ async fn write(pools: &Pools, calls: &[(&ProjectId, &[NewEvent])]) -> StoreResul
                 send_outs: u32::try_from(planned.len()).unwrap_or(u32::MAX),
             });
             events.push(EventRow::of(project, event, now));
-            send_outs.extend(planned);
+            for send_out in planned {
+                let stored = rows::request_stored(&send_out, EventParts::of(event))?;
+                send_outs.push((send_out, stored));
+            }
         }
         answers.push(Ok(outcomes));
     }
@@ -192,7 +195,7 @@ async fn write(pools: &Pools, calls: &[(&ProjectId, &[NewEvent])]) -> StoreResul
             .writer
             .run(Commit::Durable, move |tx| {
                 insert_events(tx, &events)?;
-                insert_send_outs(tx, &send_outs, None)
+                insert_send_outs(tx, send_outs.iter().map(|(s, stored)| (s, *stored)), None)
             })
             .await?;
     }
@@ -277,16 +280,15 @@ fn insert_events(tx: &rusqlite::Connection, events: &[EventRow]) -> StoreResult<
     Ok(())
 }
 
-/// Inserts send outs as given, leased until `lease_until` if set: the queue rows, then their
-/// requests (kept apart so later writes to the queue row do not copy the body).
-pub(super) fn insert_send_outs(
+/// Inserts send outs as given, leased until `lease_until` if set: the queue rows, then, for
+/// those paired with `true`, their requests (kept apart so later writes to the queue row do
+/// not copy the body; not stored at all where they can be made again from the event, see
+/// [`rows::request_stored`]).
+pub(super) fn insert_send_outs<'a>(
     tx: &rusqlite::Connection,
-    send_outs: &[SendOut],
+    send_outs: impl IntoIterator<Item = (&'a SendOut, bool)>,
     lease_until: Option<Timestamp>,
 ) -> StoreResult<()> {
-    if send_outs.is_empty() {
-        return Ok(());
-    }
     let lease_until = lease_until.map(Timestamp::as_millis);
     let mut row = tx.prepare_cached(
         "INSERT INTO send_outs (id, project_id, event_id, envelope_type, event_type, \
@@ -299,7 +301,7 @@ pub(super) fn insert_send_outs(
     let mut body = tx.prepare_cached(
         "INSERT INTO send_out_bodies (send_out_id, headers, body) VALUES (?1, ?2, ?3)",
     )?;
-    for s in send_outs {
+    for (s, request_stored) in send_outs {
         // A leased open send out is not due before its lease ends (see `queue`).
         let next_attempt_at = match (s.next_attempt_at, lease_until) {
             (Some(next), Some(lease)) => Some(next.as_millis().max(lease)),
@@ -327,7 +329,9 @@ pub(super) fn insert_send_outs(
             s.updated_at.as_millis(),
             lease_until,
         ])?;
-        body.execute(params![s.id.as_str(), to_json(&s.headers)?, s.body])?;
+        if request_stored {
+            body.execute(params![s.id.as_str(), to_json(&s.headers)?, s.body])?;
+        }
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ pub(super) async fn insert_send_out(
         .run(Commit::Durable, move |tx| {
             tx.prepare_cached("SELECT 1 FROM projects WHERE id = ?1")?
                 .query_row([send_out.project_id.as_str()], |_| Ok(()))?;
-            insert_send_outs(tx, std::slice::from_ref(&send_out), Some(lease_until))?;
+            insert_send_outs(tx, [(&send_out, true)], Some(lease_until))?;
             let mut claims = load_claims(tx, &[send_out.id.as_str()], now, lease_until)?;
             claims.pop().ok_or(StoreError::NotFound)
         })

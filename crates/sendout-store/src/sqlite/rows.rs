@@ -7,42 +7,119 @@
 
 use std::collections::BTreeMap;
 
-use sendout_core::ids::{EventId, ProjectId, SendOutId, WebhookId};
+use sendout_core::envelope::{self, EventRef, SourceRef};
+use sendout_core::ids::{EventId, GroupId, ProjectId, SendOutId, WebhookId};
 use sendout_core::time::Timestamp;
+use serde_json::value::RawValue;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
 
 use crate::model::{
-    Attempt, Claim, Project, SendOut, SendOutStatus, SigningSecrets, SourceKind, Webhook,
+    Attempt, Claim, NewEvent, Project, SendOut, SendOutStatus, SigningSecrets, SourceKind, Webhook,
 };
 use crate::{StoreError, StoreResult};
 
-/// The columns of a send out: its queue row `s` and its request `b`, joined by
-/// [`WITH_BODIES`].
-pub(super) const SEND_OUT_COLUMNS: &str = "s.id, s.project_id, s.event_id, s.envelope_type, \
-     s.event_type, s.source_kind, s.source_id, s.channel, s.target_url, b.headers, b.body, \
-     s.status, s.attempts, s.next_attempt_at, s.last_attempt_at, s.failure_reason, s.is_test, \
-     s.group_id, s.event_created_at, s.created_at, s.updated_at";
+/// The columns of a send out: its queue row `s`, its stored request `b` if any, and what its
+/// envelope takes from its event `e` if the request is not stored. See [`send_out_columns!`].
+macro_rules! send_out_columns {
+    () => {
+        "s.id, s.project_id, s.event_id, s.envelope_type, \
+         s.event_type, s.source_kind, s.source_id, s.channel, s.target_url, b.headers, b.body, \
+         e.data AS event_data, e.entity_id AS event_entity_id, e.group_id AS event_group_id, \
+         e.event_source AS event_source, \
+         s.status, s.attempts, s.next_attempt_at, s.last_attempt_at, s.failure_reason, s.is_test, \
+         s.group_id, s.event_created_at, s.created_at, s.updated_at"
+    };
+}
 
-/// The send outs `s` with their requests `b` (headers and body live in their own table,
-/// written once, so the queue row stays small: see migration 0003).
-pub(super) const WITH_BODIES: &str = "send_outs s JOIN send_out_bodies b ON b.send_out_id = s.id";
+/// The send outs `s` with their requests `b`, or, where no request is stored, their events
+/// `e`. Headers and bodies live in their own table (written once, so the queue row stays
+/// small: migration 0003), and only for send outs whose request cannot be made again from
+/// the event: a project-settings webhook's envelope is a pure function of the send out's row
+/// and its event's, so it is built when read ([`webhook_body`]) unless the webhook has
+/// headers of its own. The event is joined only when it is needed.
+macro_rules! with_bodies {
+    () => {
+        "send_outs s LEFT JOIN send_out_bodies b ON b.send_out_id = s.id \
+         LEFT JOIN events e ON b.send_out_id IS NULL AND e.id = s.event_id"
+    };
+}
+
+/// See [`send_out_columns!`].
+pub(super) const SEND_OUT_COLUMNS: &str = send_out_columns!();
+
+/// See [`with_bodies!`].
+pub(super) const WITH_BODIES: &str = with_bodies!();
 
 /// Send outs with whether their target (webhook or distribution) still exists and is active;
-/// `?1` is a JSON
-/// array of send-out ids.
-pub(super) const CLAIMS_BY_IDS: &str = "SELECT s.id, s.project_id, s.event_id, s.envelope_type, \
-     s.event_type, s.source_kind, s.source_id, s.channel, s.target_url, b.headers, b.body, \
-     s.status, s.attempts, s.next_attempt_at, s.last_attempt_at, s.failure_reason, s.is_test, \
-     s.group_id, s.event_created_at, s.created_at, s.updated_at, \
-     w.active AS webhook_active, d.status AS distribution_status \
-     FROM send_outs s JOIN send_out_bodies b ON b.send_out_id = s.id \
-     LEFT JOIN webhooks w ON s.source_kind = 'webhook' AND w.id = s.source_id \
+/// `?1` is a JSON array of send-out ids.
+pub(super) const CLAIMS_BY_IDS: &str = concat!(
+    "SELECT ",
+    send_out_columns!(),
+    ", w.active AS webhook_active, d.status AS distribution_status FROM ",
+    with_bodies!(),
+    " LEFT JOIN webhooks w ON s.source_kind = 'webhook' AND w.id = s.source_id \
          AND w.project_id = s.project_id \
      LEFT JOIN distributions d ON s.source_kind = 'distribution' AND d.id = s.source_id \
          AND d.project_id = s.project_id \
      WHERE s.id IN (SELECT value FROM json_each(?1)) \
-     ORDER BY s.next_attempt_at, s.id";
+     ORDER BY s.next_attempt_at, s.id"
+);
+
+/// What a webhook's envelope takes from its event beyond what the send out's row holds.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EventParts<'a> {
+    pub data: &'a RawValue,
+    pub entity_id: Option<&'a str>,
+    pub group_id: &'a GroupId,
+    pub event_source: &'a RawValue,
+}
+
+impl<'a> EventParts<'a> {
+    pub(super) fn of(event: &'a NewEvent) -> Self {
+        Self {
+            data: &event.data,
+            entity_id: event.entity_id.as_deref(),
+            group_id: &event.group_id,
+            event_source: &event.event_source,
+        }
+    }
+}
+
+/// The body of a project-settings webhook's send out, made from its row and its event: byte
+/// for byte what fan-out built ([`crate::fanout::to_webhooks`]), since every input is stored
+/// as it was then. `None` for any other send out (a distribution channel's designed body, a
+/// test send), whose body is always stored.
+pub(super) fn webhook_body(s: &SendOut, event: EventParts<'_>) -> StoreResult<Option<String>> {
+    let (SourceKind::Webhook, false, Some(event_id), Some(created_at)) =
+        (s.source_kind, s.is_test, &s.event_id, s.event_created_at)
+    else {
+        return Ok(None);
+    };
+    let webhook = WebhookId::parse(&s.source_id).map_err(|e| corrupt("webhook id", e))?;
+    Ok(Some(envelope::build(
+        &s.id,
+        &s.project_id,
+        s.created_at,
+        &s.envelope_type,
+        event.data,
+        &SourceRef::webhook(&webhook, &s.target_url),
+        &EventRef {
+            id: event_id,
+            event_type: &s.event_type,
+            created_at,
+            entity_id: event.entity_id,
+            group_id: event.group_id,
+            event_source: event.event_source,
+        },
+    )))
+}
+
+/// Whether a send out's request must be stored: unless it has no headers of its own and its
+/// body is what [`webhook_body`] makes from `event`.
+pub(super) fn request_stored(s: &SendOut, event: EventParts<'_>) -> StoreResult<bool> {
+    Ok(!s.headers.is_empty() || webhook_body(s, event)?.as_deref() != Some(s.body.as_str()))
+}
 
 /// A column type both drivers read (text, integers, booleans, and their `Option`s).
 pub(super) trait Value:
@@ -146,9 +223,10 @@ pub(super) fn send_out(row: &impl Columns) -> StoreResult<SendOut> {
     let event_id: Option<String> = row.get("event_id")?;
     let source_kind: String = row.get("source_kind")?;
     let status: String = row.get("status")?;
-    let headers: String = row.get("headers")?;
+    let headers: Option<String> = row.get("headers")?;
+    let body: Option<String> = row.get("body")?;
     let channel: Option<i64> = row.get("channel")?;
-    Ok(SendOut {
+    let mut send_out = SendOut {
         id: SendOutId::parse(&id).map_err(|e| corrupt("send-out id", e))?,
         project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
         event_id: event_id
@@ -161,8 +239,11 @@ pub(super) fn send_out(row: &impl Columns) -> StoreResult<SendOut> {
         source_id: row.get("source_id")?,
         channel: channel.map(|c| count("channel", c)).transpose()?,
         target_url: row.get("target_url")?,
-        headers: from_json::<BTreeMap<String, String>>("send-out headers", &headers)?,
-        body: row.get("body")?,
+        headers: match headers {
+            Some(headers) => from_json::<BTreeMap<String, String>>("send-out headers", &headers)?,
+            None => BTreeMap::new(),
+        },
+        body: String::new(),
         status: SendOutStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         attempts: count("attempt count", row.get("attempts")?)?,
         next_attempt_at: opt_ts(row.get("next_attempt_at")?),
@@ -173,7 +254,38 @@ pub(super) fn send_out(row: &impl Columns) -> StoreResult<SendOut> {
         event_created_at: opt_ts(row.get("event_created_at")?),
         created_at: ts(row.get("created_at")?),
         updated_at: ts(row.get("updated_at")?),
-    })
+    };
+    send_out.body = match body {
+        Some(body) => body,
+        None => rebuilt_body(row, &send_out)?,
+    };
+    Ok(send_out)
+}
+
+/// The body of a send out without a stored request, from its event's columns.
+fn rebuilt_body(row: &impl Columns, send_out: &SendOut) -> StoreResult<String> {
+    let missing = || {
+        corrupt(
+            "send-out request",
+            format!("none stored for {}", send_out.id),
+        )
+    };
+    let data: Option<String> = row.get("event_data")?;
+    let event_source: Option<String> = row.get("event_source")?;
+    let group_id: Option<String> = row.get("event_group_id")?;
+    let (Some(data), Some(event_source), Some(group_id)) = (data, event_source, group_id) else {
+        return Err(missing());
+    };
+    let raw = |what, text| serde_json::from_str::<&RawValue>(text).map_err(|e| corrupt(what, e));
+    let group_id = GroupId::parse(&group_id).map_err(|e| corrupt("group id", e))?;
+    let entity_id: Option<String> = row.get("event_entity_id")?;
+    let parts = EventParts {
+        data: raw("event data", &data)?,
+        entity_id: entity_id.as_deref(),
+        group_id: &group_id,
+        event_source: raw("event source", &event_source)?,
+    };
+    webhook_body(send_out, parts)?.ok_or_else(missing)
 }
 
 /// A row of [`CLAIMS_BY_IDS`] as a claim under the lease ending `lease_until`, signed with

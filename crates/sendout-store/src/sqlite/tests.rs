@@ -118,11 +118,12 @@ async fn pruning_takes_attempts_with_their_send_outs_and_events_nothing_refers_t
     let dir = tempfile::tempdir().expect("temp dir");
     let store = fresh(&dir, SqliteOptions::default()).await;
     let project = shop(&store).await;
+    // A header of its own, so its send outs' requests are stored (and must go with them).
     let fields = WebhookFields {
         target_url: "https://example.com/hook".into(),
         events: vec!["voucher.published".into()],
         active: true,
-        headers: BTreeMap::new(),
+        headers: BTreeMap::from([("x-shop".to_owned(), "1".to_owned())]),
         description: None,
     };
     store
@@ -528,4 +529,93 @@ async fn the_wal_is_checkpointed_by_the_store_not_by_commits() {
         }
     }
     assert!(checkpointed, "the events reached the database file");
+}
+
+/// A webhook's request is stored only if it has headers of its own; otherwise its envelope is
+/// made again from the event whenever it is read, byte for byte the one fan-out built.
+#[tokio::test]
+async fn a_webhooks_envelope_is_rebuilt_from_its_event_unless_it_has_headers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let project = shop(&store).await;
+    let webhook = |headers: BTreeMap<String, String>| WebhookFields {
+        target_url: "https://example.com/hook".into(),
+        events: vec!["voucher.published".into()],
+        active: true,
+        headers,
+        description: None,
+    };
+    let plain = store
+        .create_webhook(&project.id, webhook(BTreeMap::new()))
+        .await
+        .expect("created");
+    let with_headers = store
+        .create_webhook(
+            &project.id,
+            webhook(BTreeMap::from([("x-shop".to_owned(), "1".to_owned())])),
+        )
+        .await
+        .expect("created");
+    let published = NewEvent {
+        data: raw(r#"{"voucher":{"code":"A-1","tags":["é",null]},"z":1,"a":0.50}"#),
+        entity_id: Some("v_1".into()),
+        event_source: raw(r#"{"channel":"API","api_key":{"name":"k"}}"#),
+        ..event("voucher.published")
+    };
+    store
+        .ingest(&project.id, vec![published.clone()])
+        .await
+        .expect("ingested");
+    assert_eq!(count(&store, "send_outs").await, 2);
+    assert_eq!(
+        count(&store, "send_out_bodies").await,
+        1,
+        "only the one with headers"
+    );
+
+    let claims = store
+        .claim_due(Timestamp::now(), 10, Duration::from_secs(30))
+        .await
+        .expect("claimed");
+    assert_eq!(claims.len(), 2);
+    for claim in &claims {
+        let s = &claim.send_out;
+        // What fan-out built for this send out, from the same inputs.
+        let source = sendout_core::envelope::SourceRef::webhook(
+            if s.source_id == plain.id.as_str() {
+                &plain.id
+            } else {
+                &with_headers.id
+            },
+            &s.target_url,
+        );
+        let expected = sendout_core::envelope::build(
+            &s.id,
+            &project.id,
+            s.created_at,
+            "voucher.published",
+            &published.data,
+            &source,
+            &sendout_core::envelope::EventRef {
+                id: &published.id,
+                event_type: &published.event_type,
+                created_at: published.created_at,
+                entity_id: published.entity_id.as_deref(),
+                group_id: &published.group_id,
+                event_source: &published.event_source,
+            },
+        );
+        assert_eq!(s.body, expected);
+        let (read, _) = store.get_send_out(&project.id, &s.id).await.expect("read");
+        assert_eq!(read.body, s.body, "the audit log shows what is sent");
+        assert_eq!(read.headers, s.headers);
+    }
+    let stored = claims
+        .iter()
+        .find(|c| c.send_out.source_id == with_headers.id.as_str())
+        .expect("claimed");
+    assert_eq!(
+        stored.send_out.headers.get("x-shop").map(String::as_str),
+        Some("1")
+    );
 }
