@@ -15,11 +15,22 @@
 //! `COMMIT` without a hand-off. Both drivers link the same SQLite library (`libsqlite3-sys`,
 //! bundled), so the handle is the same kind of object to both.
 //!
+//! **Durable commits sync after the writer is free.** Under [`Durability::Full`] a durable
+//! direct transaction commits with `synchronous=NORMAL` (SQLite appends its frames to the WAL
+//! without waiting for the disk), gives the writer connection back, and only then makes the
+//! WAL file durable with `fdatasync`; the caller hears back after that. In WAL mode a commit
+//! is exactly its frames in the log, so once the log file is synced the commit survives power
+//! loss, as `synchronous=FULL` would have made it, but the next transaction (a claim, say)
+//! does not wait for this one's sync. Concurrent syncs of the same file share the disk's
+//! flush. A log that has been checkpointed and restarted meanwhile holds later frames too;
+//! the checkpoint synced the database file with ours in it before the log could restart.
+//!
 //! A caller that stops waiting does not cut a direct transaction short: it runs to its commit
 //! or rollback on its thread and then gives the connection back, so the write lock is never
 //! left held by an abandoned transaction.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
 
 use rusqlite::TransactionBehavior;
 use sqlx::SqlitePool;
@@ -43,11 +54,26 @@ pub(super) enum Commit {
 pub(super) struct DirectWriter {
     pool: SqlitePool,
     durability: Durability,
+    /// The database's write-ahead log, synced after durable commits under `Full`.
+    wal: PathBuf,
 }
 
 impl DirectWriter {
-    pub(super) fn new(pool: SqlitePool, durability: Durability) -> Self {
-        Self { pool, durability }
+    /// `database` is the database file's path; its log is beside it (`…-wal`).
+    pub(super) fn new(pool: SqlitePool, durability: Durability, database: PathBuf) -> Self {
+        let mut wal = database.into_os_string();
+        wal.push("-wal");
+        Self {
+            pool,
+            durability,
+            wal: wal.into(),
+        }
+    }
+
+    /// The log file durable commits sync.
+    #[cfg(test)]
+    pub(super) fn wal(&self) -> &std::path::Path {
+        &self.wal
     }
 
     /// Runs `work` in one write transaction (`BEGIN IMMEDIATE` … `COMMIT`, rolled back if it
@@ -60,10 +86,11 @@ impl DirectWriter {
     {
         let mut conn = self.pool.acquire().await?;
         let level = synchronous(self.durability);
-        let inside = match commit {
-            Commit::Durable => level,
-            Commit::Relaxed => synchronous(Durability::Normal),
-        };
+        // Every transaction commits without waiting for the disk; a durable one under `Full`
+        // syncs the log afterwards (see the module docs).
+        let inside = synchronous(Durability::Normal);
+        let sync_wal = (commit == Commit::Durable && self.durability == Durability::Full)
+            .then(|| self.wal.clone());
         tokio::task::spawn_blocking(move || {
             let mut handle = futures::executor::block_on(conn.lock_handle())?;
             // SAFETY: while `handle` lives, sqlx's thread makes no call on this SQLite handle
@@ -82,14 +109,31 @@ impl DirectWriter {
             };
             drop(db);
             drop(handle);
-            match done {
-                Ok(done) => reset.and(done),
+            // The writer goes back to the pool before the sync.
+            drop(conn);
+            let done = match done {
+                Ok(done) => reset.and(done)?,
                 Err(panicked) => panic::resume_unwind(panicked),
+            };
+            if let Some(wal) = sync_wal {
+                sync(&wal)?;
             }
+            Ok(done)
         })
         .await
         .map_err(|e| StoreError::Database(format!("a write transaction failed: {e}")))?
     }
+}
+
+/// Makes everything written to the log so far durable. A log that is gone was checkpointed
+/// (and the database file synced) before it was removed.
+fn sync(wal: &std::path::Path) -> StoreResult<()> {
+    match std::fs::File::open(wal) {
+        Ok(file) => file.sync_data(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| StoreError::Database(format!("cannot sync {}: {e}", wal.display())))
 }
 
 /// The pragma that sets a connection to `durability`.

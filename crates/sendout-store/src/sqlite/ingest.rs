@@ -15,6 +15,7 @@
 //! all on one thread (see `direct.rs`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::params;
 use sendout_core::ids::ProjectId;
@@ -51,11 +52,7 @@ impl Committer {
     /// Starts the committer task on the current runtime; it ends when every store clone
     /// holding this handle is gone. Targets are read on `readers`; rows are written with
     /// `writer` at the store's durability.
-    pub(super) fn spawn(
-        writer: DirectWriter,
-        readers: SqlitePool,
-        work: std::sync::Arc<Notify>,
-    ) -> Self {
+    pub(super) fn spawn(writer: DirectWriter, readers: SqlitePool, work: Arc<Notify>) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(run(Pools { writer, readers }, work, queue));
         Self { jobs }
@@ -85,7 +82,7 @@ struct Pools {
     readers: SqlitePool,
 }
 
-async fn run(pools: Pools, work: std::sync::Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
+async fn run(pools: Pools, work: Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
         let mut size = first.events.len();
         let mut group = vec![first];

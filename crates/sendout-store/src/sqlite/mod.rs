@@ -19,7 +19,10 @@
 //! a 202, and what PostgreSQL's default gives the other backend. `synchronous=NORMAL` is also
 //! safe against kill -9 (the committed log is in the OS cache, which outlives the process; the
 //! crash test of PRODUCT §8) but may lose the last commits on power loss; operators who accept
-//! that for throughput choose [`Durability::Normal`]. Either way the cost of a sync is paid
+//! that for throughput choose [`Durability::Normal`]. Ingest's commits, which are direct
+//! transactions, get the same guarantee another way: they commit at `NORMAL` and sync the
+//! log file after giving the writer back, before answering (see `direct.rs`), so the writer
+//! does not wait for the disk. Either way the cost of a sync is paid
 //! per transaction, not per row: concurrent ingest calls are group-committed (see
 //! `ingest.rs`), and `complete` writes a whole batch of attempts in one transaction. Measured
 //! on a development machine, 64 concurrent single-event ingests to four webhooks ran at about
@@ -28,7 +31,7 @@
 //! **Relaxed writes.** Claims (leases) and attempt outcomes commit with `synchronous=NORMAL`
 //! even under `Full` ([`direct::Commit::Relaxed`]): losing them in a power cut only means
 //! a send out is attempted again, which at-least-once delivery allows, and they are most of
-//! the writer's transactions. In WAL mode the next `FULL` commit syncs the log up to itself,
+//! the writer's transactions. In WAL mode the next durable commit syncs the log up to itself,
 //! so a relaxed commit is never kept while a later durable one is lost. Every other write
 //! (ingest, configuration, manual retries) keeps the configured level.
 //!
@@ -196,7 +199,11 @@ impl SqliteStore {
         let (checkpoints, stop) = mpsc::channel(1);
         tokio::spawn(checkpoint(checkpointer.clone(), stop));
         let work = Arc::new(Notify::new());
-        let direct = direct::DirectWriter::new(writer.clone(), options.durability);
+        let direct = direct::DirectWriter::new(
+            writer.clone(),
+            options.durability,
+            writer.connect_options().get_filename().to_owned(),
+        );
         let committer = ingest::Committer::spawn(direct.clone(), readers.clone(), work.clone());
         Ok(Self {
             writer,

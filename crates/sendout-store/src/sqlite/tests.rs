@@ -400,12 +400,20 @@ async fn relaxed_writes_do_not_leave_the_writer_relaxed() {
         .expect("committed");
     assert_eq!(inside, NORMAL);
     assert_eq!(synchronous(&store).await, FULL);
+    // The file it syncs is the log SQLite writes (a wrong path would sync nothing).
+    assert_eq!(
+        store.direct.wal().file_name().and_then(|n| n.to_str()),
+        Some("sendout.db-wal")
+    );
+    assert!(store.direct.wal().exists());
+    // A durable direct transaction commits at NORMAL too and syncs the log afterwards.
     let inside = store
         .direct
         .run(Commit::Durable, synchronous_inside)
         .await
         .expect("committed");
-    assert_eq!(inside, FULL);
+    assert_eq!(inside, NORMAL);
+    assert_eq!(synchronous(&store).await, FULL);
 
     let failed = store
         .direct
