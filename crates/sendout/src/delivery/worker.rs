@@ -11,7 +11,8 @@
 //!   the one slot each finished attempt frees cost a transaction per delivery;
 //! - it looks at the store only when there may be work it has not claimed: on the work
 //!   signal, at the next due time, or after a claim that filled its room; an attempt's end
-//!   alone is no reason;
+//!   alone is no reason; and after a claim that did not fill its room, not again before
+//!   [`CLAIM_GAP`] has passed (so one claim takes what several ingest commits made);
 //! - it never polls in a loop: when nothing is due it sleeps until the store's next due time,
 //!   its own next retry, or the store's work signal (new events, retry requests), and at most
 //!   [`IDLE_RECHECK`] (work made by another process sharing the database);
@@ -142,7 +143,18 @@ struct Worker {
     own_retry: Option<Timestamp>,
     /// Whether the last claim filled the room, so more may be due at once.
     more_due: bool,
+    /// No claim before this, after one that did not fill the room ([`CLAIM_GAP`]).
+    hold_until: Option<Instant>,
 }
+
+/// The least time between the start of a claim that did not fill the worker's room and the
+/// next claim. A claim is a write transaction whatever it finds, and at moderate rates every
+/// ingest commit's work signal would otherwise make one for the one or two send outs it
+/// committed: at 1,000 events/s half the writer's transactions were such claims, and ingest
+/// waited behind them. Holding claims for a few milliseconds lets one claim take what
+/// several commits made. An idle worker's first claim is not held (the last one was long
+/// ago), and neither is one after a full claim (more is due at once).
+pub const CLAIM_GAP: Duration = Duration::from_millis(4);
 
 /// How soon to look again at a send out due already but not claimed (another worker's).
 const RACE_RECHECK: Duration = Duration::from_millis(10);
@@ -178,6 +190,7 @@ impl Worker {
             running: HashMap::new(),
             own_retry: None,
             more_due: false,
+            hold_until: None,
         }
     }
 
@@ -208,7 +221,8 @@ impl Worker {
             tokio::pin!(notified);
             notified.as_mut().enable();
 
-            if look && !stopping && !cancel.is_cancelled() && self.should_claim() {
+            let held = self.hold_until.is_some_and(|until| Instant::now() < until);
+            if look && !held && !stopping && !cancel.is_cancelled() && self.should_claim() {
                 look = false;
                 wake = Instant::now() + IDLE_RECHECK;
                 match self.claim().await {
@@ -243,6 +257,9 @@ impl Worker {
                     look = true;
                     wake = Instant::now() + IDLE_RECHECK;
                 }
+                // A look held by the claim gap happens when the gap ends.
+                _ = tokio::time::sleep_until(self.hold_until.unwrap_or(wake).into()),
+                    if !stopping && look && held => {}
                 else => break,
             }
             if stopping && self.tasks.is_empty() {
@@ -261,6 +278,7 @@ impl Worker {
     async fn claim(&mut self) -> StoreResult<LookAgain> {
         let room = self.free().min(CLAIM_BATCH);
         let now = Timestamp::now();
+        let started = Instant::now();
         let claim_due =
             self.store
                 .claim_due(now, u32::try_from(room).unwrap_or(u32::MAX), self.lease);
@@ -277,6 +295,7 @@ impl Worker {
         };
         let full = claims.len() == room;
         self.more_due = full;
+        self.hold_until = (!full).then_some(started + CLAIM_GAP);
         let mut deferred = false;
         for claim in claims {
             deferred |= self.place(claim).await;
