@@ -16,7 +16,7 @@ use sendout_core::time::Timestamp;
 use super::direct::Commit;
 use super::ingest::insert_send_outs;
 use super::projects::ensure_project;
-use super::rows::{self, id_list, CLAIMS_BY_IDS};
+use super::rows::{self, id_list, ColumnIndex, Columns, CLAIMS_BY_IDS};
 use super::{millis, SqliteStore};
 use crate::model::{Claim, Completion, Next, SendOut, SendOutStatus, SigningSecrets};
 use crate::{QueueStats, StoreError, StoreResult};
@@ -51,9 +51,11 @@ fn load_claims(
     let mut projects: HashMap<String, SigningSecrets> = HashMap::new();
     let mut project = tx.prepare_cached("SELECT * FROM projects WHERE id = ?1")?;
     let mut select = tx.prepare_cached(CLAIMS_BY_IDS)?;
+    let columns = ColumnIndex::of(&select);
     let mut found = select.query([id_list(ids.iter().copied())?])?;
     let mut claims = Vec::with_capacity(ids.len());
     while let Some(row) = found.next()? {
+        let row = columns.row(row);
         let project_id: String = row.get("project_id")?;
         let secrets = match projects.get(&project_id) {
             Some(secrets) => secrets.clone(),
@@ -67,7 +69,7 @@ fn load_claims(
                 secrets
             }
         };
-        claims.push(rows::claim(row, secrets, lease_until)?);
+        claims.push(rows::claim(&row, secrets, lease_until)?);
     }
     Ok(claims)
 }
