@@ -257,8 +257,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Writes back attempts and next states, releasing the leases, in one transaction;
     /// disables targets where asked.
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()>;
-    /// Gives leased send outs back without an attempt (graceful shutdown).
-    async fn release(&self, ids: &[SendOutId]) -> StoreResult<()>;
+    /// Gives leased send outs back without an attempt (graceful shutdown): each becomes due
+    /// at once, if it still holds the lease named (a worker that outlived its lease does not
+    /// take the send out from its newer holder).
+    async fn release(&self, leases: &[Lease]) -> StoreResult<()>;
     /// When the earliest open send out falls due, if any.
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
     /// The queue at `now`, for the metrics endpoint; cheap enough to call at every scrape.

@@ -263,6 +263,14 @@ pub struct Attempt {
     pub succeeded: bool,
 }
 
+/// A lease a worker holds on a send out: what it names when it gives the send out back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub send_out_id: SendOutId,
+    /// The end of the lease, as the claim set it.
+    pub until: Timestamp,
+}
+
 /// A send out leased to one worker, with what it needs to make the attempt.
 #[derive(Debug, Clone)]
 pub struct Claim {
@@ -274,6 +282,16 @@ pub struct Claim {
     /// The end of the lease this claim holds: its completion names it, so that a worker whose
     /// lease ran out (and the send out went to another) cannot overwrite the newer result.
     pub lease_until: Timestamp,
+}
+
+impl Claim {
+    /// The lease this claim holds.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            send_out_id: self.send_out.id.clone(),
+            until: self.lease_until,
+        }
+    }
 }
 
 /// What happens to a send out after an attempt (or after deciding not to make one).

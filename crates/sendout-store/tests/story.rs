@@ -50,6 +50,7 @@ macro_rules! story {
             queue::a_batch_may_complete_one_send_out_twice,
             queue::a_stale_completion_does_not_overwrite_the_newer_holders_result,
             queue::released_claims_are_due_again_at_once,
+            queue::a_stale_release_does_not_take_the_send_out_from_its_newer_holder,
             queue::requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_now,
             queue::a_test_send_out_is_stored_leased_to_its_maker,
             queue::queue_stats_count_open_and_due_send_outs_and_the_oldest_due_time,

@@ -26,7 +26,7 @@ use super::ingest::{insert_send_outs, notify_work};
 use super::projects::ensure_project;
 use super::rows::{self, SEND_OUT_COLUMNS, S_SEND_OUT_COLUMNS, TARGET_STATE};
 use super::{millis, PostgresStore};
-use crate::model::{Claim, Project, SendOut};
+use crate::model::{Claim, Lease, Project, SendOut};
 use crate::{QueueStats, StoreError, StoreResult};
 
 /// `next_attempt_at` moved to the end of a lease `$2`, unless the send out is finished.
@@ -172,18 +172,21 @@ pub(super) async fn claim_one(
     Ok(claims.pop())
 }
 
-pub(super) async fn release(store: &PostgresStore, ids: &[SendOutId]) -> StoreResult<()> {
-    if ids.is_empty() {
+pub(super) async fn release(store: &PostgresStore, leases: &[Lease]) -> StoreResult<()> {
+    if leases.is_empty() {
         return Ok(());
     }
-    let ids: Vec<&str> = ids.iter().map(SendOutId::as_str).collect();
+    let ids: Vec<&str> = leases.iter().map(|l| l.send_out_id.as_str()).collect();
+    let untils: Vec<i64> = leases.iter().map(|l| l.until.as_millis()).collect();
     let mut tx = store.pool.begin().await?;
     sqlx::query(
-        "UPDATE send_outs SET lease_until = NULL, next_attempt_at = \
-         CASE WHEN next_attempt_at IS NULL THEN NULL ELSE LEAST(next_attempt_at, $2) END \
-         WHERE id = ANY($1)",
+        "UPDATE send_outs s SET lease_until = NULL, next_attempt_at = \
+         CASE WHEN s.next_attempt_at IS NULL THEN NULL ELSE LEAST(s.next_attempt_at, $3) END \
+         FROM UNNEST($1::text[], $2::bigint[]) AS r(id, lease) \
+         WHERE s.id = r.id AND s.lease_until = r.lease",
     )
     .bind(&ids)
+    .bind(&untils)
     .bind(Timestamp::now().as_millis())
     .execute(&mut *tx)
     .await?;

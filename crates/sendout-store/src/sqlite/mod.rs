@@ -454,8 +454,8 @@ impl Store for SqliteStore {
         queue::complete(self, completions).await
     }
 
-    async fn release(&self, ids: &[SendOutId]) -> StoreResult<()> {
-        queue::release(self, ids).await
+    async fn release(&self, leases: &[Lease]) -> StoreResult<()> {
+        queue::release(self, leases).await
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {

@@ -18,7 +18,7 @@ use super::ingest::insert_send_outs;
 use super::projects::ensure_project;
 use super::rows::{self, id_list, ColumnIndex, Columns, CLAIMS_BY_IDS};
 use super::{millis, SqliteStore};
-use crate::model::{Claim, Completion, Next, SendOut, SendOutStatus, SigningSecrets};
+use crate::model::{Claim, Completion, Lease, Next, SendOut, SendOutStatus, SigningSecrets};
 use crate::{QueueStats, StoreError, StoreResult};
 
 pub(super) async fn insert_send_out(
@@ -250,11 +250,11 @@ fn disable_target(
     super::distributions::pause_for_send_out(tx, id, reason, at)
 }
 
-pub(super) async fn release(store: &SqliteStore, ids: &[SendOutId]) -> StoreResult<()> {
-    if ids.is_empty() {
+pub(super) async fn release(store: &SqliteStore, leases: &[Lease]) -> StoreResult<()> {
+    if leases.is_empty() {
         return Ok(());
     }
-    let ids = ids.to_vec();
+    let leases = leases.to_vec();
     let now = Timestamp::now().as_millis();
     // A release lost in a power cut leaves the lease to run out: relaxed.
     store
@@ -262,10 +262,14 @@ pub(super) async fn release(store: &SqliteStore, ids: &[SendOutId]) -> StoreResu
         .run(Commit::Relaxed, move |tx| {
             let mut release = tx.prepare_cached(
                 "UPDATE send_outs SET lease_until = NULL, \
-                 next_attempt_at = MIN(next_attempt_at, ?2) WHERE id = ?1",
+                 next_attempt_at = MIN(next_attempt_at, ?2) WHERE id = ?1 AND lease_until = ?3",
             )?;
-            for id in &ids {
-                release.execute(params![id.as_str(), now])?;
+            for lease in &leases {
+                release.execute(params![
+                    lease.send_out_id.as_str(),
+                    now,
+                    lease.until.as_millis()
+                ])?;
             }
             Ok(())
         })

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sendout_core::ids::SendOutId;
 use sendout_core::time::Timestamp;
-use sendout_store::{Next, SendOut, SendOutFilter, SendOutStatus, Store, StoreError};
+use sendout_store::{Claim, Lease, Next, SendOut, SendOutFilter, SendOutStatus, Store, StoreError};
 
 use crate::harness::*;
 
@@ -48,7 +48,7 @@ pub async fn the_audit_log_lists_newest_first_with_filters_and_pages(store: &dyn
             succeeded_one = true;
             completions.push(completion(claim, 200, Next::Succeeded, now));
         } else {
-            released.push(claim.send_out.id.clone());
+            released.push(claim.lease());
         }
     }
     complete(store, completions).await;
@@ -258,10 +258,7 @@ pub async fn the_dashboard_counts_send_outs_by_status_and_time_and_knows_each_we
         )
         .await
         .expect("inserted");
-    store
-        .release(std::slice::from_ref(&old.send_out.id))
-        .await
-        .expect("released");
+    store.release(&[old.lease()]).await.expect("released");
     ingest(store, &shop, "voucher.published").await;
     ingest(store, &shop, "voucher.published").await;
     let claims = claim_all(store, Timestamp::now()).await;
@@ -288,10 +285,10 @@ pub async fn the_dashboard_counts_send_outs_by_status_and_time_and_knows_each_we
         ],
     )
     .await;
-    let pending: Vec<SendOutId> = claims
+    let pending: Vec<Lease> = claims
         .iter()
         .filter(|c| c.send_out.source_id != first.id.as_str() || c.send_out.is_test)
-        .map(|c| c.send_out.id.clone())
+        .map(Claim::lease)
         .collect();
     store.release(&pending).await.expect("released");
 

@@ -3,7 +3,7 @@
 
 use sendout_core::distribution::DistributionStatus;
 use sendout_core::time::Timestamp;
-use sendout_store::{Next, SourceKind, Store};
+use sendout_store::{Claim, Next, SourceKind, Store};
 use serde_json::{json, Value};
 
 use crate::distributions::{
@@ -154,8 +154,8 @@ pub async fn a_distributions_send_outs_are_sent_only_while_it_is_live(store: &dy
     let claims = claim_all(store, Timestamp::now()).await;
     assert_eq!(claims.len(), 4);
     assert!(claims.iter().all(|c| c.target_active));
-    let ids: Vec<_> = claims.iter().map(|c| c.send_out.id.clone()).collect();
-    store.release(&ids).await.expect("released");
+    let leases: Vec<_> = claims.iter().map(Claim::lease).collect();
+    store.release(&leases).await.expect("released");
 
     store
         .set_distribution_status(&shop.id, &made.id, DistributionStatus::Paused, None)
@@ -171,7 +171,8 @@ pub async fn a_distributions_send_outs_are_sent_only_while_it_is_live(store: &dy
         claims.iter().all(|c| !c.target_active),
         "paused or deleted: inactive"
     );
-    store.release(&ids).await.expect("released");
+    let leases: Vec<_> = claims.iter().map(Claim::lease).collect();
+    store.release(&leases).await.expect("released");
 
     store
         .set_distribution_status(&shop.id, &made.id, DistributionStatus::Live, None)

@@ -361,10 +361,7 @@ pub async fn rotation_keeps_the_previous_secret_within_the_grace_period_only(sto
         Some(shop.webhook_token.as_str())
     );
 
-    store
-        .release(std::slice::from_ref(&during[0].send_out.id))
-        .await
-        .expect("released");
+    store.release(&[during[0].lease()]).await.expect("released");
     let after = claim_all(store, grace_until.plus_millis(1)).await;
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].secrets.current, "the-new-secret");

@@ -394,13 +394,30 @@ pub async fn released_claims_are_due_again_at_once(store: &dyn Store) {
     webhook(store, &shop, &["*"]).await;
     ingest(store, &shop, "voucher.published").await;
     let claims = claim_all(store, Timestamp::now()).await;
-    store
-        .release(std::slice::from_ref(&claims[0].send_out.id))
-        .await
-        .expect("released");
+    store.release(&[claims[0].lease()]).await.expect("released");
     let again = claim_all(store, Timestamp::now()).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].send_out.status, SendOutStatus::Pending);
+}
+
+/// A worker whose lease ran out gives the send out back (at shutdown) after another worker
+/// claimed it: the newer holder keeps it, and it does not become due early.
+pub async fn a_stale_release_does_not_take_the_send_out_from_its_newer_holder(store: &dyn Store) {
+    let shop = project(store).await;
+    webhook(store, &shop, &["*"]).await;
+    ingest(store, &shop, "voucher.published").await;
+    let now = Timestamp::now();
+    let first = claim_all(store, now).await;
+    let later = now.plus_millis(lease_ms() + 1);
+    let second = claim_all(store, later).await;
+    assert_eq!(second.len(), 1);
+    store.release(&[first[0].lease()]).await.expect("released");
+    assert!(
+        claim_all(store, later.plus_millis(1)).await.is_empty(),
+        "still leased to the newer holder"
+    );
+    store.release(&[second[0].lease()]).await.expect("released");
+    assert_eq!(claim_all(store, later.plus_millis(2)).await.len(), 1);
 }
 
 pub async fn requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_now(

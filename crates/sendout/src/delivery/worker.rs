@@ -32,9 +32,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use sendout_core::ids::SendOutId;
 use sendout_core::time::Timestamp;
-use sendout_store::{Claim, Completion, Next, Store, StoreResult};
+use sendout_store::{Claim, Completion, Lease, Next, Store, StoreResult};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -407,8 +406,8 @@ impl Worker {
         if claims.is_empty() {
             return;
         }
-        let ids: Vec<SendOutId> = claims.into_iter().map(|c| c.send_out.id).collect();
-        let release = self.store.release(&ids);
+        let leases: Vec<Lease> = claims.iter().map(Claim::lease).collect();
+        let release = self.store.release(&leases);
         let released = if self.stopping.is_cancelled() {
             tokio::time::timeout(SHUTDOWN_WRITE_TIMEOUT, release).await
         } else {
@@ -417,9 +416,11 @@ impl Worker {
         // Either way the leases run out by themselves; the send outs are not lost.
         match released {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, count = ids.len(), "releasing claims failed"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, count = leases.len(), "releasing claims failed")
+            }
             Err(_) => tracing::error!(
-                count = ids.len(),
+                count = leases.len(),
                 "releasing claims at shutdown timed out; their leases will expire"
             ),
         }
