@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sendout_core::time::Timestamp;
-use sendout_store::{Completion, Next, SendOutStatus, Store};
+use sendout_store::{Claim, Completion, Next, Project, SendOutStatus, Store, Webhook};
 
 use crate::harness::*;
 
@@ -297,31 +297,53 @@ pub async fn claim_one_leases_any_send_out_unless_another_worker_holds_it(store:
     assert_eq!(attempts.len(), 2);
 }
 
+/// One send out claimed by a first worker and, once that lease ran out, by a second.
+struct ClaimedTwice {
+    shop: Project,
+    hook: Webhook,
+    first: Claim,
+    second: Claim,
+    /// When the second claim was made.
+    later: Timestamp,
+}
+
+async fn claimed_twice(store: &dyn Store) -> ClaimedTwice {
+    let shop = project(store).await;
+    let hook = webhook(store, &shop, &["*"]).await;
+    ingest(store, &shop, "voucher.published").await;
+    let now = Timestamp::now();
+    let mut first = claim_all(store, now).await;
+    let later = now.plus_millis(lease_ms() + 1);
+    let mut second = claim_all(store, later).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        second.len(),
+        1,
+        "the expired lease let another worker claim it"
+    );
+    ClaimedTwice {
+        shop,
+        hook,
+        first: first.remove(0),
+        second: second.remove(0),
+        later,
+    }
+}
+
 pub async fn a_batch_may_complete_one_send_out_twice(store: &dyn Store) {
     // Two workers attempted it (the first one's lease ran out and the second claimed it),
     // and their results meet in one batch, in either order: both attempts are recorded, and
     // the send out ends as the worker holding the current lease says.
     for stale_first in [true, false] {
-        let shop = project(store).await;
-        webhook(store, &shop, &["*"]).await;
-        ingest(store, &shop, "voucher.published").await;
-        let now = Timestamp::now();
-        let first = claim_all(store, now).await;
-        let later = now.plus_millis(lease_ms() + 1);
-        let second = claim_all(store, later).await;
-        assert_eq!(first.len(), 1);
-        assert_eq!(
-            second.len(),
-            1,
-            "the expired lease let another worker claim it"
-        );
-        let stale = completion(
-            &first[0],
-            500,
-            Next::RetryAt(later.plus_millis(60_000)),
+        let ClaimedTwice {
+            shop,
+            first,
+            second,
             later,
-        );
-        let current = completion(&second[0], 200, Next::Succeeded, later.plus_millis(5));
+            ..
+        } = claimed_twice(store).await;
+        let stale = completion(&first, 500, Next::RetryAt(later.plus_millis(60_000)), later);
+        let current = completion(&second, 200, Next::Succeeded, later.plus_millis(5));
         let batch = if stale_first {
             vec![stale, current]
         } else {
@@ -329,7 +351,7 @@ pub async fn a_batch_may_complete_one_send_out_twice(store: &dyn Store) {
         };
         complete(store, batch).await;
         let (send_out, attempts) = store
-            .get_send_out(&shop.id, &first[0].send_out.id)
+            .get_send_out(&shop.id, &first.send_out.id)
             .await
             .expect("read");
         assert_eq!(
@@ -347,17 +369,16 @@ pub async fn a_batch_may_complete_one_send_out_twice(store: &dyn Store) {
 /// A worker whose lease ran out finishes after the send out's new holder: its attempt is
 /// recorded, but it neither changes the outcome nor disables the webhook.
 pub async fn a_stale_completion_does_not_overwrite_the_newer_holders_result(store: &dyn Store) {
-    let shop = project(store).await;
-    let hook = webhook(store, &shop, &["*"]).await;
-    ingest(store, &shop, "voucher.published").await;
-    let now = Timestamp::now();
-    let first = claim_all(store, now).await;
-    let later = now.plus_millis(lease_ms() + 1);
-    let second = claim_all(store, later).await;
-    assert_eq!(second.len(), 1);
+    let ClaimedTwice {
+        shop,
+        hook,
+        first,
+        second,
+        later,
+    } = claimed_twice(store).await;
     complete(
         store,
-        vec![completion(&second[0], 200, Next::Succeeded, later)],
+        vec![completion(&second, 200, Next::Succeeded, later)],
     )
     .await;
     // The first worker gives up on it: without the lease check this would turn SUCCEEDED
@@ -365,7 +386,7 @@ pub async fn a_stale_completion_does_not_overwrite_the_newer_holders_result(stor
     complete(
         store,
         vec![completion(
-            &first[0],
+            &first,
             500,
             Next::Failed {
                 reason: "gave up after 8 attempts".to_owned(),
@@ -376,7 +397,7 @@ pub async fn a_stale_completion_does_not_overwrite_the_newer_holders_result(stor
     )
     .await;
     let (send_out, attempts) = store
-        .get_send_out(&shop.id, &first[0].send_out.id)
+        .get_send_out(&shop.id, &first.send_out.id)
         .await
         .expect("read");
     assert_eq!(send_out.status, SendOutStatus::Succeeded);
@@ -403,20 +424,18 @@ pub async fn released_claims_are_due_again_at_once(store: &dyn Store) {
 /// A worker whose lease ran out gives the send out back (at shutdown) after another worker
 /// claimed it: the newer holder keeps it, and it does not become due early.
 pub async fn a_stale_release_does_not_take_the_send_out_from_its_newer_holder(store: &dyn Store) {
-    let shop = project(store).await;
-    webhook(store, &shop, &["*"]).await;
-    ingest(store, &shop, "voucher.published").await;
-    let now = Timestamp::now();
-    let first = claim_all(store, now).await;
-    let later = now.plus_millis(lease_ms() + 1);
-    let second = claim_all(store, later).await;
-    assert_eq!(second.len(), 1);
-    store.release(&[first[0].lease()]).await.expect("released");
+    let ClaimedTwice {
+        first,
+        second,
+        later,
+        ..
+    } = claimed_twice(store).await;
+    store.release(&[first.lease()]).await.expect("released");
     assert!(
         claim_all(store, later.plus_millis(1)).await.is_empty(),
         "still leased to the newer holder"
     );
-    store.release(&[second[0].lease()]).await.expect("released");
+    store.release(&[second.lease()]).await.expect("released");
     assert_eq!(claim_all(store, later.plus_millis(2)).await.len(), 1);
 }
 
