@@ -85,10 +85,7 @@ impl DirectWriter {
         F: FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     {
         let mut conn = self.pool.acquire().await?;
-        let level = synchronous(self.durability);
-        // Every transaction commits without waiting for the disk; a durable one under `Full`
-        // syncs the log afterwards (see the module docs).
-        let inside = synchronous(Durability::Normal);
+        let full = self.durability == Durability::Full;
         let sync_wal = (commit == Commit::Durable && self.durability == Durability::Full)
             .then(|| self.wal.clone());
         tokio::task::spawn_blocking(move || {
@@ -99,13 +96,14 @@ impl DirectWriter {
             #[allow(unsafe_code)]
             let mut db =
                 unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr())? };
-            let done = panic::catch_unwind(AssertUnwindSafe(|| transaction(&mut db, inside, work)));
+            let done = panic::catch_unwind(AssertUnwindSafe(|| transaction(&mut db, work)));
             // Statements outside direct transactions keep the store's level, whatever
             // happened inside.
-            let reset = if inside == level {
-                Ok(())
+            let reset = if full {
+                db.execute_batch(synchronous(Durability::Full))
+                    .map_err(StoreError::from)
             } else {
-                db.execute_batch(level).map_err(StoreError::from)
+                Ok(())
             };
             drop(db);
             drop(handle);
@@ -144,12 +142,13 @@ fn synchronous(durability: Durability) -> &'static str {
     }
 }
 
+/// `work` in a transaction that commits without waiting for the disk: a durable one is
+/// synced afterwards (see the module docs).
 fn transaction<T>(
     db: &mut rusqlite::Connection,
-    synchronous: &str,
     work: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    db.execute_batch(synchronous)?;
+    db.execute_batch(synchronous(Durability::Normal))?;
     let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let done = work(&tx)?;
     tx.commit()?;

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::direct::{Commit, DirectWriter};
 use super::distributions;
-use super::rows::{self, to_json, EventParts};
+use super::rows::{self, to_json};
 use crate::fanout::{self, Targets};
 use crate::model::{Distribution, IngestOutcome, NewEvent, SendOut, Webhook};
 use crate::{StoreError, StoreResult};
@@ -146,7 +146,7 @@ async fn write(pools: &Pools, calls: &[(&ProjectId, &[NewEvent])]) -> StoreResul
     let mut reader = pools.readers.acquire().await?;
     let mut targets: HashMap<&ProjectId, Option<ProjectTargets>> = HashMap::new();
     let mut events: Vec<EventRow> = Vec::new();
-    let mut send_outs: Vec<(SendOut, bool)> = Vec::new();
+    let mut send_outs: Vec<SendOut> = Vec::new();
     let mut answers = Vec::with_capacity(calls.len());
     for (project, call_events) in calls {
         if !targets.contains_key(project) {
@@ -179,10 +179,7 @@ async fn write(pools: &Pools, calls: &[(&ProjectId, &[NewEvent])]) -> StoreResul
                 send_outs: u32::try_from(planned.len()).unwrap_or(u32::MAX),
             });
             events.push(EventRow::of(project, event, now));
-            for send_out in planned {
-                let stored = rows::request_stored(&send_out, EventParts::of(event))?;
-                send_outs.push((send_out, stored));
-            }
+            send_outs.extend(planned);
         }
         answers.push(Ok(outcomes));
     }
@@ -192,7 +189,7 @@ async fn write(pools: &Pools, calls: &[(&ProjectId, &[NewEvent])]) -> StoreResul
             .writer
             .run(Commit::Durable, move |tx| {
                 insert_events(tx, &events)?;
-                insert_send_outs(tx, send_outs.iter().map(|(s, stored)| (s, *stored)), None)
+                insert_send_outs(tx, &send_outs, None)
             })
             .await?;
     }
@@ -277,13 +274,12 @@ fn insert_events(tx: &rusqlite::Connection, events: &[EventRow]) -> StoreResult<
     Ok(())
 }
 
-/// Inserts send outs as given, leased until `lease_until` if set: the queue rows, then, for
-/// those paired with `true`, their requests (kept apart so later writes to the queue row do
-/// not copy the body; not stored at all where they can be made again from the event, see
-/// [`rows::request_stored`]).
-pub(super) fn insert_send_outs<'a>(
+/// Inserts send outs as given, leased until `lease_until` if set: the queue rows, then their
+/// requests (kept apart so later writes to the queue row do not copy the body; not stored
+/// at all where they can be made again from the event, see [`rows::request_stored`]).
+pub(super) fn insert_send_outs(
     tx: &rusqlite::Connection,
-    send_outs: impl IntoIterator<Item = (&'a SendOut, bool)>,
+    send_outs: &[SendOut],
     lease_until: Option<Timestamp>,
 ) -> StoreResult<()> {
     let lease_until = lease_until.map(Timestamp::as_millis);
@@ -298,7 +294,7 @@ pub(super) fn insert_send_outs<'a>(
     let mut body = tx.prepare_cached(
         "INSERT INTO send_out_bodies (send_out_id, headers, body) VALUES (?1, ?2, ?3)",
     )?;
-    for (s, request_stored) in send_outs {
+    for s in send_outs {
         // A leased open send out is not due before its lease ends (see `queue`).
         let next_attempt_at = match (s.next_attempt_at, lease_until) {
             (Some(next), Some(lease)) => Some(next.as_millis().max(lease)),
@@ -326,7 +322,7 @@ pub(super) fn insert_send_outs<'a>(
             s.updated_at.as_millis(),
             lease_until,
         ])?;
-        if request_stored {
+        if rows::request_stored(s) {
             body.execute(params![s.id.as_str(), to_json(&s.headers)?, s.body])?;
         }
     }

@@ -33,7 +33,7 @@ pub(super) async fn insert_send_out(
         .run(Commit::Durable, move |tx| {
             tx.prepare_cached("SELECT 1 FROM projects WHERE id = ?1")?
                 .query_row([send_out.project_id.as_str()], |_| Ok(()))?;
-            insert_send_outs(tx, [(&send_out, true)], Some(lease_until))?;
+            insert_send_outs(tx, std::slice::from_ref(&send_out), Some(lease_until))?;
             let mut claims = load_claims(tx, &[send_out.id.as_str()], now, lease_until)?;
             claims.pop().ok_or(StoreError::NotFound)
         })
@@ -78,16 +78,13 @@ fn load_claims(
 fn lease(tx: &rusqlite::Connection, ids: &[&str], until: Timestamp) -> StoreResult<()> {
     // MAX() of a NULL is NULL: a finished send out (claimed for a manual retry) stays
     // out of the due index.
-    tx.prepare_cached(
+    let mut update = tx.prepare_cached(
         "UPDATE send_outs SET lease_until = ?2, next_attempt_at = MAX(next_attempt_at, ?2) \
          WHERE id = ?1",
-    )
-    .and_then(|mut update| {
-        for id in ids {
-            update.execute(params![id, until.as_millis()])?;
-        }
-        Ok(())
-    })?;
+    )?;
+    for id in ids {
+        update.execute(params![id, until.as_millis()])?;
+    }
     Ok(())
 }
 

@@ -539,6 +539,36 @@ async fn the_wal_is_checkpointed_by_the_store_not_by_commits() {
     assert!(checkpointed, "the events reached the database file");
 }
 
+/// Two webhooks of `project` for `events` at `url`: one plain, one with a header of its own
+/// (whose send outs' requests are stored).
+async fn plain_and_with_headers(
+    store: &SqliteStore,
+    project: &Project,
+    url: &str,
+    events: &str,
+) -> [Webhook; 2] {
+    let mut made = Vec::new();
+    for headers in [
+        BTreeMap::new(),
+        BTreeMap::from([("x-shop".to_owned(), "1".to_owned())]),
+    ] {
+        let fields = WebhookFields {
+            target_url: url.into(),
+            events: vec![events.into()],
+            active: true,
+            headers,
+            description: None,
+        };
+        made.push(
+            store
+                .create_webhook(&project.id, fields)
+                .await
+                .expect("created"),
+        );
+    }
+    made.try_into().expect("two webhooks")
+}
+
 /// A webhook's request is stored only if it has headers of its own; otherwise its envelope is
 /// made again from the event whenever it is read, byte for byte the one fan-out built.
 #[tokio::test]
@@ -546,24 +576,13 @@ async fn a_webhooks_envelope_is_rebuilt_from_its_event_unless_it_has_headers() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = fresh(&dir, SqliteOptions::default()).await;
     let project = shop(&store).await;
-    let webhook = |headers: BTreeMap<String, String>| WebhookFields {
-        target_url: "https://example.com/hook".into(),
-        events: vec!["voucher.published".into()],
-        active: true,
-        headers,
-        description: None,
-    };
-    let plain = store
-        .create_webhook(&project.id, webhook(BTreeMap::new()))
-        .await
-        .expect("created");
-    let with_headers = store
-        .create_webhook(
-            &project.id,
-            webhook(BTreeMap::from([("x-shop".to_owned(), "1".to_owned())])),
-        )
-        .await
-        .expect("created");
+    let [plain, with_headers] = plain_and_with_headers(
+        &store,
+        &project,
+        "https://example.com/hook",
+        "voucher.published",
+    )
+    .await;
     let published = NewEvent {
         data: raw(r#"{"voucher":{"code":"A-1","tags":["é",null]},"z":1,"a":0.50}"#),
         entity_id: Some("v_1".into()),
@@ -626,4 +645,47 @@ async fn a_webhooks_envelope_is_rebuilt_from_its_event_unless_it_has_headers() {
         stored.send_out.headers.get("x-shop").map(String::as_str),
         Some("1")
     );
+}
+
+/// What lets ingest leave a webhook's request out: for every send out fan-out plans whose
+/// request is not stored, the body the store makes again from the event is the very body
+/// fan-out built. (If fan-out ever puts something else into an envelope, this fails.)
+#[tokio::test]
+async fn a_body_left_out_is_the_one_fan_out_planned() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let project = shop(&store).await;
+    let webhooks = plain_and_with_headers(
+        &store,
+        &project,
+        "https://example.com/hook?a=1&b=\"2\"",
+        "*",
+    )
+    .await;
+    let events = [
+        event("voucher.published"),
+        NewEvent {
+            data: raw(r#"{"voucher":{"code":"A-1","tags":["é\u0000",null]},"z":1,"a":0.50}"#),
+            entity_id: Some("v_1".into()),
+            event_source: raw(r#"{"channel":"API","api_key":{"name":"k"}}"#),
+            ..event("customer.rewarded")
+        },
+    ];
+    for event in &events {
+        let targets = crate::fanout::Targets {
+            webhooks: &webhooks,
+            distributions: &[],
+        };
+        let planned = crate::fanout::plan(&project.id, event, targets, Timestamp::now());
+        assert_eq!(planned.len(), 2, "{}", event.event_type);
+        let left_out: Vec<_> = planned
+            .iter()
+            .filter(|s| !rows::request_stored(s))
+            .collect();
+        assert_eq!(left_out.len(), 1, "only the webhook without headers");
+        for s in left_out {
+            let rebuilt = rows::webhook_body(s, rows::EventParts::of(event)).expect("built");
+            assert_eq!(rebuilt.as_deref(), Some(s.body.as_str()));
+        }
+    }
 }
