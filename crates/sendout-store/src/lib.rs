@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod fanout;
+mod handoff;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -236,6 +237,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         project: &ProjectId,
         events: Vec<NewEvent>,
     ) -> StoreResult<Vec<IngestOutcome>>;
+    /// Asks ingest to lease the fresh send outs it commits to this process's worker, as
+    /// many as `handoff.inbox` has room for, and to send their claims there once they are
+    /// committed: the worker gets them without a claim transaction, and without reading back
+    /// what ingest had in hand. The rest stay due in the store as before. Returns false if
+    /// this store does not hand over (the worker then claims everything). A later call
+    /// replaces an earlier one; a closed inbox ends the handover.
+    fn hand_off(&self, handoff: Handoff) -> bool {
+        let _ = handoff;
+        false
+    }
     /// Stores a send out made outside ingest (a test webhook), leased to the caller, who
     /// attempts it at once and completes it.
     async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim>;

@@ -43,14 +43,12 @@ impl Project {
     /// The signing secrets in force at `now`: the current one, and the previous one while
     /// its grace period lasts.
     pub fn signing_secrets(&self, now: Timestamp) -> SigningSecrets {
-        let previous = match (&self.previous_webhook_token, self.previous_token_expires_at) {
-            (Some(token), Some(until)) if until > now => Some(token.clone()),
-            _ => None,
-        };
-        SigningSecrets {
-            current: self.webhook_token.clone(),
-            previous,
-        }
+        SigningSecrets::in_force(
+            self.webhook_token.clone(),
+            self.previous_webhook_token.clone(),
+            self.previous_token_expires_at,
+            now,
+        )
     }
 }
 
@@ -59,6 +57,22 @@ impl Project {
 pub struct SigningSecrets {
     pub current: String,
     pub previous: Option<String>,
+}
+
+impl SigningSecrets {
+    /// The secrets in force at `now`: `current`, and `previous` until `previous_until`.
+    pub fn in_force(
+        current: String,
+        previous: Option<String>,
+        previous_until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Self {
+        let previous = match (previous, previous_until) {
+            (Some(token), Some(until)) if until > now => Some(token),
+            _ => None,
+        };
+        Self { current, previous }
+    }
 }
 
 impl std::fmt::Debug for SigningSecrets {
@@ -292,6 +306,17 @@ impl Claim {
             until: self.lease_until,
         }
     }
+}
+
+/// Where ingest hands over the send outs it leased to this process's worker (see
+/// [`crate::Store::hand_off`]).
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    /// The worker's inbox. Ingest leases at most as many send outs as it has room for at
+    /// that moment, and sends their claims once they are committed.
+    pub inbox: tokio::sync::mpsc::Sender<Claim>,
+    /// How long a handed-over send out is leased for, from its commit.
+    pub lease: std::time::Duration,
 }
 
 /// What happens to a send out after an attempt (or after deciding not to make one).

@@ -13,6 +13,8 @@ mod audit;
 mod distribution_fanout;
 #[path = "story/distributions.rs"]
 mod distributions;
+#[path = "story/handoff.rs"]
+mod handoff;
 #[path = "story/harness.rs"]
 mod harness;
 #[path = "story/ingest.rs"]
@@ -54,6 +56,8 @@ macro_rules! story {
             queue::requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_now,
             queue::a_test_send_out_is_stored_leased_to_its_maker,
             queue::queue_stats_count_open_and_due_send_outs_and_the_oldest_due_time,
+            handoff::fresh_send_outs_are_handed_to_the_inbox_as_far_as_it_has_room,
+            handoff::a_failed_ingest_or_a_closed_inbox_hands_nothing_over,
             audit::the_audit_log_lists_newest_first_with_filters_and_pages,
             distributions::distributions_are_created_read_replaced_listed_and_deleted,
             distributions::pausing_records_why_and_when_and_setting_live_forgets_both,

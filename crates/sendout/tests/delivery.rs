@@ -14,7 +14,7 @@ use common::receiver::{Behaviour, Receiver, Reply};
 use sendout::delivery::USER_AGENT;
 use sendout_core::signature::{verify_standard, verify_voucherify, StandardSecret};
 use sendout_core::time::Timestamp;
-use sendout_store::{Next, SendOutStatus, WebhookFields};
+use sendout_store::{Claim, Next, SendOutStatus, WebhookFields};
 
 fn only<T: std::fmt::Debug>(mut items: Vec<T>) -> T {
     assert_eq!(items.len(), 1, "expected exactly one: {items:?}");
@@ -409,18 +409,31 @@ async fn a_slow_host_does_not_hold_up_another() {
     );
 }
 
-#[tokio::test]
-async fn shutdown_releases_claims_that_were_not_attempted() {
+/// Claims what is due now and free, as another worker would.
+async fn due_now(app: &Harness) -> Vec<Claim> {
+    app.store
+        .claim_due(Timestamp::now(), 10, app.config.lease)
+        .await
+        .expect("claim")
+}
+
+/// A worker room of `concurrency` and one attempt at a time per host, and a webhook to a
+/// receiver that answers after `delay`.
+async fn one_at_a_time(concurrency: usize, delay: Duration) -> (Harness, Receiver) {
     let app = Harness::with(|c| {
-        c.delivery_concurrency = 2;
+        c.delivery_concurrency = concurrency;
         c.delivery_concurrency_per_host = 1;
     })
     .await;
     let receiver = Receiver::start().await;
-    receiver.set_default(Behaviour::always(
-        Reply::ok().delay(Duration::from_millis(300)),
-    ));
+    receiver.set_default(Behaviour::always(Reply::ok().delay(delay)));
     app.webhook(&receiver.url("/hook")).await;
+    (app, receiver)
+}
+
+#[tokio::test]
+async fn shutdown_releases_claims_that_were_not_attempted() {
+    let (app, receiver) = one_at_a_time(2, Duration::from_millis(300)).await;
     let mut send_outs = Vec::new();
     for _ in 0..3 {
         send_outs.extend(app.emit().await);
@@ -444,10 +457,29 @@ async fn shutdown_releases_claims_that_were_not_attempted() {
         }
     }
     assert_eq!(succeeded, 1);
-    let claimable = app
-        .store
-        .claim_due(Timestamp::now(), 10, app.config.lease)
-        .await
-        .expect("claim");
+    let claimable = due_now(&app).await;
     assert_eq!(claimable.len(), 2, "the unattempted send outs are free");
+}
+
+/// Send outs ingest hands to a running worker wait in its inbox while it has no room; a
+/// graceful stop gives them back to the store unattempted.
+#[tokio::test]
+async fn shutdown_releases_handed_over_claims_still_in_the_inbox() {
+    let (app, receiver) = one_at_a_time(1, Duration::from_millis(500)).await;
+    let worker = app.start_worker();
+    for _ in 0..3 {
+        app.emit().await;
+    }
+    receiver.wait_for(1, WAIT).await;
+    let meanwhile = due_now(&app).await;
+    assert!(meanwhile.is_empty(), "all three are the worker's");
+    worker.stop().await;
+
+    assert_eq!(receiver.count(), 1, "only the attempt in flight was made");
+    let claimable = due_now(&app).await;
+    assert_eq!(claimable.len(), 2, "the two in the inbox are free again");
+    for claim in &claimable {
+        let (_, attempts) = app.send_out(&claim.send_out).await;
+        assert!(attempts.is_empty());
+    }
 }

@@ -13,16 +13,24 @@
 //! transaction that commits while an ingest runs may still get that ingest's send outs, which
 //! then end `FAILED` as "inactive" when their attempt comes, as any send out whose target is
 //! switched off before delivery does.
+//!
+//! **Handing fresh send outs to the worker.** When this process's worker has asked for it
+//! ([`crate::Store::hand_off`]), as many of the call's send outs as its inbox has room for are
+//! written leased to it, and their claims, built from what was just planned, go to the inbox
+//! after the commit (see `handoff.rs`): this node's worker gets its own node's fresh work
+//! without a claim. The other nodes only ever see those send outs leased; they are notified
+//! only when some were left due.
 
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
 use sqlx::PgConnection;
 
 use super::distributions;
-use super::projects::project_webhooks;
+use super::projects::{get_project, project_webhooks};
 use super::rows::to_json;
 use super::{PostgresStore, WORK_CHANNEL};
 use crate::fanout::{self, Targets};
+use crate::handoff::Reserved;
 use crate::model::{IngestOutcome, NewEvent, SendOut};
 use crate::{StoreError, StoreResult};
 
@@ -56,13 +64,29 @@ pub(super) async fn ingest(
         });
         send_outs.extend(planned);
     }
+    // Every planned send out is fresh and due now; the first `handed` go to the worker.
+    let handoff = store.handoff.current();
+    let reserved = handoff
+        .as_ref()
+        .and_then(|h| store.handoff.reserve(h, send_outs.len(), now));
+    let handed = reserved.as_ref().map_or(0, Reserved::len);
+    let secrets = match handed {
+        0 => None,
+        _ => Some(get_project(&mut *tx, project).await?.signing_secrets(now)),
+    };
     insert_events(&mut tx, project, &events, now).await?;
-    insert_send_outs(&mut tx, &send_outs, None).await?;
-    if !send_outs.is_empty() {
+    let lease_until = reserved.as_ref().map(|r| r.lease_until);
+    insert_send_outs(&mut tx, &send_outs[..handed], lease_until).await?;
+    insert_send_outs(&mut tx, &send_outs[handed..], None).await?;
+    let left_due = send_outs.len() > handed;
+    if left_due {
         notify_work(&mut tx).await?;
     }
     tx.commit().await?;
-    if !send_outs.is_empty() {
+    if let (Some(reserved), Some(secrets)) = (reserved, secrets) {
+        reserved.send(send_outs, |_| secrets.clone());
+    }
+    if left_due {
         store.wake_workers();
     }
     Ok(outcomes)

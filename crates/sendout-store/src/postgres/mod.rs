@@ -81,6 +81,8 @@ pub struct PostgresStore {
     listening: watch::Receiver<u64>,
     /// Dropped with the last clone of the store, which ends the listener task.
     _stop_listener: Arc<oneshot::Sender<()>>,
+    /// This process's worker's inbox, once it asked for fresh send outs (see `ingest.rs`).
+    handoff: crate::handoff::Slot,
 }
 
 impl PostgresStore {
@@ -122,6 +124,7 @@ impl PostgresStore {
             work,
             listening,
             _stop_listener: Arc::new(stop),
+            handoff: crate::handoff::Slot::default(),
         })
     }
 
@@ -310,6 +313,11 @@ impl Store for PostgresStore {
         events: Vec<NewEvent>,
     ) -> StoreResult<Vec<IngestOutcome>> {
         ingest::ingest(self, project, events).await
+    }
+
+    fn hand_off(&self, handoff: Handoff) -> bool {
+        self.handoff.set(handoff);
+        true
     }
 
     async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim> {

@@ -13,6 +13,13 @@
 //! each event, their envelopes and rendered payloads) is planned from a reader before the
 //! write transaction, whose rows then go in with statements prepared once per transaction,
 //! all on one thread (see `direct.rs`).
+//!
+//! **Handing fresh send outs to the worker.** When this process's worker has asked for it
+//! ([`crate::Store::hand_off`]), the committer leases as many of a group's send outs as the
+//! worker's inbox has room for and sends their claims, built from what it just planned, to
+//! the inbox after the commit (see `handoff.rs`). Those send outs never pass through a claim
+//! transaction: no search of the due index, no read-back, no rebuilt envelope, no lease
+//! update. The rest are written due, and wake the workers as before.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,14 +27,17 @@ use std::sync::Arc;
 use rusqlite::params;
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::direct::{Commit, DirectWriter};
 use super::distributions;
 use super::rows::{self, to_json};
 use crate::fanout::{self, Targets};
-use crate::model::{Distribution, IngestOutcome, NewEvent, SendOut, Webhook};
+use crate::handoff::{self, Reserved};
+use crate::model::{
+    Distribution, Handoff, IngestOutcome, NewEvent, SendOut, SigningSecrets, Webhook,
+};
 use crate::{StoreError, StoreResult};
 
 /// The most events one group commit takes (a single larger call is still one transaction).
@@ -46,6 +56,8 @@ pub(super) struct Job {
 #[derive(Debug, Clone)]
 pub(super) struct Committer {
     jobs: mpsc::Sender<Job>,
+    /// The local worker's inbox, once it asked for fresh send outs.
+    handoff: handoff::Slot,
 }
 
 impl Committer {
@@ -54,8 +66,20 @@ impl Committer {
     /// `writer` at the store's durability.
     pub(super) fn spawn(writer: DirectWriter, readers: SqlitePool, work: Arc<Notify>) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(Pools { writer, readers }, work, queue));
-        Self { jobs }
+        let handoff = handoff::Slot::default();
+        let pools = Pools {
+            writer,
+            readers,
+            handoff: handoff.clone(),
+        };
+        tokio::spawn(run(pools, work, queue));
+        Self { jobs, handoff }
+    }
+
+    /// From the next group on, leases fresh send outs to `handoff`'s inbox (see the module
+    /// docs), replacing any earlier inbox.
+    pub(super) fn hand_off(&self, handoff: Handoff) {
+        self.handoff.set(handoff);
     }
 
     /// Ingests the events, returning once they are committed.
@@ -76,10 +100,11 @@ impl Committer {
     }
 }
 
-/// Where the committer reads targets and writes rows.
+/// Where the committer reads targets, writes rows and hands claims over.
 struct Pools {
     writer: DirectWriter,
     readers: SqlitePool,
+    handoff: handoff::Slot,
 }
 
 async fn run(pools: Pools, work: Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
@@ -105,26 +130,18 @@ async fn commit_group(pools: &Pools, work: &Notify, group: Vec<Job>) {
         .iter()
         .map(|job| (&job.project, job.events.as_slice()))
         .collect();
-    let mut answers = match write(pools, &calls).await {
+    let mut answers = match write(pools, work, &calls).await {
         Ok(answers) => answers,
         Err(group_error) if calls.len() == 1 => vec![Err(group_error)],
         Err(_) => {
             let mut answers = Vec::with_capacity(calls.len());
             for call in &calls {
-                let answer = write(pools, std::slice::from_ref(call)).await;
+                let answer = write(pools, work, std::slice::from_ref(call)).await;
                 answers.push(answer.and_then(|mut single| single.pop().unwrap_or(Ok(Vec::new()))));
             }
             answers
         }
     };
-    let fanned_out = answers
-        .iter()
-        .any(|a| a.as_ref().is_ok_and(|o| o.iter().any(|o| o.send_outs > 0)));
-    if fanned_out {
-        // See the module docs of `sqlite` for why both.
-        work.notify_waiters();
-        work.notify_one();
-    }
     for (job, answer) in group.into_iter().zip(answers.drain(..)) {
         // A caller that stopped waiting has nothing to be told; its events are stored.
         let _ = job.reply.send(answer);
@@ -135,13 +152,19 @@ type Answer = StoreResult<Vec<IngestOutcome>>;
 
 /// Writes the calls in one transaction. A call naming a missing project is answered
 /// `NotFound` without failing the others; any other error fails the whole transaction.
+/// Once committed, hands the leased send outs to the worker's inbox, and wakes the workers
+/// if any were left due.
 ///
 /// The fan-out is planned before the transaction, from the targets as a reader sees them
 /// (the last committed state), so the writer is held only for the inserts. A call sees every
 /// change to webhooks and distributions committed before it began; one committed while it
 /// runs may or may not apply to it, as it would with the plan made inside the transaction
 /// (that change could as well have been queued behind it).
-async fn write(pools: &Pools, calls: &[(&ProjectId, &[NewEvent])]) -> StoreResult<Vec<Answer>> {
+async fn write(
+    pools: &Pools,
+    work: &Notify,
+    calls: &[(&ProjectId, &[NewEvent])],
+) -> StoreResult<Vec<Answer>> {
     let now = Timestamp::now();
     let mut reader = pools.readers.acquire().await?;
     let mut targets: HashMap<&ProjectId, Option<ProjectTargets>> = HashMap::new();
@@ -150,20 +173,20 @@ async fn write(pools: &Pools, calls: &[(&ProjectId, &[NewEvent])]) -> StoreResul
     let mut answers = Vec::with_capacity(calls.len());
     for (project, call_events) in calls {
         if !targets.contains_key(project) {
-            let loaded = match load_targets(&mut reader, project).await? {
-                Some(webhooks) => {
+            let loaded = match load_targets(&mut reader, project, now).await? {
+                Some((secrets, webhooks)) => {
                     // Only the triggers among this project's events in the whole group.
                     let types = fanout::trigger_types(
                         calls.iter().filter(|c| c.0 == *project).flat_map(|c| c.1),
                     );
                     let live = distributions::live(&mut reader, project, &types).await?;
-                    Some((webhooks, live))
+                    Some((secrets, webhooks, live))
                 }
                 None => None,
             };
             targets.insert(project, loaded);
         }
-        let Some((webhooks, distributions)) = &targets[project] else {
+        let Some((_, webhooks, distributions)) = &targets[project] else {
             answers.push(Err(StoreError::NotFound));
             continue;
         };
@@ -184,44 +207,80 @@ async fn write(pools: &Pools, calls: &[(&ProjectId, &[NewEvent])]) -> StoreResul
         answers.push(Ok(outcomes));
     }
     drop(reader);
-    if !events.is_empty() {
-        pools
-            .writer
-            .run(Commit::Durable, move |tx| {
-                insert_events(tx, &events)?;
-                insert_send_outs(tx, &send_outs, None)
-            })
-            .await?;
+    if events.is_empty() {
+        return Ok(answers);
+    }
+    // Every planned send out is fresh and due now; the first `handed` go to the worker.
+    let handoff: Option<Handoff> = pools.handoff.current();
+    let reserved = handoff
+        .as_ref()
+        .and_then(|h| pools.handoff.reserve(h, send_outs.len(), now));
+    let handed = reserved.as_ref().map_or(0, Reserved::len);
+    let lease_until = reserved.as_ref().map(|r| r.lease_until);
+    let left_due = send_outs.len() > handed;
+    let send_outs = pools
+        .writer
+        .run(Commit::Durable, move |tx| {
+            insert_events(tx, &events)?;
+            insert_send_outs(tx, &send_outs[..handed], lease_until)?;
+            insert_send_outs(tx, &send_outs[handed..], None)?;
+            Ok(send_outs)
+        })
+        .await?;
+    if let Some(reserved) = reserved {
+        reserved.send(send_outs, |send_out| match &targets[&send_out.project_id] {
+            Some((secrets, ..)) => secrets.clone(),
+            None => unreachable!("send outs are planned only for projects found"),
+        });
+    }
+    if left_due {
+        // See the module docs of `sqlite` for why both.
+        work.notify_waiters();
+        work.notify_one();
     }
     Ok(answers)
 }
 
-/// A project's webhooks and live distributions, loaded once per group commit.
-type ProjectTargets = (Vec<Webhook>, Vec<Distribution>);
+/// A project's signing secrets, webhooks and live distributions, loaded once per group
+/// commit.
+type ProjectTargets = (SigningSecrets, Vec<Webhook>, Vec<Distribution>);
 
-/// The project's webhooks, or `None` if the project does not exist.
+/// The project's signing secrets at `now` and its webhooks, or `None` if the project does
+/// not exist.
 async fn load_targets(
     conn: &mut SqliteConnection,
     project: &ProjectId,
-) -> StoreResult<Option<Vec<Webhook>>> {
-    // One statement for both: a project without webhooks is one row of NULLs.
+    now: Timestamp,
+) -> StoreResult<Option<(SigningSecrets, Vec<Webhook>)>> {
+    // One statement for both (a statement is a round trip to sqlx's connection thread): a
+    // project without webhooks is one row of NULLs beside its secrets.
     let found = sqlx::query(
-        "SELECT w.* FROM projects p LEFT JOIN webhooks w ON w.project_id = p.id \
+        "SELECT p.webhook_token AS project_token, \
+         p.previous_webhook_token AS project_previous_token, \
+         p.previous_token_expires_at AS project_previous_until, w.* \
+         FROM projects p LEFT JOIN webhooks w ON w.project_id = p.id \
          WHERE p.id = ?1 ORDER BY w.id",
     )
     .bind(project.as_str())
     .fetch_all(&mut *conn)
     .await?;
-    if found.is_empty() {
+    let Some(first) = found.first() else {
         return Ok(None);
-    }
+    };
+    let previous_until: Option<i64> = first.try_get("project_previous_until")?;
+    let secrets = SigningSecrets::in_force(
+        first.try_get("project_token")?,
+        first.try_get("project_previous_token")?,
+        previous_until.map(Timestamp::from_millis),
+        now,
+    );
     let mut webhooks = Vec::with_capacity(found.len());
     for row in &found {
-        if sqlx::Row::try_get::<Option<String>, _>(row, "id")?.is_some() {
+        if row.try_get::<Option<String>, _>("id")?.is_some() {
             webhooks.push(rows::webhook(row)?);
         }
     }
-    Ok(Some(webhooks))
+    Ok(Some((secrets, webhooks)))
 }
 
 /// An event's row. `data` and `event_source` are stored byte for byte as received.

@@ -427,6 +427,11 @@ impl Store for SqliteStore {
         self.committer.ingest(project, events).await
     }
 
+    fn hand_off(&self, handoff: Handoff) -> bool {
+        self.committer.hand_off(handoff);
+        true
+    }
+
     async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim> {
         queue::insert_send_out(self, send_out, lease).await
     }

@@ -6,7 +6,7 @@
 //!   `delivery_concurrency_per_host` to one host; the worker claims only as many send outs as
 //!   it has room for, and a busy host's claims wait in that host's queue (see [`super::hosts`]),
 //!   so one slow host never holds up another's;
-//! - it claims in batches: while busy, only once a quarter of its room is free
+//! - it claims in batches: while busy, only once half of its room is free
 //!   ([`Worker::should_claim`]), since every claim is a write transaction; claiming
 //!   the one slot each finished attempt frees cost a transaction per delivery;
 //! - it looks at the store only when there may be work it has not claimed: on the work
@@ -16,13 +16,23 @@
 //! - it never polls in a loop: when nothing is due it sleeps until the store's next due time,
 //!   its own next retry, or the store's work signal (new events, retry requests), and at most
 //!   [`IDLE_RECHECK`] (work made by another process sharing the database);
+//! - fresh send outs come without a claim where the store can hand them over
+//!   ([`Store::hand_off`]): ingest leases as many as the worker's inbox has room for and
+//!   sends their claims there after the commit. The inbox holds up to [`INBOX_ROOMS`] times
+//!   `delivery_concurrency` claims besides the worker's room, and the worker takes from it
+//!   whenever it has room; while the store also holds due work (a backlog, retries), the two
+//!   take turns: after a claim of `n` from the store, the inbox may fill `n` slots before the
+//!   next claim, so neither the fresh nor the older work waits for the other to run out. A
+//!   handed claim whose lease is too near its end to finish within it (it waited too long in
+//!   the inbox) is released instead of attempted;
 //! - completions go to one writer task that commits them in batches ([`WRITE_BATCH`], or after
 //!   [`WRITE_DELAY`]);
 //! - on cancellation it stops claiming (abandoning a claim still waiting for the store), lets
 //!   running attempts finish (each is bounded by the delivery timeout), releases claims it has
-//!   not attempted, flushes the writer, and only then marks itself not alive; the release and
-//!   the flush each give up after [`SHUTDOWN_WRITE_TIMEOUT`] (a database that is gone must not
-//!   hold the stop: the leases bring back what was not written).
+//!   not attempted (and what is left in its inbox, which it closes), flushes the writer, and
+//!   only then marks itself not alive; the release and the flush each give up after
+//!   [`SHUTDOWN_WRITE_TIMEOUT`] (a database that is gone must not hold the stop: the leases
+//!   bring back what was not written).
 //!
 //! [`deliver_due`] is one worker step as a plain function, for tests and one-shot runs.
 
@@ -33,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sendout_core::time::Timestamp;
-use sendout_store::{Claim, Completion, Lease, Next, Store, StoreResult};
+use sendout_store::{Claim, Completion, Handoff, Lease, Next, Store, StoreResult};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -50,6 +60,12 @@ pub const CLAIM_BATCH: usize = 256;
 pub const WRITE_BATCH: usize = 256;
 /// How long the writer waits for more completions before committing.
 pub const WRITE_DELAY: Duration = Duration::from_millis(5);
+/// How many times its room the worker's inbox of handed-over claims holds. While ingest
+/// outpaces delivery, what does not fit waits in the store for a claim transaction; with an
+/// inbox four times the room instead of once, the benchmark's batched fan-out-4 run went
+/// from 18,300–19,200 to 19,700–21,000 deliveries/s. A claim waits there at most until the
+/// worker has room for it, and one left too long is released (see the module docs).
+pub const INBOX_ROOMS: usize = 4;
 /// Once shutdown has begun, how long releasing unstarted claims, and separately flushing the
 /// last outcomes, may take. With the database gone each store call could otherwise wait the
 /// pool's acquire timeout, times the writer's retries; what is not written by then comes back
@@ -90,9 +106,16 @@ pub fn spawn(
         let (tx, rx) = mpsc::channel(WRITE_BATCH * 4);
         let give_up = CancellationToken::new();
         let mut writer = tokio::spawn(write_completions(store.clone(), rx, give_up.clone()));
-        Worker::new(store, deliverer, &config, tx, cancel.clone())
-            .run(cancel)
-            .await;
+        let mut worker = Worker::new(store.clone(), deliverer, &config, tx, cancel.clone());
+        let (inbox, handed) = mpsc::channel(worker.capacity * INBOX_ROOMS);
+        let handoff = Handoff {
+            inbox,
+            lease: config.lease,
+        };
+        if store.hand_off(handoff) {
+            worker.inbox = Some(handed);
+        }
+        worker.run(cancel).await;
         // Only the final flush is left: bound it (see SHUTDOWN_WRITE_TIMEOUT).
         let ended = tokio::select! {
             ended = &mut writer => ended,
@@ -144,6 +167,13 @@ struct Worker {
     more_due: bool,
     /// No claim before this, after one that did not fill the room ([`CLAIM_GAP`]).
     hold_until: Option<Instant>,
+    /// Where ingest hands over fresh send outs, if the store does (see the module docs).
+    inbox: Option<mpsc::Receiver<Claim>>,
+    /// How many slots the inbox may still fill before the next claim from the store.
+    inbox_turn: usize,
+    /// A handed claim with less of its lease left than this is released, not attempted:
+    /// it could wait for its host up to the queue's budget, then take the whole timeout.
+    least_lease_left: Duration,
 }
 
 /// The least time between the start of a claim that did not fill the worker's room and the
@@ -190,7 +220,15 @@ impl Worker {
             own_retry: None,
             more_due: false,
             hold_until: None,
+            inbox: None,
+            inbox_turn: 0,
+            least_lease_left: budget + config.delivery_timeout,
         }
+    }
+
+    /// Whether handed-over claims wait that have the turn before the next claim.
+    fn inbox_has_turn(&self) -> bool {
+        self.inbox_turn > 0 && self.inbox.as_ref().is_some_and(|inbox| !inbox.is_empty())
     }
 
     fn free(&self) -> usize {
@@ -198,10 +236,11 @@ impl Worker {
             .saturating_sub(self.tasks.len() + self.hosts.queued())
     }
 
-    /// Whether there is room enough to claim: a quarter of the capacity, up to a claim
-    /// batch (so an idle worker always claims).
+    /// Whether there is room enough to claim: half the capacity, up to a claim batch (so an
+    /// idle worker always claims). Claims of a quarter made twice the transactions for the
+    /// same work: the benchmark's batched fan-out-4 run was about 15 % slower with them.
     fn should_claim(&self) -> bool {
-        self.free() >= (self.capacity / 4).clamp(1, CLAIM_BATCH)
+        self.free() >= (self.capacity / 2).clamp(1, CLAIM_BATCH)
     }
 
     async fn run(mut self, cancel: CancellationToken) {
@@ -214,6 +253,7 @@ impl Worker {
         // transactions, not the work, set the latency.
         let mut look = true;
         let mut wake = Instant::now() + IDLE_RECHECK;
+        let mut handed = Vec::new();
         loop {
             // Armed before looking at the store, so a wake-up during the look is not lost.
             let notified = signal.notified();
@@ -221,7 +261,13 @@ impl Worker {
             notified.as_mut().enable();
 
             let held = self.hold_until.is_some_and(|until| Instant::now() < until);
-            if look && !held && !stopping && !cancel.is_cancelled() && self.should_claim() {
+            if look
+                && !held
+                && !stopping
+                && !cancel.is_cancelled()
+                && self.should_claim()
+                && !self.inbox_has_turn()
+            {
                 look = false;
                 wake = Instant::now() + IDLE_RECHECK;
                 match self.claim().await {
@@ -234,11 +280,13 @@ impl Worker {
                     Err(e) => tracing::error!(error = %e, "claiming due send outs failed"),
                 }
             }
+            let room = self.free();
             tokio::select! {
                 biased;
                 _ = cancel.cancelled(), if !stopping => {
                     stopping = true;
-                    let unstarted = self.hosts.drain();
+                    let mut unstarted = self.hosts.drain();
+                    unstarted.extend(self.close_inbox().await);
                     self.release(unstarted).await;
                 }
                 Some(joined) = self.tasks.join_next_with_id() => {
@@ -247,6 +295,15 @@ impl Worker {
                     if let Some(at) = self.own_retry {
                         wake = wake.min(instant_at(at));
                     }
+                }
+                n = from_inbox(&mut self.inbox, &mut handed, room), if !stopping && room > 0 =>
+                {
+                    if n == 0 {
+                        // Every sender is gone: the store was dropped.
+                        self.inbox = None;
+                    }
+                    self.inbox_turn = self.inbox_turn.saturating_sub(n);
+                    self.take_handed(&mut handed).await;
                 }
                 _ = &mut notified, if !stopping => look = true,
                 // While `look` waits for room, the attempts' ends wake the worker.
@@ -294,6 +351,7 @@ impl Worker {
         };
         let full = claims.len() == room;
         self.more_due = full;
+        self.inbox_turn = claims.len();
         self.hold_until = (!full).then_some(started + CLAIM_GAP);
         let mut deferred = false;
         for claim in claims {
@@ -321,6 +379,46 @@ impl Worker {
             // Due already yet not claimed (a racing worker): look again shortly.
             Some(at) => LookAgain::At(instant_at(at).max(Instant::now() + RACE_RECHECK)),
         })
+    }
+
+    /// Places claims ingest handed over, releasing those whose lease is too near its end.
+    async fn take_handed(&mut self, handed: &mut Vec<Claim>) {
+        let too_late = Timestamp::now()
+            .plus_millis(i64::try_from(self.least_lease_left.as_millis()).unwrap_or(i64::MAX));
+        let mut stale = Vec::new();
+        for claim in handed.drain(..) {
+            if claim.lease_until < too_late {
+                stale.push(claim);
+            } else {
+                self.place(claim).await;
+            }
+        }
+        self.release(stale).await;
+    }
+
+    /// Closes the inbox and returns what was left in it, including the claims of an ingest
+    /// commit that reserved room before the close (waiting for it at most
+    /// [`SHUTDOWN_WRITE_TIMEOUT`]).
+    async fn close_inbox(&mut self) -> Vec<Claim> {
+        let Some(mut inbox) = self.inbox.take() else {
+            return Vec::new();
+        };
+        inbox.close();
+        let mut left = Vec::new();
+        let drain = async {
+            while let Some(claim) = inbox.recv().await {
+                left.push(claim);
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_WRITE_TIMEOUT, drain)
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                "an ingest commit still holds room in the closed inbox; its leases will expire"
+            );
+        }
+        left
     }
 
     /// Starts, queues or defers a claim; true if it was deferred.
@@ -495,5 +593,18 @@ async fn write_completions(
             return;
         }
         batch.clear();
+    }
+}
+
+/// Waits for up to `limit` claims from the inbox (forever if there is none); returns how
+/// many arrived, 0 if every sender is gone.
+async fn from_inbox(
+    inbox: &mut Option<mpsc::Receiver<Claim>>,
+    into: &mut Vec<Claim>,
+    limit: usize,
+) -> usize {
+    match inbox {
+        Some(inbox) => inbox.recv_many(into, limit).await,
+        None => std::future::pending().await,
     }
 }
