@@ -689,3 +689,47 @@ async fn a_body_left_out_is_the_one_fan_out_planned() {
         }
     }
 }
+
+/// Under writes that never pause, the log still starts over once a checkpoint leaves more
+/// than `wal_restart_bytes` in it, and its file is cut back to that size: it does not grow
+/// with everything written. (Without the second pass a commit always lands while the
+/// checkpoint copies, so the log never starts over and its file only grows.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_starts_over_under_steady_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let limit = 1024 * 1024;
+    let options = SqliteOptions {
+        wal_restart_bytes: limit,
+        ..SqliteOptions::default()
+    };
+    let store = fresh(&dir, options).await;
+    let project = shop(&store).await;
+    let wal = store.direct.wal().to_owned();
+    // One commit of about 50 KB after another with no pause, until the log file is cut
+    // back: a checkpoint runs every 200 ms, so that comes long before the last of them.
+    let big = raw(&format!(r#"{{"text":"{}"}}"#, "x".repeat(50_000)));
+    let log = || std::fs::metadata(&wal).expect("the log").len();
+    let mut before = log();
+    let mut cut_to = None;
+    for _ in 0..3_000 {
+        let event = NewEvent {
+            data: big.clone(),
+            ..event("voucher.published")
+        };
+        store
+            .ingest(&project.id, vec![event])
+            .await
+            .expect("ingested");
+        let now = log();
+        if now < before {
+            cut_to = Some(now);
+            break;
+        }
+        before = now;
+    }
+    let cut_to = cut_to.expect("the log started over while the writes went on");
+    assert!(
+        cut_to <= limit,
+        "the log was cut back to {cut_to} bytes, more than {limit}"
+    );
+}
