@@ -85,6 +85,27 @@ async fn the_store_creates_its_directory_and_runs_in_wal_with_foreign_keys() {
     store.migrate().await.expect("migrating twice is harmless");
 }
 
+/// Every connection is open once the store is, and none is closed for its age or for being
+/// idle: opening one on demand made the first requests after a start (or a quiet spell) wait.
+#[tokio::test]
+async fn the_stores_connections_are_opened_with_it_and_kept_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = SqliteOptions {
+        readers: 3,
+        ..SqliteOptions::default()
+    };
+    let store = fresh(&dir, options).await;
+    for (pool, connections) in [
+        (&store.writer, 1),
+        (&store.readers, 3),
+        (&store.checkpointer, 1),
+    ] {
+        assert_eq!(pool.size(), connections, "opened with the store");
+        assert_eq!(pool.options().get_idle_timeout(), None);
+        assert_eq!(pool.options().get_max_lifetime(), None);
+    }
+}
+
 #[tokio::test]
 async fn a_sqlite_url_opens_the_same_database_as_its_path() {
     let dir = tempfile::tempdir().expect("temp dir");
