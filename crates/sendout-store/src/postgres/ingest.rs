@@ -26,7 +26,7 @@ use sendout_core::time::Timestamp;
 use sqlx::PgConnection;
 
 use super::distributions;
-use super::projects::{get_project, project_webhooks};
+use super::projects::project_webhooks;
 use super::rows::to_json;
 use super::{PostgresStore, WORK_CHANNEL};
 use crate::fanout::{self, Targets};
@@ -41,7 +41,7 @@ pub(super) async fn ingest(
 ) -> StoreResult<Vec<IngestOutcome>> {
     let mut tx = store.pool.begin().await?;
     let now = Timestamp::now();
-    let webhooks = project_webhooks(&mut *tx, project)
+    let (secrets, webhooks) = project_webhooks(&mut *tx, project, now)
         .await?
         .ok_or(StoreError::NotFound)?;
     let distributions =
@@ -70,10 +70,6 @@ pub(super) async fn ingest(
         .as_ref()
         .and_then(|h| store.handoff.reserve(h, send_outs.len(), now));
     let handed = reserved.as_ref().map_or(0, Reserved::len);
-    let secrets = match handed {
-        0 => None,
-        _ => Some(get_project(&mut *tx, project).await?.signing_secrets(now)),
-    };
     insert_events(&mut tx, project, &events, now).await?;
     let lease_until = reserved.as_ref().map(|r| r.lease_until);
     insert_send_outs(&mut tx, &send_outs[..handed], lease_until).await?;
@@ -83,7 +79,7 @@ pub(super) async fn ingest(
         notify_work(&mut tx).await?;
     }
     tx.commit().await?;
-    if let (Some(reserved), Some(secrets)) = (reserved, secrets) {
+    if let Some(reserved) = reserved {
         reserved.send(send_outs, |_| secrets.clone());
     }
     if left_due {

@@ -6,11 +6,11 @@
 
 use sendout_core::ids::{ProjectId, WebhookId};
 use sendout_core::time::Timestamp;
-use sqlx::{Executor, Postgres};
+use sqlx::{Executor, Postgres, Row};
 
 use super::rows::{self, to_json};
 use super::PostgresStore;
-use crate::model::{Project, ProjectUpdate, Webhook, WebhookFields};
+use crate::model::{Project, ProjectUpdate, SigningSecrets, Webhook, WebhookFields};
 use crate::{FirstStartCreated, FirstStartRecords, NewProject, StoreError, StoreResult};
 
 /// `NotFound` unless the project exists.
@@ -270,38 +270,51 @@ pub(super) async fn list_webhooks(
     store: &PostgresStore,
     project: &ProjectId,
 ) -> StoreResult<Vec<Webhook>> {
-    project_webhooks(&store.pool, project)
+    let (_, webhooks) = project_webhooks(&store.pool, project, Timestamp::now())
         .await?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound)?;
+    Ok(webhooks)
 }
 
-/// The project's webhooks, oldest first, or `None` if the project does not exist. One
-/// statement for both, so a project deleted meanwhile cannot read as one without webhooks:
-/// a project without webhooks is one row of NULLs.
+/// The project's signing secrets at `now` and its webhooks, oldest first, or `None` if the
+/// project does not exist. One statement for all of it, so a project deleted meanwhile
+/// cannot read as one without webhooks (a project without webhooks is one row of NULLs
+/// beside its secrets), and ingest needs no second query for the secrets of the claims it
+/// hands over.
 pub(super) async fn project_webhooks<'c, E>(
     conn: E,
     project: &ProjectId,
-) -> StoreResult<Option<Vec<Webhook>>>
+    now: Timestamp,
+) -> StoreResult<Option<(SigningSecrets, Vec<Webhook>)>>
 where
     E: Executor<'c, Database = Postgres>,
 {
     let found = sqlx::query(
-        "SELECT w.* FROM projects p LEFT JOIN webhooks w ON w.project_id = p.id \
+        "SELECT p.webhook_token AS project_token, \
+         p.previous_webhook_token AS project_previous_token, \
+         p.previous_token_expires_at AS project_previous_until, w.* \
+         FROM projects p LEFT JOIN webhooks w ON w.project_id = p.id \
          WHERE p.id = $1 ORDER BY w.id",
     )
     .bind(project.as_str())
     .fetch_all(conn)
     .await?;
-    if found.is_empty() {
+    let Some(first) = found.first() else {
         return Ok(None);
-    }
+    };
+    let secrets = SigningSecrets::in_force(
+        first.try_get("project_token")?,
+        first.try_get("project_previous_token")?,
+        rows::opt_ts(first.try_get("project_previous_until")?),
+        now,
+    );
     let mut webhooks = Vec::with_capacity(found.len());
     for row in &found {
-        if sqlx::Row::try_get::<Option<String>, _>(row, "id")?.is_some() {
+        if row.try_get::<Option<String>, _>("id")?.is_some() {
             webhooks.push(rows::webhook(row)?);
         }
     }
-    Ok(Some(webhooks))
+    Ok(Some((secrets, webhooks)))
 }
 
 pub(super) async fn get_webhook<'c, E>(
