@@ -101,6 +101,10 @@ impl Counter {
         let mut distinct = self.shared.distinct.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            // Marked seen before reading, not after: a send out recorded between the read
+            // and the mark would otherwise wake nobody, and the wait would end in a timeout
+            // with everything delivered.
+            distinct.borrow_and_update();
             {
                 let seen = lock(&self.shared);
                 for (_, event_id) in &seen.first[read..] {
@@ -116,7 +120,6 @@ impl Counter {
             if missing.is_empty() {
                 return Ok(());
             }
-            distinct.mark_unchanged();
             let changed = tokio::time::timeout_at(deadline, distinct.changed()).await;
             if !matches!(changed, Ok(Ok(()))) {
                 let left: u32 = missing.values().sum();
