@@ -218,8 +218,8 @@ async fn a_node_killed_midway_leaves_no_send_out_undelivered() {
     let events = events();
     let total = events * WEBHOOKS;
 
-    // The victim only delivers (its ingest requests would die with it; that case is the
-    // restart test's), while the others ingest.
+    // The victim only delivers, while the others ingest (a victim that ingests, and so holds
+    // the claims it was handed: `the_send_outs_a_killed_node_was_handed_are_delivered_by_the_others`).
     let ingest = tokio::spawn({
         let (api, targets) = (cluster.api.clone(), cluster.urls(&[0, 1]));
         async move { ingest_all(&api, &targets, events).await }
@@ -232,8 +232,25 @@ async fn a_node_killed_midway_leaves_no_send_out_undelivered() {
     let victim = cluster.nodes.remove(2);
     let acked = ingest.await.expect("ingest ran");
     assert_eq!(expected_send_outs(&acked), total);
-    cluster.wait_for(&acked).await;
+    let duplicates = delivered_after_a_kill(cluster, victim, &acked, database.url()).await;
+    eprintln!(
+        "a node was killed after {} of {total} send outs arrived: {duplicates} duplicate \
+         deliveries",
+        total / 4,
+    );
+}
 
+/// Waits until the survivors have delivered every acknowledged send out, stops them, and
+/// checks that nothing else arrived and that the database has every send out succeeded.
+/// Returns how many deliveries were duplicates (the victim's attempts in flight).
+async fn delivered_after_a_kill(
+    cluster: Cluster,
+    victim: Node,
+    acked: &Acknowledged,
+    database_url: &str,
+) -> u64 {
+    let total = expected_send_outs(acked);
+    cluster.wait_for(acked).await;
     let tally = cluster.stop().await.tally();
     drop(victim);
     assert_eq!(tally.malformed, 0);
@@ -242,15 +259,62 @@ async fn a_node_killed_midway_leaves_no_send_out_undelivered() {
         total,
         "every send out arrived, and no other"
     );
-    eprintln!(
-        "a node was killed after {} of {total} send outs arrived: {} duplicate deliveries",
-        total / 4,
-        tally.duplicates()
-    );
-    let (statuses, attempts) = database_view(database.url()).await;
+    let (statuses, attempts) = database_view(database_url).await;
     let total = i64::try_from(total).expect("a small number");
     assert_eq!(statuses, HashMap::from([("SUCCEEDED".to_owned(), total)]));
     assert!(attempts >= total);
+    tally.duplicates()
+}
+
+/// A node that ingests is handed its own fresh send outs (leased to its worker in the ingest
+/// transaction). Killed with some of them acknowledged but not yet delivered, it takes those
+/// claims with it: once their leases run out the other nodes deliver them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_send_outs_a_killed_node_was_handed_are_delivered_by_the_others() {
+    const EVENTS_PER_REQUEST: usize = 100;
+    /// Undelivered send outs the victim must hold when it is killed.
+    const HELD: usize = 100;
+    /// A bound on the requests, should the victim keep up with every one.
+    const MAX_REQUESTS: usize = 50;
+
+    let database = pg::TestDatabase::create().await;
+    let config = NodeConfig {
+        database_url: database.url().to_owned(),
+        extra: short_lease(),
+    };
+    let mut cluster = Cluster::start(3, config).await;
+    let victim_url = cluster.urls(&[2]).remove(0);
+
+    // Requests to the victim alone, one after another, until it is killed holding at least
+    // `HELD` acknowledged send outs that have not arrived.
+    let mut acked = Acknowledged::new();
+    let mut held_at_kill = None;
+    for n in 0..MAX_REQUESTS {
+        let first = n * EVENTS_PER_REQUEST;
+        match cluster
+            .api
+            .ingest(&victim_url, first, EVENTS_PER_REQUEST)
+            .await
+        {
+            Ingested::Accepted(events) => acked.extend(events),
+            other => panic!("the batch from event {first} was not acknowledged: {other:?}"),
+        }
+        let arrived = cluster.counter.tally().counts.len();
+        let held = expected_send_outs(&acked).saturating_sub(arrived);
+        if held >= HELD {
+            cluster.nodes[2].kill();
+            held_at_kill = Some(held);
+            break;
+        }
+    }
+    let held_at_kill = held_at_kill.expect("the victim held undelivered send outs at some point");
+    let victim = cluster.nodes.remove(2);
+    let total = expected_send_outs(&acked);
+    let duplicates = delivered_after_a_kill(cluster, victim, &acked, database.url()).await;
+    eprintln!(
+        "the victim was killed with {held_at_kill} of {total} acknowledged send outs not arrived: \
+         {duplicates} duplicate deliveries"
+    );
 }
 
 /// What the ingest clients of the restart test saw.
