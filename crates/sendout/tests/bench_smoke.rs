@@ -101,6 +101,24 @@ async fn the_quick_bench_reports_every_figure_with_every_delivery_made() {
         positive(&latency["ingest_to_receipt"][figure], figure);
         positive(&latency["ingest_response"][figure], figure);
     }
+    // The slowest requests, slowest first, the first of them the maximum.
+    let slowest = latency["ingest_slowest"]
+        .as_array()
+        .expect("the slowest requests");
+    assert!(!slowest.is_empty() && slowest.len() <= 10, "{latency}");
+    assert_eq!(
+        slowest[0]["response_ms"].as_f64(),
+        latency["ingest_response"]["max_ms"].as_f64(),
+        "{latency}"
+    );
+    assert!(
+        slowest
+            .windows(2)
+            .all(|w| w[0]["response_ms"].as_f64() >= w[1]["response_ms"].as_f64()),
+        "{latency}"
+    );
+    positive(&slowest[0]["sent_us"], "sent_us");
+    assert!(latency["ingest_over_goal"].is_u64(), "{latency}");
 
     let backlog = &report["backlog"];
     all_delivered(backlog, "backlog");

@@ -254,9 +254,73 @@ impl Percentiles {
     }
 }
 
+/// How many of the slowest requests a run reports.
+pub const SLOWEST: usize = 10;
+
+/// A slow request: when it was sent (µs since the epoch, to set beside a trace of the engine)
+/// and how long its answer took.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct SlowRequest {
+    pub sent_us: u64,
+    /// Seconds from the run's first request to this one's sending.
+    pub after_s: f64,
+    pub response_ms: f64,
+}
+
+impl SlowRequest {
+    /// The `keep` slowest of a run's requests, slowest first, and how many took longer than
+    /// `over_us`. `sent_us` and `took_us` are in the same order, one entry per request.
+    pub fn slowest(
+        started_us: u64,
+        sent_us: &[u64],
+        took_us: &[u64],
+        keep: usize,
+        over_us: u64,
+    ) -> (Vec<Self>, usize) {
+        let mut pairs: Vec<(u64, u64)> = sent_us
+            .iter()
+            .copied()
+            .zip(took_us.iter().copied())
+            .collect();
+        let over = pairs.iter().filter(|(_, took)| *took > over_us).count();
+        pairs.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let slowest = pairs
+            .into_iter()
+            .take(keep)
+            .map(|(sent, took)| Self {
+                sent_us: sent,
+                after_s: sent.saturating_sub(started_us) as f64 / 1e6,
+                response_ms: took as f64 / 1000.0,
+            })
+            .collect();
+        (slowest, over)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_slowest_requests_come_slowest_first_with_the_count_over_the_bound() {
+        let sent = [1_000_000, 1_001_000, 1_002_000, 1_003_000, 1_004_000];
+        let took = [800, 62_500, 4_900, 5_100, 62_500];
+        let (slowest, over) = SlowRequest::slowest(1_000_000, &sent, &took, 3, 5_000);
+        assert_eq!(over, 3);
+        let seen: Vec<(u64, f64, f64)> = slowest
+            .iter()
+            .map(|s| (s.sent_us, s.after_s, s.response_ms))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (1_001_000, 0.001, 62.5),
+                (1_004_000, 0.004, 62.5),
+                (1_003_000, 0.003, 5.1)
+            ]
+        );
+        assert_eq!(SlowRequest::slowest(0, &[], &[], 3, 5_000), (vec![], 0));
+    }
 
     #[test]
     fn percentiles_use_the_nearest_rank() {

@@ -14,10 +14,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::bare::{self, BareRun};
 use super::engine::{Engine, EngineOptions};
-use super::load::{Ingester, Payloads, Percentiles};
+use super::load::{Ingester, Payloads, Percentiles, SlowRequest, SLOWEST};
 use super::process::ReceiverProcess;
 use super::receiver::Stats;
-use super::report::{mb, Backlog, CpuMark, Latency, Retry, Throughput};
+use super::report::{mb, Backlog, CpuMark, Latency, Retry, Throughput, INGEST_P99_GOAL_MS};
 use super::Sizes;
 
 /// How long a run may go without a new delivery before it is given up.
@@ -181,6 +181,14 @@ impl Bench {
                 .and_modify(|at: &mut u64| *at = (*at).min(receipt.at_us))
                 .or_insert(receipt.at_us);
         }
+        let sent_us: Vec<u64> = run.sent.iter().map(|(_, at)| *at).collect();
+        let (ingest_slowest, ingest_over_goal) = SlowRequest::slowest(
+            run.started_us,
+            &sent_us,
+            &run.latencies_us,
+            SLOWEST,
+            (INGEST_P99_GOAL_MS * 1000.0) as u64,
+        );
         let mut latencies: Vec<u64> = first_receipt
             .iter()
             .filter_map(|(id, at)| sent.get(id).map(|sent| at.saturating_sub(*sent)))
@@ -192,6 +200,8 @@ impl Bench {
             deliveries: stats.delivered,
             ingest_to_receipt: Percentiles::of(&mut latencies),
             ingest_response: Percentiles::of(&mut run.latencies_us),
+            ingest_over_goal,
+            ingest_slowest,
             server_peak_rss_mb: peak.map(mb),
         })
     }
