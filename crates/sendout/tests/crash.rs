@@ -82,6 +82,8 @@ const BATCH: usize = 25;
 const POSTERS: usize = 4;
 /// Claims of a killed process come back after this; attempts must fit well inside it.
 const LEASE: &str = "8s";
+/// `LEASE` in milliseconds.
+const LEASE_MS: i64 = 8_000;
 /// The longest the last restart may take to deliver everything still owed.
 const DRAIN: Duration = Duration::from_secs(150);
 /// The longest a kill moment may take to come.
@@ -251,11 +253,26 @@ async fn reach<T: PartialOrd + Copy + std::fmt::Debug>(mut counter: watch::Recei
     assert!(matches!(reached, Ok(Ok(_))), "the moment {at:?} never came");
 }
 
-/// Kills the server, checks the store and returns how many send outs it had in flight.
-async fn kill(server: Sendout, store: &Backend, moment: &str, log: &mut Vec<String>) -> u64 {
+/// Starts the server on `dir`, and says when: every lease it takes ends at least `LEASE_MS`
+/// after that.
+async fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> (Sendout, i64) {
+    let started = store::now_ms();
+    (Sendout::start(dir, env).await, started)
+}
+
+/// Kills the server started at `started`, checks the store and returns how many send outs
+/// it had in flight: leased by it (not by an earlier process whose leases still run, which
+/// its own kill counted) and not yet expired.
+async fn kill(
+    server: Sendout,
+    started: i64,
+    store: &Backend,
+    moment: &str,
+    log: &mut Vec<String>,
+) -> u64 {
     let at = store::now_ms();
     server.kill().await;
-    let check = store::after_kill(store, at).await;
+    let check = store::after_kill(store, at, started + LEASE_MS).await;
     if let Some(integrity) = check.integrity {
         assert_eq!(
             integrity, "ok",
@@ -287,6 +304,7 @@ async fn every_acknowledged_event_is_delivered_after_kill_9_at_random_moments_on
 
 /// The whole scenario at `scale` on `store`, with `dir` as the data directory.
 async fn run(scale: &Scale, dir: &std::path::Path, store: &Backend) {
+    assert_eq!(format!("{}s", LEASE_MS / 1000), LEASE, "LEASE_MS is LEASE");
     let started = Instant::now();
     let seed = std::env::var("SENDOUT_CRASH_SEED")
         .ok()
@@ -304,7 +322,7 @@ async fn run(scale: &Scale, dir: &std::path::Path, store: &Backend) {
     let mut log = Vec::new();
     let mut in_flight = 0;
 
-    let mut server = Sendout::start(dir, &env).await;
+    let (mut server, mut server_started) = start(dir, &env).await;
     let project = management(&server, "/management/v1/projects", json!({"name": "Crash"})).await;
     let key = AppKey {
         id: project["server_side_key"]["app_id"]
@@ -334,9 +352,9 @@ async fn run(scale: &Scale, dir: &std::path::Path, store: &Backend) {
         let ingesting = ingest(&server, &key, &ledger);
         reach(ledger.count.subscribe(), at).await;
         let moment = format!("during ingest, at {at} events acknowledged");
-        in_flight += kill(server, store, &moment, &mut log).await;
+        in_flight += kill(server, server_started, store, &moment, &mut log).await;
         ingesting.await.unwrap();
-        server = Sendout::start(dir, &env).await;
+        (server, server_started) = start(dir, &env).await;
     }
     ingest(&server, &key, &ledger).await.unwrap();
     let acked = ledger.acked();
@@ -352,15 +370,15 @@ async fn run(scale: &Scale, dir: &std::path::Path, store: &Backend) {
     let at = (*counters.accepted.borrow() + after).min(owed - scale.backlog);
     reach(counters.accepted.subscribe(), at).await;
     let moment = format!("during delivery, at {at} deliveries");
-    in_flight += kill(server, store, &moment, &mut log).await;
-    server = Sendout::start(dir, &env).await;
+    in_flight += kill(server, server_started, store, &moment, &mut log).await;
+    (server, server_started) = start(dir, &env).await;
 
     // 4: killed just as a receiver failed an attempt, while its retry is being scheduled.
     let at = *counters.failures.borrow() + rng.gen_range(1..6);
     reach(counters.failures.subscribe(), at).await;
     let moment = format!("at failed attempt {at}, while its retry is scheduled");
-    in_flight += kill(server, store, &moment, &mut log).await;
-    server = Sendout::start(dir, &env).await;
+    in_flight += kill(server, server_started, store, &moment, &mut log).await;
+    (server, _) = start(dir, &env).await;
 
     // Every acknowledged event's send outs arrive at least once.
     let ids: HashSet<&str> = acked.iter().map(|(id, _)| id.as_str()).collect();

@@ -101,13 +101,18 @@ pub struct AfterKill {
     /// a killed client cannot damage the server's files, and the server's own crash recovery
     /// (its write-ahead log) is not what is under test.
     pub integrity: Option<String>,
-    /// Open send outs leased at the moment of the kill: attempts possibly made whose
-    /// outcome was not written, the only ones that can be sent twice.
+    /// Open send outs the killed process held leased at the moment of the kill: attempts
+    /// possibly made whose outcome was not written, the only ones that can be sent twice.
     pub in_flight: u64,
 }
 
-/// Checks the store of a process killed at `killed_at_ms`.
-pub async fn after_kill(backend: &Backend, killed_at_ms: i64) -> AfterKill {
+/// Checks the store of a process killed at `killed_at_ms`, whose leases end at
+/// `its_leases_end_from_ms` or later (leases ending sooner were taken before it started).
+pub async fn after_kill(
+    backend: &Backend,
+    killed_at_ms: i64,
+    its_leases_end_from_ms: i64,
+) -> AfterKill {
     let mut conn = open(backend).await;
     let integrity = match &mut conn {
         Conn::Sqlite(sqlite) => Some(
@@ -121,7 +126,8 @@ pub async fn after_kill(backend: &Backend, killed_at_ms: i64) -> AfterKill {
     let in_flight = conn
         .count(&format!(
             "SELECT count(*) FROM send_outs \
-             WHERE status IN ('PENDING', 'RETRYING') AND lease_until > {killed_at_ms}"
+             WHERE status IN ('PENDING', 'RETRYING') AND lease_until > {killed_at_ms} \
+             AND lease_until >= {its_leases_end_from_ms}"
         ))
         .await;
     conn.close().await;
