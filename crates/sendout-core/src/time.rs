@@ -50,6 +50,12 @@ impl Timestamp {
         Self(self.0.saturating_add(ms))
     }
 
+    /// This instant moved forward by `duration`, to the millisecond, saturating (a duration
+    /// of centuries is as good as forever).
+    pub fn plus(self, duration: std::time::Duration) -> Self {
+        self.plus_millis(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
+    }
+
     fn to_datetime(self) -> DateTime<Utc> {
         Utc.timestamp_millis_opt(self.0)
             .single()
@@ -89,6 +95,20 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plus_moves_forward_by_whole_milliseconds_and_saturates() {
+        let t = Timestamp::from_millis(1_000);
+        assert_eq!(
+            t.plus(std::time::Duration::from_micros(2_999)).as_millis(),
+            1_002
+        );
+        assert_eq!(
+            t.plus(std::time::Duration::MAX).as_millis(),
+            i64::MAX,
+            "saturates"
+        );
+    }
 
     #[test]
     fn formats_with_milliseconds_and_z() {

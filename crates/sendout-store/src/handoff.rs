@@ -44,8 +44,7 @@ impl Slot {
         match permits {
             Ok(permits) => Some(Reserved {
                 permits,
-                lease_until: now
-                    .plus_millis(i64::try_from(handoff.lease.as_millis()).unwrap_or(i64::MAX)),
+                lease_until: now.plus(handoff.lease),
             }),
             Err(_) if handoff.inbox.is_closed() => {
                 self.lock().take();

@@ -36,10 +36,6 @@ pub(crate) fn inactive_reason(kind: SourceKind) -> String {
     }
 }
 
-fn at_plus(now: Timestamp, delay: Duration) -> Timestamp {
-    now.plus_millis(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// What follows a scheduled attempt: success, a retry on the policy's schedule, or giving up
 /// and disabling the target (after the last retry, or at once on `410`).
 pub fn next_scheduled(
@@ -58,7 +54,7 @@ pub fn next_scheduled(
         },
         Verdict::Failed { error, retry_after } => {
             match policy.next_delay(attempts_made, *retry_after, rng) {
-                Some(delay) => Next::RetryAt(at_plus(now, delay)),
+                Some(delay) => Next::RetryAt(now.plus(delay)),
                 None => Next::Failed {
                     reason: format!("gave up after {attempts_made} attempts: {error}"),
                     disable_target: true,
@@ -92,7 +88,7 @@ pub fn next_manual(
     match send_out.next_attempt_at {
         Some(at) => Next::RetryAt(at),
         None => match policy.next_delay(send_out.attempts + 1, None, rng) {
-            Some(delay) => Next::RetryAt(at_plus(now, delay)),
+            Some(delay) => Next::RetryAt(now.plus(delay)),
             None => failed(),
         },
     }

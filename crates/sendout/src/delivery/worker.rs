@@ -383,8 +383,7 @@ impl Worker {
 
     /// Places claims ingest handed over, releasing those whose lease is too near its end.
     async fn take_handed(&mut self, handed: &mut Vec<Claim>) {
-        let too_late = Timestamp::now()
-            .plus_millis(i64::try_from(self.least_lease_left.as_millis()).unwrap_or(i64::MAX));
+        let too_late = Timestamp::now().plus(self.least_lease_left);
         let mut stale = Vec::new();
         for claim in handed.drain(..) {
             if claim.lease_until < too_late {
@@ -437,7 +436,7 @@ impl Worker {
                 tracing::debug!(sendout.id = %claim.send_out.id.as_str(), target = %key,
                     defer_ms = after.as_millis() as u64, "host saturated, deferring");
                 let now = Timestamp::now();
-                let at = now.plus_millis(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
+                let at = now.plus(after);
                 self.note_retry(at);
                 self.write(Completion {
                     send_out_id: claim.send_out.id.clone(),
