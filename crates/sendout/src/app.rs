@@ -260,8 +260,10 @@ pub async fn start_with_store(
 ) -> Result<Server, StartError> {
     let first_start = bootstrap(store.as_ref(), &config).await?;
     // Parsed on first use (about 20 ms): now, rather than inside the first ingest, which
-    // every request behind it would wait for.
-    sendout_core::catalog::catalog();
+    // every request behind it would wait for. A node that only delivers never needs it.
+    if serve_http {
+        sendout_core::catalog::catalog();
+    }
     let config = Arc::new(config);
     let deliverer =
         Arc::new(Deliverer::new(&config).map_err(|e| StartError::Client(e.to_string()))?);

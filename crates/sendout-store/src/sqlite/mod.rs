@@ -51,8 +51,9 @@
 //! were always frames left, and the log grew for as long as the load lasted (720 MB in 15
 //! seconds of 1,000 events/s, about 48 KB of pages per event). Its growth also made each sync
 //! of the log a sync of the file's size, a journal commit of the file system that waits for
-//! whatever other data the checkpoints had left unwritten. So when a checkpoint leaves more
-//! than [`SqliteOptions::wal_restart_bytes`] in the log, the checkpoint task takes the writer
+//! whatever other data the checkpoints had left unwritten. So when a checkpoint finds the log
+//! longer than [`SqliteOptions::wal_restart_bytes`] (copied or not: the file is as long as
+//! everything written since the last restart), the checkpoint task takes the writer
 //! and checkpoints once more: only what was committed during the first pass is left to copy,
 //! so the writer waits little, and the next commit starts the log over. `journal_size_limit`
 //! truncates the file to that size when it does.
@@ -132,8 +133,8 @@ pub struct SqliteOptions {
     pub readers: u32,
     /// How long to wait for a lock held by another process.
     pub busy_timeout: Duration,
-    /// How much of the log may be left after a checkpoint before the store holds the writer
-    /// for a second one, so that the log starts over (see the module docs); also the size
+    /// How long the log may grow before a checkpoint holds the writer for a second pass, so
+    /// that the log starts over (see the module docs); also the size
     /// the log file is truncated to when it does.
     pub wal_restart_bytes: u64,
 }
@@ -274,7 +275,8 @@ fn kept_open(connections: u32) -> SqlitePoolOptions {
 
 /// Copies the WAL into the database every [`CHECKPOINT_EVERY`] until every store clone is
 /// gone (the channel closes), then once more, so a closed store leaves a short log. Holds the
-/// `writer` for a second pass when more than `restart_bytes` were left (see the module docs).
+/// `writer` for a second pass when the log is longer than `restart_bytes` (see the module
+/// docs).
 async fn checkpoint(
     pool: SqlitePool,
     writer: SqlitePool,

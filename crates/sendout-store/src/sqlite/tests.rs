@@ -711,8 +711,8 @@ async fn a_body_left_out_is_the_one_fan_out_planned() {
     }
 }
 
-/// Under writes that never pause, the log still starts over once a checkpoint leaves more
-/// than `wal_restart_bytes` in it, and its file is cut back to that size: it does not grow
+/// Under writes that never pause, the log still starts over once a checkpoint finds it
+/// longer than `wal_restart_bytes`, and its file is cut back to that size: it does not grow
 /// with everything written. (Without the second pass a commit always lands while the
 /// checkpoint copies, so the log never starts over and its file only grows.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
