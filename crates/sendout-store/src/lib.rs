@@ -14,6 +14,7 @@ pub mod fanout;
 mod handoff;
 pub mod model;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -13,9 +13,9 @@ use sendout_core::time::Timestamp;
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::projects::ensure_project;
-use super::rows::{self, corrupt, S_SEND_OUT_COLUMNS};
 use super::{millis, PostgresStore};
 use crate::model::{Attempt, Page, SendOut, SendOutFilter, SendOutStatus, StatusBucket};
+use crate::rows::{self, corrupt, SEND_OUT_COLUMNS, WITH_BODIES};
 use crate::StoreResult;
 
 /// How many rows one retention statement deletes, so pruning never holds many locks long.
@@ -81,7 +81,7 @@ pub(super) async fn list_send_outs(
     let mut tx = snapshot(store).await?;
     ensure_project(&mut *tx, project).await?;
 
-    let mut page = QueryBuilder::new(format!("SELECT {S_SEND_OUT_COLUMNS} FROM send_outs s"));
+    let mut page = QueryBuilder::new(format!("SELECT {SEND_OUT_COLUMNS} FROM {WITH_BODIES}"));
     push_filter(&mut page, project, filter);
     if let Some(after) = starting_after {
         page.push(" AND s.id < ").push_bind(after.to_string());
@@ -115,7 +115,7 @@ pub(super) async fn get_send_out(
 ) -> StoreResult<(SendOut, Vec<Attempt>)> {
     let mut tx = snapshot(store).await?;
     let row = sqlx::query(&format!(
-        "SELECT {S_SEND_OUT_COLUMNS} FROM send_outs s WHERE s.id = $1 AND s.project_id = $2"
+        "SELECT {SEND_OUT_COLUMNS} FROM {WITH_BODIES} WHERE s.id = $1 AND s.project_id = $2"
     ))
     .bind(id.as_str())
     .bind(project.as_str())

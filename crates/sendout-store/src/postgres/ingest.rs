@@ -27,11 +27,11 @@ use sqlx::PgConnection;
 
 use super::distributions;
 use super::projects::project_webhooks;
-use super::rows::to_json;
 use super::{PostgresStore, WORK_CHANNEL};
 use crate::fanout::{self, Targets};
 use crate::handoff::Reserved;
 use crate::model::{IngestOutcome, NewEvent, SendOut};
+use crate::rows::{request_stored, to_json};
 use crate::{StoreError, StoreResult};
 
 pub(super) async fn ingest(
@@ -137,7 +137,9 @@ async fn insert_events(
     Ok(())
 }
 
-/// Inserts send outs as given, leased until `lease_until` if set.
+/// Inserts send outs as given, leased until `lease_until` if set: the queue rows, then their
+/// requests, kept apart as in the embedded store (and not stored at all where they can be
+/// made again from the event, see [`request_stored`]).
 pub(super) async fn insert_send_outs(
     conn: &mut PgConnection,
     send_outs: &[SendOut],
@@ -163,8 +165,11 @@ pub(super) async fn insert_send_outs(
         c.source_id.push(&s.source_id);
         c.channel.push(s.channel.map(i64::from));
         c.target_url.push(&s.target_url);
-        c.headers.push(to_json(&s.headers)?);
-        c.body.push(&s.body);
+        if request_stored(s) {
+            c.stored_id.push(s.id.as_str());
+            c.headers.push(to_json(&s.headers)?);
+            c.body.push(&s.body);
+        }
         c.status.push(s.status.as_str());
         c.attempts.push(i64::from(s.attempts));
         c.next_attempt_at.push(next_attempt_at);
@@ -180,13 +185,13 @@ pub(super) async fn insert_send_outs(
     }
     sqlx::query(
         "INSERT INTO send_outs (id, project_id, event_id, envelope_type, event_type, \
-         source_kind, source_id, channel, target_url, headers, body, status, attempts, \
+         source_kind, source_id, channel, target_url, status, attempts, \
          next_attempt_at, last_attempt_at, failure_reason, is_test, group_id, event_created_at, \
          created_at, updated_at, lease_until) \
          SELECT u.*, $1 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::text[], $8::text[], $9::int8[], $10::text[], $11::text[], $12::text[], \
-         $13::text[], $14::int8[], $15::int8[], $16::int8[], $17::text[], $18::bool[], \
-         $19::text[], $20::int8[], $21::int8[], $22::int8[]) AS u",
+         $6::text[], $7::text[], $8::text[], $9::int8[], $10::text[], $11::text[], \
+         $12::int8[], $13::int8[], $14::int8[], $15::text[], $16::bool[], \
+         $17::text[], $18::int8[], $19::int8[], $20::int8[]) AS u",
     )
     .bind(lease)
     .bind(c.id)
@@ -198,8 +203,6 @@ pub(super) async fn insert_send_outs(
     .bind(c.source_id)
     .bind(c.channel)
     .bind(c.target_url)
-    .bind(c.headers)
-    .bind(c.body)
     .bind(c.status)
     .bind(c.attempts)
     .bind(c.next_attempt_at)
@@ -210,8 +213,19 @@ pub(super) async fn insert_send_outs(
     .bind(c.event_created_at)
     .bind(c.created_at)
     .bind(c.updated_at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if !c.stored_id.is_empty() {
+        sqlx::query(
+            "INSERT INTO send_out_bodies (send_out_id, headers, body) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])",
+        )
+        .bind(c.stored_id)
+        .bind(c.headers)
+        .bind(c.body)
+        .execute(conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -227,6 +241,8 @@ struct Columns<'a> {
     source_id: Vec<&'a str>,
     channel: Vec<Option<i64>>,
     target_url: Vec<&'a str>,
+    /// The requests that are stored (see [`request_stored`]), by send-out id.
+    stored_id: Vec<&'a str>,
     headers: Vec<String>,
     body: Vec<&'a str>,
     status: Vec<&'static str>,

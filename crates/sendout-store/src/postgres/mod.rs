@@ -30,7 +30,6 @@ mod ingest;
 mod listener;
 mod projects;
 mod queue;
-mod rows;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -8,9 +8,9 @@ use sendout_core::ids::{ProjectId, WebhookId};
 use sendout_core::time::Timestamp;
 use sqlx::{Executor, Postgres, Row};
 
-use super::rows::{self, to_json};
 use super::PostgresStore;
 use crate::model::{Project, ProjectUpdate, SigningSecrets, Webhook, WebhookFields};
+use crate::rows::{self, to_json};
 use crate::{FirstStartCreated, FirstStartRecords, NewProject, StoreError, StoreResult};
 
 /// `NotFound` unless the project exists.

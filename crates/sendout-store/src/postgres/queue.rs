@@ -24,9 +24,9 @@ use sqlx::PgConnection;
 
 use super::ingest::{insert_send_outs, notify_work};
 use super::projects::ensure_project;
-use super::rows::{self, SEND_OUT_COLUMNS, S_SEND_OUT_COLUMNS, TARGET_STATE};
 use super::{millis, PostgresStore};
 use crate::model::{Claim, Lease, Project, SendOut};
+use crate::rows::{self, BODIES, SEND_OUT_COLUMNS, TARGET_STATE, WITH_BODIES};
 use crate::{QueueStats, StoreError, StoreResult};
 
 /// `next_attempt_at` moved to the end of a lease `$2`, unless the send out is finished.
@@ -45,7 +45,7 @@ pub(super) async fn insert_send_out(
     insert_send_outs(&mut tx, std::slice::from_ref(&send_out), Some(lease_until)).await?;
     let (state, joins) = TARGET_STATE;
     let found = sqlx::query(&format!(
-        "SELECT {S_SEND_OUT_COLUMNS}, {state} FROM send_outs s {joins} WHERE s.id = $1"
+        "SELECT {SEND_OUT_COLUMNS}, {state} FROM {WITH_BODIES} {joins} WHERE s.id = $1"
     ))
     .bind(send_out.id.as_str())
     .fetch_all(&mut *tx)
@@ -109,7 +109,7 @@ pub(super) async fn claim_due(
     // schedule. The UPDATE runs whether or not the final SELECT reads from it.
     let found = sqlx::query(&format!(
         "WITH due AS MATERIALIZED (\
-             SELECT {SEND_OUT_COLUMNS} FROM send_outs \
+             SELECT * FROM send_outs \
              WHERE next_attempt_at <= $1 AND status IN ('PENDING', 'RETRYING') \
              AND (lease_until IS NULL OR lease_until <= $1) \
              ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
@@ -117,7 +117,7 @@ pub(super) async fn claim_due(
              UPDATE send_outs s SET lease_until = $2, \
              next_attempt_at = GREATEST(s.next_attempt_at, $2) \
              FROM due WHERE s.id = due.id) \
-         SELECT s.*, {state} FROM due s {joins} \
+         SELECT {SEND_OUT_COLUMNS}, {state} FROM due s {BODIES} {joins} \
          ORDER BY s.next_attempt_at, s.id"
     ))
     .bind(now.as_millis())
@@ -145,7 +145,7 @@ pub(super) async fn claim_one(
     let mut tx = store.pool.begin().await?;
     // Waits for a claim being written by another node, then sees its lease.
     let found = sqlx::query(&format!(
-        "SELECT {S_SEND_OUT_COLUMNS}, s.lease_until, {state} FROM send_outs s {joins} \
+        "SELECT {SEND_OUT_COLUMNS}, s.lease_until, {state} FROM {WITH_BODIES} {joins} \
          WHERE s.id = $1 AND s.project_id = $2 FOR UPDATE OF s"
     ))
     .bind(id.as_str())

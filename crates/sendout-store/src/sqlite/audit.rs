@@ -12,9 +12,9 @@ use sendout_core::time::Timestamp;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::projects::ensure_project;
-use super::rows::{self, corrupt, SEND_OUT_COLUMNS, WITH_BODIES};
 use super::{millis, SqliteStore};
 use crate::model::{Attempt, Page, SendOut, SendOutFilter, SendOutStatus, StatusBucket};
+use crate::rows::{self, corrupt, SEND_OUT_COLUMNS, WITH_BODIES};
 use crate::StoreResult;
 
 /// How many rows one retention transaction deletes, so pruning never holds the writer long.
@@ -185,13 +185,17 @@ pub(super) async fn last_status_by_source(
 /// Deletes, in chunks, finished send outs created before `before` (their attempts go with
 /// them) and then events received before `before` that no send out refers to any more.
 /// Returns how many send outs were deleted. A send out leased for a manual retry is kept.
+/// Both passes walk an index of their own (`send_outs_finished`, `events_by_received`:
+/// migration 0004); `next_attempt_at IS NULL` is what the first one is partial on (it holds
+/// for exactly the finished send outs).
 pub(super) async fn prune(store: &SqliteStore, before: Timestamp) -> StoreResult<u64> {
     let now = Timestamp::now().as_millis();
     let mut send_outs = 0;
     loop {
         let done = sqlx::query(
             "DELETE FROM send_outs WHERE rowid IN (SELECT rowid FROM send_outs \
-             WHERE created_at < ?1 AND status IN ('SUCCEEDED', 'FAILED') \
+             WHERE next_attempt_at IS NULL AND created_at < ?1 \
+             AND status IN ('SUCCEEDED', 'FAILED') \
              AND (lease_until IS NULL OR lease_until <= ?2) LIMIT ?3)",
         )
         .bind(before.as_millis())

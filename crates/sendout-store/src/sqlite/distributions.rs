@@ -12,13 +12,12 @@
 use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::ids::{DistributionId, ProjectId};
 use sendout_core::time::Timestamp;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Executor, Row, Sqlite, SqliteConnection};
+use sqlx::{Executor, Sqlite, SqliteConnection};
 
 use super::projects::ensure_project;
-use super::rows::{corrupt, opt_ts, to_json, ts};
 use super::SqliteStore;
 use crate::model::Distribution;
+use crate::rows::{self, to_json};
 use crate::{StoreError, StoreResult};
 
 /// The assignments of the status rule; `?s` is the new status, `?r` the reason, `?t` now.
@@ -34,25 +33,6 @@ fn set_status(first: u8) -> String {
         .replace("?s", &format!("?{first}"))
         .replace("?r", &format!("?{}", first + 1))
         .replace("?t", &format!("?{}", first + 2))
-}
-
-pub(super) fn distribution(row: &SqliteRow) -> StoreResult<Distribution> {
-    let id: String = row.try_get("id")?;
-    let project_id: String = row.try_get("project_id")?;
-    let spec: String = row.try_get("spec")?;
-    let status: String = row.try_get("status")?;
-    Ok(Distribution {
-        id: DistributionId::parse(&id).map_err(|e| corrupt("distribution id", e))?,
-        project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
-        spec: serde_json::from_str::<DistributionSpec>(&spec)
-            .map_err(|e| corrupt("distribution spec", e))?,
-        status: DistributionStatus::parse(&status)
-            .ok_or_else(|| corrupt("distribution status", &status))?,
-        paused_reason: row.try_get("paused_reason")?,
-        paused_at: opt_ts(row.try_get("paused_at")?),
-        created_at: ts(row.try_get("created_at")?),
-        updated_at: ts(row.try_get("updated_at")?),
-    })
 }
 
 pub(super) async fn create(
@@ -78,7 +58,7 @@ pub(super) async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    let created = distribution(&row)?;
+    let created = rows::distribution(&row)?;
     tx.commit().await?;
     Ok(created)
 }
@@ -94,7 +74,7 @@ pub(super) async fn list(
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(distribution)
+        .map(rows::distribution)
         .collect()
 }
 
@@ -111,7 +91,7 @@ where
         .bind(project.as_str())
         .fetch_one(conn)
         .await?;
-    distribution(&row)
+    rows::distribution(&row)
 }
 
 pub(super) async fn update(
@@ -138,7 +118,7 @@ pub(super) async fn update(
         .bind(now)
         .fetch_one(&store.writer)
         .await?;
-    distribution(&row)
+    rows::distribution(&row)
 }
 
 pub(super) async fn delete(
@@ -178,7 +158,7 @@ pub(super) async fn set_status_of(
         .bind(Timestamp::now().as_millis())
         .fetch_one(&store.writer)
         .await?;
-    distribution(&row)
+    rows::distribution(&row)
 }
 
 /// The live distributions of a project triggered by one of `event_types` (fan-out reads them
@@ -195,7 +175,7 @@ pub(super) async fn live(
     if event_types.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
+    let found = sqlx::query(
         "SELECT * FROM distributions WHERE project_id = ?1 AND status = 'LIVE' \
          AND trigger_event IN (SELECT value FROM json_each(?2)) ORDER BY id",
     )
@@ -203,23 +183,10 @@ pub(super) async fn live(
     .bind(to_json(&event_types)?)
     .fetch_all(conn)
     .await?;
-    Ok(rows.iter().filter_map(readable).collect())
-}
-
-/// A live row as a distribution, or `None` (logged) if it does not read.
-fn readable(row: &SqliteRow) -> Option<Distribution> {
-    match distribution(row) {
-        Ok(distribution) => Some(distribution),
-        Err(error) => {
-            let id: Option<String> = row.try_get("id").ok();
-            tracing::error!(
-                distribution.id = id.as_deref().unwrap_or("?"),
-                error = %error,
-                "skipped an unreadable live distribution: it sends nothing until it is fixed"
-            );
-            None
-        }
-    }
+    Ok(found
+        .iter()
+        .filter_map(rows::readable_distribution)
+        .collect())
 }
 
 /// Pauses the distribution a given-up send out was for (in `complete`'s transaction),

@@ -32,12 +32,12 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::direct::{Commit, DirectWriter};
 use super::distributions;
-use super::rows::{self, to_json};
 use crate::fanout::{self, Targets};
 use crate::handoff::{self, Reserved};
 use crate::model::{
     Distribution, Handoff, IngestOutcome, NewEvent, SendOut, SigningSecrets, Webhook,
 };
+use crate::rows::{self, to_json};
 use crate::{StoreError, StoreResult};
 
 /// The most events one group commit takes (a single larger call is still one transaction).

@@ -7,9 +7,9 @@ use sendout_core::ids::{ProjectId, WebhookId};
 use sendout_core::time::Timestamp;
 use sqlx::{Executor, Sqlite};
 
-use super::rows::{self, to_json};
 use super::SqliteStore;
 use crate::model::{Project, ProjectUpdate, Webhook, WebhookFields};
+use crate::rows::{self, to_json};
 use crate::{FirstStartCreated, FirstStartRecords, NewProject, StoreError, StoreResult};
 
 /// `NotFound` unless the project exists.

@@ -16,9 +16,10 @@ use sendout_core::time::Timestamp;
 use super::direct::Commit;
 use super::ingest::insert_send_outs;
 use super::projects::ensure_project;
-use super::rows::{self, id_list, ColumnIndex, Columns, CLAIMS_BY_IDS};
+use super::rows::{id_list, ColumnIndex, CLAIMS_BY_IDS};
 use super::{millis, SqliteStore};
 use crate::model::{Claim, Completion, Lease, Next, SendOut, SendOutStatus, SigningSecrets};
+use crate::rows::{self, Columns};
 use crate::{QueueStats, StoreError, StoreResult};
 
 pub(super) async fn insert_send_out(

@@ -1,170 +1,32 @@
-//! Turning SQLite rows into records and records into column values.
-//!
-//! Rows are read by column name through [`Columns`], the same way whichever driver read them
-//! (sqlx on the async side, rusqlite in the writer's direct transactions: see `direct.rs`);
-//! anything that does not parse back (an id, a status, a JSON column) is reported as a
-//! database error, since only this crate writes these tables.
+//! What only the embedded store needs to read rows: rusqlite rows read by column name through
+//! a statement's [`ColumnIndex`] (the direct transactions of `direct.rs`), and statements over
+//! a set of ids bound as one JSON array. The mapping itself is [`crate::rows`], shared with
+//! the other backend.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use sendout_core::envelope::{self, EventRef, SourceRef};
-use sendout_core::ids::{EventId, GroupId, ProjectId, SendOutId, WebhookId};
-use sendout_core::time::Timestamp;
-use serde_json::value::RawValue;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite};
-
-use crate::model::{
-    Attempt, Claim, Project, SendOut, SendOutStatus, SigningSecrets, SourceKind, Webhook,
-};
-use crate::{StoreError, StoreResult};
-
-/// The columns of a send out: its queue row `s`, its stored request `b` if any, and what its
-/// envelope takes from its event `e` if the request is not stored. See [`send_out_columns!`].
-macro_rules! send_out_columns {
-    () => {
-        "s.id, s.project_id, s.event_id, s.envelope_type, \
-         s.event_type, s.source_kind, s.source_id, s.channel, s.target_url, b.headers, b.body, \
-         e.data AS event_data, e.entity_id AS event_entity_id, e.group_id AS event_group_id, \
-         e.event_source AS event_source, \
-         s.status, s.attempts, s.next_attempt_at, s.last_attempt_at, s.failure_reason, s.is_test, \
-         s.group_id, s.event_created_at, s.created_at, s.updated_at"
-    };
-}
-
-/// The send outs `s` with their requests `b`, or, where no request is stored, their events
-/// `e`. Headers and bodies live in their own table (written once, so the queue row stays
-/// small: migration 0003), and only for send outs whose request cannot be made again from
-/// the event: a project-settings webhook's envelope is a pure function of the send out's row
-/// and its event's, so it is built when read ([`webhook_body`]) unless the webhook has
-/// headers of its own. The event is joined only when it is needed.
-macro_rules! with_bodies {
-    () => {
-        "send_outs s LEFT JOIN send_out_bodies b ON b.send_out_id = s.id \
-         LEFT JOIN events e ON b.send_out_id IS NULL AND e.id = s.event_id"
-    };
-}
-
-/// See [`send_out_columns!`].
-pub(super) const SEND_OUT_COLUMNS: &str = send_out_columns!();
-
-/// See [`with_bodies!`].
-pub(super) const WITH_BODIES: &str = with_bodies!();
+use crate::rows::{send_out_columns, target_joins, target_state, with_bodies, Columns, Value};
+use crate::StoreResult;
 
 /// Send outs with whether their target (webhook or distribution) still exists and is active;
 /// `?1` is a JSON array of send-out ids.
 pub(super) const CLAIMS_BY_IDS: &str = concat!(
     "SELECT ",
     send_out_columns!(),
-    ", w.active AS webhook_active, d.status AS distribution_status FROM ",
+    ", ",
+    target_state!(),
+    " FROM ",
     with_bodies!(),
-    " LEFT JOIN webhooks w ON s.source_kind = 'webhook' AND w.id = s.source_id \
-         AND w.project_id = s.project_id \
-     LEFT JOIN distributions d ON s.source_kind = 'distribution' AND d.id = s.source_id \
-         AND d.project_id = s.project_id \
-     WHERE s.id IN (SELECT value FROM json_each(?1)) \
-     ORDER BY s.next_attempt_at, s.id"
+    " ",
+    target_joins!(),
+    " WHERE s.id IN (SELECT value FROM json_each(?1)) ORDER BY s.next_attempt_at, s.id"
 );
-
-/// What a webhook's envelope takes from its event beyond what the send out's row holds.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct EventParts<'a> {
-    pub data: &'a RawValue,
-    pub entity_id: Option<&'a str>,
-    pub group_id: &'a GroupId,
-    pub event_source: &'a RawValue,
-}
-
-impl<'a> EventParts<'a> {
-    #[cfg(test)]
-    pub(super) fn of(event: &'a crate::model::NewEvent) -> Self {
-        Self {
-            data: &event.data,
-            entity_id: event.entity_id.as_deref(),
-            group_id: &event.group_id,
-            event_source: &event.event_source,
-        }
-    }
-}
-
-/// What a send out's envelope takes from its own row beyond what [`envelope::build`] reads
-/// from it directly (its event's id and time), if it is a project-settings webhook's send out
-/// made by fan-out: the only kind whose body can be built again from its event.
-fn rebuildable(s: &SendOut) -> Option<(&EventId, Timestamp)> {
-    match (s.source_kind, s.is_test, &s.event_id, s.event_created_at) {
-        (SourceKind::Webhook, false, Some(event_id), Some(created_at)) => {
-            Some((event_id, created_at))
-        }
-        _ => None,
-    }
-}
-
-/// The body of a project-settings webhook's send out, made from its row and its event: byte
-/// for byte what fan-out built ([`crate::fanout::to_webhooks`]), since every input is stored
-/// as it was then (a test holds the two to the same bytes). `None` for any other send out (a
-/// distribution channel's designed body, a test send), whose body is always stored.
-pub(super) fn webhook_body(s: &SendOut, event: EventParts<'_>) -> StoreResult<Option<String>> {
-    let Some((event_id, created_at)) = rebuildable(s) else {
-        return Ok(None);
-    };
-    let webhook = WebhookId::parse(&s.source_id).map_err(|e| corrupt("webhook id", e))?;
-    Ok(Some(envelope::build(
-        &s.id,
-        &s.project_id,
-        s.created_at,
-        &s.envelope_type,
-        event.data,
-        &SourceRef::webhook(&webhook, &s.target_url),
-        &EventRef {
-            id: event_id,
-            event_type: &s.event_type,
-            created_at,
-            entity_id: event.entity_id,
-            group_id: event.group_id,
-            event_source: event.event_source,
-        },
-    )))
-}
-
-/// Whether a send out's request must be stored: unless it has no headers of its own and its
-/// body is one [`webhook_body`] makes again.
-pub(super) fn request_stored(s: &SendOut) -> bool {
-    !s.headers.is_empty() || rebuildable(s).is_none()
-}
-
-/// A column type both drivers read (text, integers, booleans, and their `Option`s).
-pub(super) trait Value:
-    for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + rusqlite::types::FromSql
-{
-}
-
-impl<T> Value for T where
-    T: for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + rusqlite::types::FromSql
-{
-}
-
-/// A row of either driver, read by column name.
-pub(super) trait Columns {
-    fn get<T: Value>(&self, name: &str) -> StoreResult<T>;
-}
-
-impl Columns for SqliteRow {
-    fn get<T: Value>(&self, name: &str) -> StoreResult<T> {
-        Ok(self.try_get(name)?)
-    }
-}
-
-impl Columns for rusqlite::Row<'_> {
-    fn get<T: Value>(&self, name: &str) -> StoreResult<T> {
-        Ok(rusqlite::Row::get(self, name)?)
-    }
-}
 
 /// A statement's column positions by name, looked up once per statement: rusqlite finds a
 /// column by name by comparing it with every column's name, which for the two dozen
 /// columns of a claim was about a twentieth of the engine's CPU while draining.
 #[derive(Debug)]
-pub(super) struct ColumnIndex(std::collections::HashMap<String, usize>);
+pub(super) struct ColumnIndex(HashMap<String, usize>);
 
 impl ColumnIndex {
     pub(super) fn of(statement: &rusqlite::Statement<'_>) -> Self {
@@ -199,184 +61,8 @@ impl Columns for Indexed<'_> {
     }
 }
 
-pub(super) fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
-    StoreError::Database(format!("unreadable {what} in the store: {value}"))
-}
-
-pub(super) fn ts(ms: i64) -> Timestamp {
-    Timestamp::from_millis(ms)
-}
-
-pub(super) fn opt_ts(ms: Option<i64>) -> Option<Timestamp> {
-    ms.map(Timestamp::from_millis)
-}
-
-pub(super) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Database(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> StoreResult<T> {
-    serde_json::from_str(text).map_err(|e| corrupt(what, e))
-}
-
 /// A JSON array of ids, bound as one parameter and read with `json_each`, so a statement
 /// over a set of ids stays one cached statement whatever the set's size.
 pub(super) fn id_list<'a>(ids: impl IntoIterator<Item = &'a str>) -> StoreResult<String> {
-    to_json(&ids.into_iter().collect::<Vec<_>>())
-}
-
-pub(super) fn project(row: &impl Columns) -> StoreResult<Project> {
-    let id: String = row.get("id")?;
-    Ok(Project {
-        id: ProjectId::parse(&id).map_err(|e| corrupt("project id", e))?,
-        name: row.get("name")?,
-        description: row.get("description")?,
-        timezone: row.get("timezone")?,
-        webhook_version: row.get("webhook_version")?,
-        webhook_token: row.get("webhook_token")?,
-        previous_webhook_token: row.get("previous_webhook_token")?,
-        previous_token_expires_at: opt_ts(row.get("previous_token_expires_at")?),
-        app_id: row.get("app_id")?,
-        app_token_hash: row.get("app_token_hash")?,
-        created_at: ts(row.get("created_at")?),
-        updated_at: ts(row.get("updated_at")?),
-    })
-}
-
-pub(super) fn webhook(row: &impl Columns) -> StoreResult<Webhook> {
-    let id: String = row.get("id")?;
-    let project_id: String = row.get("project_id")?;
-    let events: String = row.get("events")?;
-    let headers: String = row.get("headers")?;
-    Ok(Webhook {
-        id: WebhookId::parse(&id).map_err(|e| corrupt("webhook id", e))?,
-        project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
-        target_url: row.get("target_url")?,
-        events: from_json("webhook events", &events)?,
-        active: row.get("active")?,
-        headers: from_json("webhook headers", &headers)?,
-        description: row.get("description")?,
-        disabled_reason: row.get("disabled_reason")?,
-        disabled_at: opt_ts(row.get("disabled_at")?),
-        created_at: ts(row.get("created_at")?),
-        updated_at: ts(row.get("updated_at")?),
-    })
-}
-
-fn count(what: &str, value: i64) -> StoreResult<u32> {
-    u32::try_from(value).map_err(|_| corrupt(what, value))
-}
-
-pub(super) fn send_out(row: &impl Columns) -> StoreResult<SendOut> {
-    let id: String = row.get("id")?;
-    let project_id: String = row.get("project_id")?;
-    let event_id: Option<String> = row.get("event_id")?;
-    let source_kind: String = row.get("source_kind")?;
-    let status: String = row.get("status")?;
-    let headers: Option<String> = row.get("headers")?;
-    let body: Option<String> = row.get("body")?;
-    let channel: Option<i64> = row.get("channel")?;
-    let mut send_out = SendOut {
-        id: SendOutId::parse(&id).map_err(|e| corrupt("send-out id", e))?,
-        project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
-        event_id: event_id
-            .map(|id| EventId::parse(&id).map_err(|e| corrupt("event id", e)))
-            .transpose()?,
-        envelope_type: row.get("envelope_type")?,
-        event_type: row.get("event_type")?,
-        source_kind: SourceKind::parse(&source_kind)
-            .ok_or_else(|| corrupt("source kind", &source_kind))?,
-        source_id: row.get("source_id")?,
-        channel: channel.map(|c| count("channel", c)).transpose()?,
-        target_url: row.get("target_url")?,
-        headers: match headers {
-            Some(headers) => from_json::<BTreeMap<String, String>>("send-out headers", &headers)?,
-            None => BTreeMap::new(),
-        },
-        body: String::new(),
-        status: SendOutStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        attempts: count("attempt count", row.get("attempts")?)?,
-        next_attempt_at: opt_ts(row.get("next_attempt_at")?),
-        last_attempt_at: opt_ts(row.get("last_attempt_at")?),
-        failure_reason: row.get("failure_reason")?,
-        is_test: row.get("is_test")?,
-        group_id: row.get("group_id")?,
-        event_created_at: opt_ts(row.get("event_created_at")?),
-        created_at: ts(row.get("created_at")?),
-        updated_at: ts(row.get("updated_at")?),
-    };
-    send_out.body = match body {
-        Some(body) => body,
-        None => rebuilt_body(row, &send_out)?,
-    };
-    Ok(send_out)
-}
-
-/// The body of a send out without a stored request, from its event's columns.
-fn rebuilt_body(row: &impl Columns, send_out: &SendOut) -> StoreResult<String> {
-    let missing = || {
-        corrupt(
-            "send-out request",
-            format!("none stored for {}", send_out.id),
-        )
-    };
-    let data: Option<String> = row.get("event_data")?;
-    let event_source: Option<String> = row.get("event_source")?;
-    let group_id: Option<String> = row.get("event_group_id")?;
-    let (Some(data), Some(event_source), Some(group_id)) = (data, event_source, group_id) else {
-        return Err(missing());
-    };
-    let raw = |what, text| serde_json::from_str::<&RawValue>(text).map_err(|e| corrupt(what, e));
-    let group_id = GroupId::parse(&group_id).map_err(|e| corrupt("group id", e))?;
-    let entity_id: Option<String> = row.get("event_entity_id")?;
-    let parts = EventParts {
-        data: raw("event data", &data)?,
-        entity_id: entity_id.as_deref(),
-        group_id: &group_id,
-        event_source: raw("event source", &event_source)?,
-    };
-    webhook_body(send_out, parts)?.ok_or_else(missing)
-}
-
-/// A row of [`CLAIMS_BY_IDS`] as a claim under the lease ending `lease_until`, signed with
-/// `secrets`.
-pub(super) fn claim(
-    row: &impl Columns,
-    secrets: SigningSecrets,
-    lease_until: Timestamp,
-) -> StoreResult<Claim> {
-    let send_out = send_out(row)?;
-    let webhook_active: Option<bool> = row.get("webhook_active")?;
-    let distribution_status: Option<String> = row.get("distribution_status")?;
-    // A test send out is sent whatever its target's state; a distribution's send outs only
-    // while it is live (a deleted target is inactive).
-    let target_active = send_out.is_test
-        || match send_out.source_kind {
-            SourceKind::Webhook => webhook_active.unwrap_or(false),
-            SourceKind::Distribution => distribution_status.as_deref() == Some("LIVE"),
-        };
-    Ok(Claim {
-        send_out,
-        secrets,
-        target_active,
-        lease_until,
-    })
-}
-
-pub(super) fn attempt(row: &impl Columns) -> StoreResult<Attempt> {
-    let send_out_id: String = row.get("send_out_id")?;
-    let status: Option<i64> = row.get("response_status")?;
-    let duration: i64 = row.get("duration_ms")?;
-    Ok(Attempt {
-        send_out_id: SendOutId::parse(&send_out_id).map_err(|e| corrupt("send-out id", e))?,
-        number: count("attempt number", row.get("number")?)?,
-        started_at: ts(row.get("started_at")?),
-        duration_ms: u64::try_from(duration).map_err(|_| corrupt("duration", duration))?,
-        response_status: status
-            .map(|s| u16::try_from(s).map_err(|_| corrupt("response status", s)))
-            .transpose()?,
-        response_body: row.get("response_body")?,
-        error: row.get("error")?,
-        succeeded: row.get("succeeded")?,
-    })
+    crate::rows::to_json(&ids.into_iter().collect::<Vec<_>>())
 }

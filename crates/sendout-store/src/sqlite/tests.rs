@@ -701,11 +701,12 @@ async fn a_body_left_out_is_the_one_fan_out_planned() {
         assert_eq!(planned.len(), 2, "{}", event.event_type);
         let left_out: Vec<_> = planned
             .iter()
-            .filter(|s| !rows::request_stored(s))
+            .filter(|s| !crate::rows::request_stored(s))
             .collect();
         assert_eq!(left_out.len(), 1, "only the webhook without headers");
         for s in left_out {
-            let rebuilt = rows::webhook_body(s, rows::EventParts::of(event)).expect("built");
+            let rebuilt =
+                crate::rows::webhook_body(s, crate::rows::EventParts::of(event)).expect("built");
             assert_eq!(rebuilt.as_deref(), Some(s.body.as_str()));
         }
     }

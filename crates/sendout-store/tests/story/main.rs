@@ -1,4 +1,6 @@
-//! The story of a store: one suite of scenarios that every backend must pass.
+//! The store's integration tests, in one test binary (one link instead of one per file):
+//! the story of a store, one suite of scenarios that every backend must pass, and beside it
+//! what only one backend can show (`nodes`: several PostgreSQL nodes on one database).
 //!
 //! Each scenario is a plain `async fn` taking `&dyn Store` (or the [`harness::Harness`] when it
 //! needs to reopen the database), so it knows nothing of the backend. [`story!`] turns the list
@@ -7,24 +9,18 @@
 //! Both backends run every scenario: SQLite in a temporary directory, PostgreSQL in a fresh
 //! database per test.
 
-#[path = "story/audit.rs"]
 mod audit;
-#[path = "story/distribution_fanout.rs"]
 mod distribution_fanout;
-#[path = "story/distributions.rs"]
 mod distributions;
-#[path = "story/handoff.rs"]
 mod handoff;
-#[path = "story/harness.rs"]
 mod harness;
-#[path = "story/ingest.rs"]
 mod ingest;
-#[path = "story/pg.rs"]
+mod nodes;
 mod pg;
-#[path = "story/projects.rs"]
 mod projects;
-#[path = "story/queue.rs"]
 mod queue;
+mod schema;
+mod upgrade;
 
 /// One test per scenario on the backend that `$fresh()` makes.
 macro_rules! story {

@@ -1,14 +1,8 @@
 //! What only the shared store can show: several nodes (stores) on one database. The story
-//! suite (`story.rs`) runs every generic scenario on PostgreSQL too; these are the ones that
+//! suite (`main.rs`) runs every generic scenario on PostgreSQL too; these are the ones that
 //! need two stores at once, a server to misbehave, or rows written behind the store's back.
 //! Each test has a database of its own (`story/pg.rs`) and fails, never skips, without a
 //! server.
-
-#[path = "story/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-#[path = "story/pg.rs"]
-mod pg;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -23,7 +17,8 @@ use sendout_store::postgres::{
 use sendout_store::Store;
 use sqlx::{Connection, PgConnection};
 
-use harness::{event, project, webhook, LEASE};
+use crate::harness::{event, project, webhook, LEASE};
+use crate::pg;
 
 /// How long a test waits for something that should happen at once.
 const PROMPTLY: Duration = Duration::from_secs(10);

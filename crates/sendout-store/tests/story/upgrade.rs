@@ -1,0 +1,255 @@
+//! Upgrading in place: a data directory and a database made by an earlier release (the
+//! fixtures in `tests/fixtures/`, made by its `make.sh` with the release at 7c06b4a) are
+//! migrated by this code where they are, and every event, send out and attempt they held is
+//! still there and reads through the store as that release's API showed it: the same status,
+//! counts and reasons, the same headers and the same body byte for byte (whether the body was
+//! stored or is built again from its event), and the same attempts. Pending send outs are
+//! claimed, as a worker would after the upgrade, with the same bodies.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sendout_core::ids::{ProjectId, SendOutId};
+use sendout_core::time::Timestamp;
+use sendout_store::postgres::PostgresStore;
+use sendout_store::sqlite::SqliteStore;
+use sendout_store::{SendOutFilter, Store};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sqlx::{Connection, PgConnection, SqliteConnection};
+
+use crate::pg;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// A send out as the earlier release's `GET /v1/webhook-sendouts/{id}` answered it.
+#[derive(Debug, Deserialize)]
+struct Shown {
+    id: SendOutId,
+    #[serde(rename = "type")]
+    envelope_type: String,
+    event_type: String,
+    event_id: Option<String>,
+    source: Source,
+    status: String,
+    attempt_count: u32,
+    next_attempt_at: Option<Timestamp>,
+    failure_reason: Option<String>,
+    is_test: bool,
+    created_at: Timestamp,
+    headers: BTreeMap<String, String>,
+    body: Box<RawValue>,
+    attempts: Vec<ShownAttempt>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Source {
+    id: String,
+    target_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ShownAttempt {
+    number: u32,
+    started_at: Timestamp,
+    duration_ms: u64,
+    response_status: Option<u16>,
+    response_body: Option<String>,
+    error: Option<String>,
+    succeeded: bool,
+}
+
+/// The fixture's send outs, one answer per line as the release sent it (so the bodies are
+/// its bytes: see `make.sh`).
+fn shown(backend: &str) -> Vec<Shown> {
+    let path = format!("{FIXTURES}/expected-{backend}.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).expect("an answer of the release"))
+        .collect()
+}
+
+/// Everything the release showed reads the same through the upgraded `store`.
+async fn reads_as_before(store: Arc<dyn Store>, project: &ProjectId, expected: &[Shown]) {
+    assert!(
+        expected.len() >= 8,
+        "the fixture has send outs of every kind"
+    );
+    for status in ["PENDING", "RETRYING", "SUCCEEDED", "FAILED"] {
+        assert!(
+            expected.iter().any(|s| s.status == status),
+            "the fixture has a {status} send out"
+        );
+    }
+    let page = store
+        .list_send_outs(project, &SendOutFilter::default(), None, 100)
+        .await
+        .expect("the audit log reads");
+    assert_eq!(page.total, Some(expected.len() as u64));
+    for shown in expected {
+        let (send_out, attempts) = store
+            .get_send_out(project, &shown.id)
+            .await
+            .unwrap_or_else(|e| panic!("{} reads: {e}", shown.id));
+        let what = shown.id.as_str();
+        assert_eq!(send_out.body, shown.body.get(), "{what}: the body");
+        assert_eq!(send_out.headers, shown.headers, "{what}: the headers");
+        assert_eq!(send_out.status.as_str(), shown.status, "{what}");
+        assert_eq!(send_out.attempts, shown.attempt_count, "{what}");
+        assert_eq!(send_out.envelope_type, shown.envelope_type, "{what}");
+        assert_eq!(send_out.event_type, shown.event_type, "{what}");
+        assert_eq!(
+            send_out.event_id.as_ref().map(|id| id.as_str().to_owned()),
+            shown.event_id,
+            "{what}"
+        );
+        assert_eq!(send_out.source_id, shown.source.id, "{what}");
+        assert_eq!(send_out.target_url, shown.source.target_url, "{what}");
+        assert_eq!(send_out.next_attempt_at, shown.next_attempt_at, "{what}");
+        assert_eq!(send_out.failure_reason, shown.failure_reason, "{what}");
+        assert_eq!(send_out.is_test, shown.is_test, "{what}");
+        assert_eq!(send_out.created_at, shown.created_at, "{what}");
+        assert_eq!(attempts.len(), shown.attempts.len(), "{what}: attempts");
+        for (attempt, was) in attempts.iter().zip(&shown.attempts) {
+            assert_eq!(attempt.number, was.number, "{what}");
+            assert_eq!(attempt.started_at, was.started_at, "{what}");
+            assert_eq!(attempt.duration_ms, was.duration_ms, "{what}");
+            assert_eq!(attempt.response_status, was.response_status, "{what}");
+            assert_eq!(attempt.response_body, was.response_body, "{what}");
+            assert_eq!(attempt.error, was.error, "{what}");
+            assert_eq!(attempt.succeeded, was.succeeded, "{what}");
+        }
+    }
+    // What workers read: every open send out is due (a day from now at the latest: the
+    // retrying one's next attempt was a minute after the fixture was made), and is claimed
+    // with its body.
+    let a_day = Timestamp::now().plus_millis(24 * 3600 * 1000);
+    let claims = store
+        .claim_due(a_day, 100, Duration::from_secs(30))
+        .await
+        .expect("claims");
+    let open: Vec<&Shown> = expected
+        .iter()
+        .filter(|s| matches!(s.status.as_str(), "PENDING" | "RETRYING"))
+        .collect();
+    assert_eq!(claims.len(), open.len(), "every open send out is claimed");
+    for claim in &claims {
+        let shown = open
+            .iter()
+            .find(|s| s.id == claim.send_out.id)
+            .expect("an open send out of the fixture");
+        assert_eq!(claim.send_out.body, shown.body.get(), "{}", shown.id);
+        assert_eq!(claim.send_out.headers, shown.headers, "{}", shown.id);
+    }
+}
+
+#[tokio::test]
+async fn an_embedded_store_made_by_an_earlier_release_is_upgraded_in_place_keeping_everything() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("sendout.db");
+    std::fs::copy(format!("{FIXTURES}/sqlite-7c06b4a.db"), &path).expect("the fixture copies");
+    let url = format!("sqlite://{}", path.display());
+    let count = |sql: &'static str| {
+        let url = url.clone();
+        async move {
+            let mut conn = SqliteConnection::connect(&url).await.expect("connects");
+            let n: i64 = sqlx::query_scalar(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect(sql);
+            conn.close().await.expect("closes");
+            n
+        }
+    };
+    let tables = ["events", "send_outs", "attempts"];
+    let mut before = Vec::new();
+    for table in tables {
+        before.push(count(select_count(table)).await);
+    }
+    let project: String = {
+        let mut conn = SqliteConnection::connect(&url).await.expect("connects");
+        let id = sqlx::query_scalar("SELECT id FROM projects WHERE name = 'Fixture shop'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("the fixture's project");
+        conn.close().await.expect("closes");
+        id
+    };
+
+    let store = SqliteStore::open(&path.to_string_lossy())
+        .await
+        .expect("the store opens");
+    store.migrate().await.expect("migrates in place");
+    let mut after = Vec::new();
+    for table in tables {
+        after.push(count(select_count(table)).await);
+    }
+    assert_eq!(after, before, "every {tables:?} row is kept");
+    let project = ProjectId::parse(&project).expect("a project id");
+    reads_as_before(Arc::new(store), &project, &shown("sqlite")).await;
+}
+
+#[tokio::test]
+async fn a_shared_store_made_by_an_earlier_release_is_upgraded_in_place_keeping_everything() {
+    let database = pg::TestDatabase::create().await;
+    let dump = std::fs::read_to_string(format!("{FIXTURES}/postgres-7c06b4a.sql"))
+        .expect("the fixture reads");
+    // psql's own commands (`\restrict` in newer dumps) are not SQL.
+    let dump: String = dump
+        .lines()
+        .filter(|line| !line.starts_with('\\'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut conn = PgConnection::connect(database.url())
+        .await
+        .expect("connects");
+    sqlx::raw_sql(&dump)
+        .execute(&mut conn)
+        .await
+        .expect("the dump restores");
+    // The dump empties the search path for its own session.
+    conn.close().await.expect("closes");
+    let mut conn = PgConnection::connect(database.url())
+        .await
+        .expect("connects");
+    let tables = ["events", "send_outs", "attempts"];
+    let mut before = Vec::new();
+    for table in tables {
+        let n: i64 = sqlx::query_scalar(select_count(table))
+            .fetch_one(&mut conn)
+            .await
+            .expect("counts");
+        before.push(n);
+    }
+    let project: String = sqlx::query_scalar("SELECT id FROM projects WHERE name = 'Fixture shop'")
+        .fetch_one(&mut conn)
+        .await
+        .expect("the fixture's project");
+
+    let store = PostgresStore::open(database.url())
+        .await
+        .expect("the store opens");
+    store.migrate().await.expect("migrates in place");
+    let mut after = Vec::new();
+    for table in tables {
+        let n: i64 = sqlx::query_scalar(select_count(table))
+            .fetch_one(&mut conn)
+            .await
+            .expect("counts");
+        after.push(n);
+    }
+    conn.close().await.expect("closes");
+    assert_eq!(after, before, "every {tables:?} row is kept");
+    let project = ProjectId::parse(&project).expect("a project id");
+    reads_as_before(Arc::new(store), &project, &shown("postgres")).await;
+}
+
+fn select_count(table: &str) -> &'static str {
+    match table {
+        "events" => "SELECT COUNT(*) FROM events",
+        "send_outs" => "SELECT COUNT(*) FROM send_outs",
+        _ => "SELECT COUNT(*) FROM attempts",
+    }
+}
