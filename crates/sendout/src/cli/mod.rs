@@ -1,7 +1,7 @@
 //! The command line: one binary, several roles. `serve` runs the API, the dashboard and the
 //! workers; `worker` runs delivery only (scale-out); `migrate` prepares the store; `listen` is
 //! a local receiver for developers; `emit` sends an event to a server; `catalog` prints the
-//! event catalog.
+//! event catalog; `bench` hands over to the `sendout-bench` binary.
 
 mod bench;
 mod emit;
@@ -52,11 +52,9 @@ enum Command {
     /// Send an event to a sendout server's ingest API.
     Emit(emit::Args),
     /// Measure delivery throughput, latency, a large backlog and retries on loopback,
-    /// beside the bare HTTP client and receiver (the machine's limit).
+    /// beside the bare HTTP client and receiver (runs the sendout-bench binary).
+    #[command(disable_help_flag = true)]
     Bench(bench::Args),
-    /// The benchmark's receiver (started by `sendout bench`).
-    #[command(hide = true)]
-    BenchReceiver(bench::receiver::Args),
 }
 
 /// Parses the arguments and runs the command; errors are printed, not panicked.
@@ -107,8 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog { channel } => print_catalog(channel.as_deref()),
         Command::Listen(args) => listen::run(args.clone()).await,
         Command::Emit(args) => emit::run(args.clone()).await,
-        Command::Bench(args) => bench::run(args.clone()).await,
-        Command::BenchReceiver(args) => bench::receiver::run(args.clone()).await,
+        Command::Bench(args) => bench::run(args.clone()),
     }
 }
 

@@ -1,5 +1,5 @@
-//! The benchmark's receiver: `sendout bench-receiver`, a hidden subcommand run in its own
-//! process, so that its work is not counted against the engine's (or the bare client's)
+//! The benchmark's receiver: `sendout-bench receiver`, a hidden subcommand of the bench's own
+//! binary run in its own process, so that its work is not counted against the engine's (or the bare client's)
 //! process, and it cannot slow them through a shared runtime.
 //!
 //! It listens on one loopback port per webhook (so a fan-out to W webhooks is W hosts, as W
@@ -18,7 +18,6 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -27,7 +26,9 @@ use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 
-/// `sendout bench-receiver`'s options.
+use crate::measure::now_us;
+
+/// `sendout-bench receiver`'s options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// How many loopback ports to listen on.
@@ -64,13 +65,6 @@ pub struct Stats {
 pub struct Receipt {
     pub event_id: String,
     pub at_us: u64,
-}
-
-/// Microseconds since the Unix epoch.
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 #[derive(Debug, Default)]

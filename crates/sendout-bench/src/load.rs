@@ -18,8 +18,8 @@ use indicatif::ProgressBar;
 use sendout_core::catalog::catalog;
 use serde_json::value::RawValue;
 
-use super::engine::ProjectKey;
-use super::receiver::now_us;
+use crate::engine::ProjectKey;
+use crate::measure::now_us;
 
 /// The two payloads, alternated: the event type sent, and the catalog example its data is.
 pub const PAYLOADS: [(&str, &str); 2] = [
@@ -228,107 +228,9 @@ impl Ingester {
     }
 }
 
-/// p50, p99 and max of durations in µs, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
-pub struct Percentiles {
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-}
-
-impl Percentiles {
-    pub fn of(values_us: &mut [u64]) -> Self {
-        if values_us.is_empty() {
-            return Self::default();
-        }
-        values_us.sort_unstable();
-        let at = |q: f64| {
-            let rank = ((values_us.len() as f64) * q).ceil() as usize;
-            values_us[rank.clamp(1, values_us.len()) - 1] as f64 / 1000.0
-        };
-        Self {
-            p50_ms: at(0.50),
-            p99_ms: at(0.99),
-            max_ms: at(1.0),
-        }
-    }
-}
-
-/// How many of the slowest requests a run reports.
-pub const SLOWEST: usize = 10;
-
-/// A slow request: when it was sent (µs since the epoch, to set beside a trace of the engine)
-/// and how long its answer took.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct SlowRequest {
-    pub sent_us: u64,
-    /// Seconds from the run's first request to this one's sending.
-    pub after_s: f64,
-    pub response_ms: f64,
-}
-
-impl SlowRequest {
-    /// The `keep` slowest of a run's requests, slowest first, and how many took longer than
-    /// `over_us`. `sent_us` and `took_us` are in the same order, one entry per request.
-    pub fn slowest(
-        started_us: u64,
-        sent_us: &[u64],
-        took_us: &[u64],
-        keep: usize,
-        over_us: u64,
-    ) -> (Vec<Self>, usize) {
-        let mut pairs: Vec<(u64, u64)> = sent_us
-            .iter()
-            .copied()
-            .zip(took_us.iter().copied())
-            .collect();
-        let over = pairs.iter().filter(|(_, took)| *took > over_us).count();
-        pairs.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let slowest = pairs
-            .into_iter()
-            .take(keep)
-            .map(|(sent, took)| Self {
-                sent_us: sent,
-                after_s: sent.saturating_sub(started_us) as f64 / 1e6,
-                response_ms: took as f64 / 1000.0,
-            })
-            .collect();
-        (slowest, over)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_slowest_requests_come_slowest_first_with_the_count_over_the_bound() {
-        let sent = [1_000_000, 1_001_000, 1_002_000, 1_003_000, 1_004_000];
-        let took = [800, 62_500, 4_900, 5_100, 62_500];
-        let (slowest, over) = SlowRequest::slowest(1_000_000, &sent, &took, 3, 5_000);
-        assert_eq!(over, 3);
-        let seen: Vec<(u64, f64, f64)> = slowest
-            .iter()
-            .map(|s| (s.sent_us, s.after_s, s.response_ms))
-            .collect();
-        assert_eq!(
-            seen,
-            [
-                (1_001_000, 0.001, 62.5),
-                (1_004_000, 0.004, 62.5),
-                (1_003_000, 0.003, 5.1)
-            ]
-        );
-        assert_eq!(SlowRequest::slowest(0, &[], &[], 3, 5_000), (vec![], 0));
-    }
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let mut values: Vec<u64> = (1..=100).map(|v| v * 1000).collect();
-        let p = Percentiles::of(&mut values);
-        assert_eq!((p.p50_ms, p.p99_ms, p.max_ms), (50.0, 99.0, 100.0));
-        assert_eq!(Percentiles::of(&mut []).max_ms, 0.0);
-    }
 
     #[test]
     fn a_batch_body_holds_the_asked_number_of_events_of_both_types() {

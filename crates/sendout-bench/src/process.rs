@@ -1,5 +1,6 @@
-//! The benchmark's child processes: the receiver (`sendout bench-receiver`) and the engine
-//! (`sendout serve` on a fresh data directory), both this same binary, on loopback only.
+//! The benchmark's child processes, on loopback only: the receiver (this binary again, as
+//! `sendout-bench receiver`) and the engine (`sendout serve` on a fresh data directory, from
+//! the `sendout` binary the bench was given).
 //!
 //! Invariants: every child is started with `kill_on_drop`, so a bench that fails or is
 //! interrupted leaves nothing running; the engine is stopped with SIGTERM (a graceful
@@ -19,7 +20,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
-use super::receiver::{Listening, Receipt, Stats};
+use crate::measure::{cpu_seconds, peak_rss_bytes};
+use crate::receiver::{Listening, Receipt, Stats};
 
 /// The management key every engine the bench starts is given.
 pub const MANAGEMENT_ID: &str = "M-bench";
@@ -28,29 +30,11 @@ pub const MANAGEMENT_TOKEN: &str = "bench-management-token-not-secret";
 /// How long a child may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Peak resident memory (`VmHWM`) of a process, in bytes; `None` where `/proc` is missing.
-pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-/// CPU time (user + system) a process has used so far, in seconds; `None` where `/proc` is
-/// missing. Counted in clock ticks of 1/100 s, Linux's `USER_HZ` on every common platform.
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces; the fields after it are space-separated.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
-}
-
 fn this_binary() -> anyhow::Result<std::path::PathBuf> {
-    std::env::current_exe().context("cannot find the sendout binary to start children")
+    std::env::current_exe().context("cannot find the sendout-bench binary to start its receiver")
 }
 
-/// A running `sendout bench-receiver`.
+/// A running `sendout-bench receiver`.
 #[derive(Debug)]
 pub struct ReceiverProcess {
     child: Child,
@@ -68,7 +52,7 @@ impl ReceiverProcess {
     ) -> anyhow::Result<Self> {
         let mut command = Command::new(this_binary()?);
         command
-            .arg("bench-receiver")
+            .arg("receiver")
             .arg("--ports")
             .arg(ports.to_string())
             .arg("--fail-percent")
@@ -151,14 +135,15 @@ pub struct ServerProcess {
 const LOG_TAIL: usize = 40;
 
 impl ServerProcess {
-    /// Starts `sendout serve` storing in `data_dir`, with loopback targets allowed, the
+    /// Starts `binary serve` storing in `data_dir`, with loopback targets allowed, the
     /// bench's management key, the given extra `SENDOUT_*` settings and log filter.
     pub async fn start(
+        binary: &Path,
         data_dir: &Path,
         settings: &[(&str, String)],
         log_filter: &str,
     ) -> anyhow::Result<Self> {
-        let mut command = Command::new(this_binary()?);
+        let mut command = Command::new(binary);
         command
             .arg("serve")
             .env("SENDOUT_LISTEN", "127.0.0.1:0")
@@ -177,7 +162,9 @@ impl ServerProcess {
         for (key, value) in settings {
             command.env(key, value);
         }
-        let mut child = command.spawn().context("starting sendout serve")?;
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {} serve", binary.display()))?;
         let pid = child.id().context("the engine's process id")?;
         let stderr = child.stderr.take().context("the engine's stderr")?;
         let log = Arc::new(Mutex::new(VecDeque::with_capacity(LOG_TAIL)));
@@ -293,15 +280,5 @@ mod tests {
         );
         assert_eq!(listening_addr(r#"{"fields":{"message":"other"}}"#), None);
         assert_eq!(listening_addr("not json"), None);
-    }
-
-    #[test]
-    fn this_process_has_a_peak_resident_size_and_a_cpu_time_on_linux() {
-        if cfg!(target_os = "linux") {
-            assert!(peak_rss_bytes(std::process::id()).is_some_and(|b| b > 0));
-            let spent: u64 = (0..2_000_000u64).map(|i| i.wrapping_mul(i) % 7).sum();
-            assert!(spent > 0);
-            assert!(cpu_seconds(std::process::id()).is_some_and(|s| s >= 0.0));
-        }
     }
 }

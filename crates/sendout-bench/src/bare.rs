@@ -1,5 +1,5 @@
 //! `--bare`: the physical limit of this machine for this traffic. The delivery client itself
-//! ([`crate::delivery::http_client`], configured as the engine's) posts envelopes of the
+//! ([`sendout::delivery::http_client`], configured as the engine's) posts envelopes of the
 //! engine's size, with headers of the engine's size, to the same receiver, with the
 //! concurrency the engine's worker would use for that fan-out — and nothing else: no store,
 //! no queue, no signing per request. Every engine figure is printed as a fraction of this.
@@ -17,22 +17,11 @@ use sendout_core::ids::{EventId, GroupId, ProjectId, SendOutId, WebhookId};
 use sendout_core::signature::{signature_header, voucherify_signature, StandardSecret};
 use sendout_core::time::Timestamp;
 
-use super::load::PAYLOADS;
-use super::receiver::now_us;
-use super::report::CpuPerDelivery;
-use crate::config::Config;
+use sendout::config::Config;
 
-/// What a bare run did.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct BareRun {
-    pub fanout: usize,
-    pub requests: u64,
-    pub concurrency: usize,
-    pub seconds: f64,
-    pub requests_per_s: f64,
-    /// Filled in by the caller, who knows the receiver's process.
-    pub cpu_per_request: CpuPerDelivery,
-}
+use crate::load::PAYLOADS;
+use crate::measure::{now_us, CpuPerDelivery};
+use crate::report::BareRun;
 
 /// A body of the engine's size and the headers sendout would send with it (signatures made
 /// once: the baseline measures the transport).
@@ -98,7 +87,7 @@ pub async fn run(
     progress: &ProgressBar,
 ) -> anyhow::Result<BareRun> {
     let config = Config::load(None)?;
-    let client = crate::delivery::http_client(&Config {
+    let client = sendout::delivery::http_client(&Config {
         allowed_target_ranges: vec!["127.0.0.0/8".parse()?],
         ..config
     })?;

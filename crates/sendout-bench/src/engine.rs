@@ -3,17 +3,21 @@
 //! the bench talks to it only through its public APIs: the management API to make a project
 //! and its webhooks, the ingest API to load it.
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use super::process::{ServerProcess, MANAGEMENT_ID, MANAGEMENT_TOKEN};
+use crate::process::{ServerProcess, MANAGEMENT_ID, MANAGEMENT_TOKEN};
 
 /// How the bench reaches its engine.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     /// A running server to use instead of starting one.
     pub server: Option<String>,
+    /// The `sendout` binary whose `serve` a started engine runs.
+    pub binary: PathBuf,
     pub management_id: String,
     pub management_token: String,
     /// `RUST_LOG` of a started engine.
@@ -69,7 +73,9 @@ impl Engine {
             .prefix("sendout-bench-")
             .tempdir()
             .context("creating a temporary data directory")?;
-        let process = ServerProcess::start(dir.path(), settings, &options.log_filter).await?;
+        let process =
+            ServerProcess::start(&options.binary, dir.path(), settings, &options.log_filter)
+                .await?;
         Ok(Self {
             base_url: process.base_url(),
             process: Some(process),
@@ -110,7 +116,9 @@ impl Engine {
         options: &EngineOptions,
         settings: &[(&str, String)],
     ) -> anyhow::Result<Self> {
-        let process = ServerProcess::start(dir.path(), settings, &options.log_filter).await?;
+        let process =
+            ServerProcess::start(&options.binary, dir.path(), settings, &options.log_filter)
+                .await?;
         Ok(Self {
             base_url: process.base_url(),
             process: Some(process),

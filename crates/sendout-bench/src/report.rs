@@ -3,54 +3,21 @@
 
 use serde::Serialize;
 
-use super::bare::BareRun;
-use super::load::{Percentiles, SlowRequest};
+use crate::measure::{mb, CpuPerDelivery, Percentiles, SlowRequest};
 
 /// The goal for the ingest API's p99 while deliveries run, in milliseconds (PRODUCT §8).
 pub const INGEST_P99_GOAL_MS: f64 = 5.0;
 
-/// Bytes as mebibytes.
-pub fn mb(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// CPU time per delivery (or per bare request), in µs, by process: the engine, the receiver,
-/// and the bench itself (the ingest load, or the bare client). Unlike rates, these hardly
-/// change when other work shares the machine.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct CpuPerDelivery {
-    pub engine_us: Option<f64>,
-    pub receiver_us: Option<f64>,
-    pub sender_us: Option<f64>,
-}
-
-/// CPU seconds of the three processes at one moment.
-#[derive(Debug, Clone, Copy)]
-pub struct CpuMark {
-    engine: Option<f64>,
-    receiver: Option<f64>,
-    sender: Option<f64>,
-}
-
-impl CpuMark {
-    pub fn now(engine: Option<f64>, receiver: Option<f64>) -> Self {
-        Self {
-            engine,
-            receiver,
-            sender: super::process::cpu_seconds(std::process::id()),
-        }
-    }
-
-    /// The CPU time since `self` until `later`, per one of `count` deliveries.
-    pub fn per(&self, later: &CpuMark, count: u64) -> CpuPerDelivery {
-        let per =
-            |a: Option<f64>, b: Option<f64>| Some((b? - a?).max(0.0) * 1e6 / count.max(1) as f64);
-        CpuPerDelivery {
-            engine_us: per(self.engine, later.engine),
-            receiver_us: per(self.receiver, later.receiver),
-            sender_us: per(self.sender, later.sender),
-        }
-    }
+/// What a bare run did: the delivery client alone against the receiver.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BareRun {
+    pub fanout: usize,
+    pub requests: u64,
+    pub concurrency: usize,
+    pub seconds: f64,
+    pub requests_per_s: f64,
+    /// Filled in by the caller, who knows the receiver's process.
+    pub cpu_per_request: CpuPerDelivery,
 }
 
 /// The machine the figures came from.

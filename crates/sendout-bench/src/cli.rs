@@ -1,36 +1,50 @@
-//! `sendout bench`: how fast this machine delivers webhooks with sendout, beside how fast it
-//! can make the same HTTP requests at all (PRODUCT §8).
+//! The command line of `sendout-bench`: the bench's flags (sizes, scenarios, the engine to
+//! start or the server to use), and the hidden `receiver` role the bench starts itself in.
+//! [`run`] checks the flags, runs the chosen scenarios in order and prints the report.
 //!
-//! Scenarios (see [`scenarios`]): `bare` (the delivery client and receiver with no engine
-//! between them), `throughput` (single and batched ingest, fan-out to 1 and 4), `latency`
-//! (a fixed offered rate), `backlog` (a million pending send outs: peak memory and drain rate)
-//! and `retry` (a share of attempts failing with 500). Every scenario runs on loopback only,
-//! with its own receiver process (`sendout bench-receiver`) and its own `sendout serve` on a
-//! fresh temporary data directory, unless `--server` names a running one (then the scenarios
-//! that need to configure or restart the engine are skipped).
-//!
-//! Sizes are flags; the defaults take a few minutes on two cores, `--quick` a few seconds
-//! (a smoke run: the counts are checked, the speeds mean little).
+//! `sendout bench ARGS` runs `sendout-bench --engine <that sendout> ARGS`, so the engine
+//! measured is the binary the user typed; run directly, the bench starts the `sendout` found
+//! beside it (cargo builds both into the same target directory), or the one `--engine` names.
 
-mod bare;
-mod engine;
-mod load;
-mod process;
-pub mod receiver;
-mod report;
-mod scenarios;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressDrawTarget};
 
-use engine::EngineOptions;
-use process::{MANAGEMENT_ID, MANAGEMENT_TOKEN};
-use report::{Machine, Report};
-use scenarios::Bench;
+use crate::engine::EngineOptions;
+use crate::process::{MANAGEMENT_ID, MANAGEMENT_TOKEN};
+use crate::receiver;
+use crate::report::{Machine, Report};
+use crate::scenarios::{Bench, Sizes};
 
 /// The scenarios, in the order they run.
 const SCENARIOS: [&str; 5] = ["bare", "throughput", "latency", "backlog", "retry"];
 
-/// `sendout bench`'s options.
+/// Measure delivery throughput, latency, a large backlog and retries of sendout on loopback,
+/// beside the bare HTTP client and receiver (the machine's limit).
+#[derive(Debug, Parser)]
+#[command(
+    name = "sendout-bench",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    role: Option<Role>,
+    #[command(flatten)]
+    args: Args,
+}
+
+#[derive(Debug, Subcommand)]
+enum Role {
+    /// The benchmark's receiver (started by the bench, in its own process).
+    #[command(hide = true)]
+    Receiver(receiver::Args),
+}
+
+/// The bench's options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Print the report as JSON on stdout (the progress stays on stderr).
@@ -45,6 +59,10 @@ pub struct Args {
     /// Which scenarios to run, comma-separated: bare, throughput, latency, backlog, retry.
     #[arg(long, value_delimiter = ',', default_values_t = SCENARIOS.map(String::from))]
     scenarios: Vec<String>,
+    /// The `sendout` binary whose `serve` is started as the engine [default: `sendout`
+    /// beside this binary].
+    #[arg(long, value_name = "PATH")]
+    engine: Option<PathBuf>,
     /// Use this running server instead of starting one per scenario (it must allow
     /// loopback targets); backlog and retry need their own engine and are skipped.
     #[arg(long)]
@@ -92,59 +110,73 @@ pub struct Args {
     fail_percent: f64,
 }
 
-/// The sizes of a run.
-#[derive(Debug, Clone)]
-pub struct Sizes {
-    pub events: u64,
-    pub events_fanout: u64,
-    pub batch: usize,
-    pub connections: usize,
-    pub batch_connections: usize,
-    pub rate: f64,
-    pub latency_seconds: f64,
-    pub backlog: u64,
-    pub backlog_batch: usize,
-    pub retry_events: u64,
-    pub fail_percent: f64,
-}
-
-impl Sizes {
-    fn of(args: &Args) -> Self {
-        if args.quick {
-            return Self {
-                events: 300,
-                events_fanout: 150,
-                batch: 20,
-                connections: 8,
-                batch_connections: 2,
-                rate: 200.0,
-                latency_seconds: 1.0,
-                backlog: 2_000,
-                backlog_batch: 100,
-                retry_events: 200,
-                fail_percent: args.fail_percent,
-            };
+impl Args {
+    /// The sizes these flags ask for (`--quick` overrides them).
+    fn sizes(&self) -> Sizes {
+        if self.quick {
+            return Sizes::quick(self.fail_percent);
         }
-        Self {
-            events: args.events,
-            events_fanout: args.events_fanout,
-            batch: args.batch.clamp(1, 250),
-            connections: args.connections.max(1),
-            batch_connections: args.batch_connections.max(1),
-            rate: args.rate,
-            latency_seconds: args.latency_seconds,
-            backlog: args.backlog,
+        Sizes {
+            events: self.events,
+            events_fanout: self.events_fanout,
+            batch: self.batch.clamp(1, 250),
+            connections: self.connections.max(1),
+            batch_connections: self.batch_connections.max(1),
+            rate: self.rate,
+            latency_seconds: self.latency_seconds,
+            backlog: self.backlog,
             // About 3 KiB an event: a batch stays well under the default 1 MiB body limit.
             backlog_batch: 250,
-            retry_events: args.retry_events,
-            fail_percent: args.fail_percent,
+            retry_events: self.retry_events,
+            fail_percent: self.fail_percent,
         }
     }
 }
 
+/// Parses the arguments and runs the bench (or its receiver); errors are printed, not
+/// panicked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the bench, or the receiver role.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.role {
+        Some(Role::Receiver(args)) => receiver::run(args).await,
+        None => bench(cli.args).await,
+    }
+}
+
+/// The `sendout` binary engines are started from: `named`, or the one beside this binary.
+fn engine_binary(named: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = named {
+        return Ok(path);
+    }
+    let this = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot find the sendout-bench binary: {e}"))?;
+    Ok(this.with_file_name(format!("sendout{}", std::env::consts::EXE_SUFFIX)))
+}
+
 /// Runs the chosen scenarios and prints the report. Interrupted (Ctrl-C, SIGTERM), it drops
 /// the running scenario, which kills the receiver and engine it started.
-pub async fn run(args: Args) -> anyhow::Result<()> {
+async fn bench(args: Args) -> anyhow::Result<()> {
     tokio::select! {
         done = run_scenarios(args) => done,
         () = interrupted() => anyhow::bail!("interrupted; the bench's children were stopped"),
@@ -189,8 +221,18 @@ async fn run_scenarios(args: Args) -> anyhow::Result<()> {
     if !(0.0..100.0).contains(&args.fail_percent) {
         anyhow::bail!("--fail-percent must be at least 0 and below 100");
     }
+    let binary = engine_binary(args.engine.clone())?;
+    if args.server.is_none() && !binary.is_file() {
+        anyhow::bail!(
+            "the bench starts `sendout serve` from {}, which is not there: build it beside \
+             the bench with `cargo build --release -p sendout -p sendout-bench`, or name \
+             another with --engine PATH",
+            binary.display()
+        );
+    }
     let engine = EngineOptions {
         server: args.server.clone(),
+        binary,
         management_id: args
             .management_id
             .clone()
@@ -202,7 +244,7 @@ async fn run_scenarios(args: Args) -> anyhow::Result<()> {
         log_filter: args.server_log.clone(),
     };
     let wants = |name: &str| scenarios.iter().any(|s| s == name);
-    let sizes = Sizes::of(&args);
+    let sizes = args.sizes();
     let fanouts: Vec<usize> = args.fanout.iter().map(|f| (*f).max(1)).collect();
     let bench = Bench {
         engine: engine.clone(),

@@ -12,19 +12,55 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::bare::{self, BareRun};
-use super::engine::{Engine, EngineOptions};
-use super::load::{Ingester, Payloads, Percentiles, SlowRequest, SLOWEST};
-use super::process::ReceiverProcess;
-use super::receiver::Stats;
-use super::report::{mb, Backlog, CpuMark, Latency, Retry, Throughput, INGEST_P99_GOAL_MS};
-use super::Sizes;
+use crate::bare;
+use crate::engine::{Engine, EngineOptions};
+use crate::load::{Ingester, Payloads};
+use crate::measure::{mb, CpuMark, Percentiles, SlowRequest, SLOWEST};
+use crate::process::ReceiverProcess;
+use crate::receiver::Stats;
+use crate::report::{Backlog, BareRun, Latency, Retry, Throughput, INGEST_P99_GOAL_MS};
 
 /// How long a run may go without a new delivery before it is given up.
 pub const STALL: Duration = Duration::from_secs(30);
 
 /// The retry schedule of the retry-heavy scenario: ten quick retries.
 pub const RETRY_SCHEDULE: &str = "10ms,10ms,20ms,50ms,100ms,200ms,500ms,1s,1s,1s";
+
+/// The sizes of a run: how many events each scenario sends, how, and how fast.
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    pub events: u64,
+    pub events_fanout: u64,
+    pub batch: usize,
+    pub connections: usize,
+    pub batch_connections: usize,
+    pub rate: f64,
+    pub latency_seconds: f64,
+    pub backlog: u64,
+    pub backlog_batch: usize,
+    pub retry_events: u64,
+    pub fail_percent: f64,
+}
+
+impl Sizes {
+    /// Tiny sizes for a smoke run: every scenario in a few seconds; counts mean something,
+    /// speeds little.
+    pub fn quick(fail_percent: f64) -> Self {
+        Self {
+            events: 300,
+            events_fanout: 150,
+            batch: 20,
+            connections: 8,
+            batch_connections: 2,
+            rate: 200.0,
+            latency_seconds: 1.0,
+            backlog: 2_000,
+            backlog_batch: 100,
+            retry_events: 200,
+            fail_percent,
+        }
+    }
+}
 
 /// What every scenario needs.
 #[derive(Debug)]
@@ -50,7 +86,7 @@ impl Bench {
 
     /// The concurrency the engine's worker uses for `fanout` hosts.
     fn engine_concurrency(fanout: usize) -> anyhow::Result<usize> {
-        let config = crate::config::Config::load(None)?;
+        let config = sendout::config::Config::load(None)?;
         Ok(config
             .delivery_concurrency
             .min(config.delivery_concurrency_per_host * fanout.max(1)))

@@ -1,17 +1,38 @@
-//! `sendout bench --quick --json` end to end: the real binary starts its receivers and
-//! engines as child processes on loopback, and its report holds every figure with every
-//! expected delivery made. Counts are checked, never speeds (speeds are the bench's output,
-//! not something a test on a shared machine can assert).
+//! `sendout bench --quick --json` end to end, as a user types it: the `sendout` binary hands
+//! over to `sendout-bench`, which starts its receivers (itself) and engines (that `sendout`)
+//! as child processes on loopback, and its report holds every figure with every expected
+//! delivery made. Counts are checked, never speeds (speeds are the bench's output, not
+//! something a test on a shared machine can assert).
 #![allow(clippy::unwrap_used)]
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 
+/// The `sendout` binary beside the `sendout-bench` that cargo built for this test.
+///
+/// Cargo builds a package's own binaries for its integration tests, not another package's
+/// (a dev-dependency on `sendout` gives its library only), so `sendout` is there when the
+/// workspace was built: `cargo nextest run --workspace` (scripts/test.sh) builds it, since
+/// `sendout`'s own tests need it. Run alone (`-p sendout-bench`), the test says so.
+fn sendout_binary() -> PathBuf {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_sendout-bench"));
+    let sendout = bench.with_file_name(format!("sendout{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        sendout.is_file(),
+        "the smoke test runs `sendout bench`, and there is no sendout binary at {}: build \
+         it first (`cargo build -p sendout`), or run the workspace's tests \
+         (`cargo nextest run --workspace`), which builds it",
+        sendout.display()
+    );
+    sendout
+}
+
 /// Runs the quick bench and returns its JSON report.
 async fn quick_bench_report() -> Value {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sendout"));
+    let mut command = tokio::process::Command::new(sendout_binary());
     command
         .args(["bench", "--quick", "--json"])
         .stdin(Stdio::null())
