@@ -73,16 +73,7 @@ impl Engine {
             .prefix("sendout-bench-")
             .tempdir()
             .context("creating a temporary data directory")?;
-        let process =
-            ServerProcess::start(&options.binary, dir.path(), settings, &options.log_filter)
-                .await?;
-        Ok(Self {
-            base_url: process.base_url(),
-            process: Some(process),
-            dir: Some(dir),
-            management: (MANAGEMENT_ID.to_owned(), MANAGEMENT_TOKEN.to_owned()),
-            client,
-        })
+        Self::started(dir, options, settings, client).await
     }
 
     /// The server's base URL.
@@ -116,6 +107,16 @@ impl Engine {
         options: &EngineOptions,
         settings: &[(&str, String)],
     ) -> anyhow::Result<Self> {
+        Self::started(dir, options, settings, reqwest::Client::new()).await
+    }
+
+    /// Starts `sendout serve` on `dir` and keeps both, with the bench's management key.
+    async fn started(
+        dir: TempDir,
+        options: &EngineOptions,
+        settings: &[(&str, String)],
+        client: reqwest::Client,
+    ) -> anyhow::Result<Self> {
         let process =
             ServerProcess::start(&options.binary, dir.path(), settings, &options.log_filter)
                 .await?;
@@ -124,7 +125,7 @@ impl Engine {
             process: Some(process),
             dir: Some(dir),
             management: (MANAGEMENT_ID.to_owned(), MANAGEMENT_TOKEN.to_owned()),
-            client: reqwest::Client::new(),
+            client,
         })
     }
 

@@ -60,6 +60,12 @@ enum Command {
 /// Parses the arguments and runs the command; errors are printed, not panicked.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    run_to_exit(run(cli))
+}
+
+/// Runs a command's future on a new multi-threaded runtime; an error (or a runtime that
+/// cannot start) is printed and becomes a failing exit status. `sendout-bench` uses it too.
+pub fn run_to_exit(command: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,7 +76,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
