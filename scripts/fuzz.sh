@@ -15,7 +15,7 @@
 # Needs a nightly toolchain for the sanitizer flags; without one it uses the stable toolchain
 # with RUSTC_BOOTSTRAP=1. New inputs go to fuzz/corpus-work/ (not committed); a finding worth
 # keeping is minimised (`cargo fuzz tmin`) and copied into fuzz/corpus/<target>/, which CI
-# replays in crates/sendout/tests/hostile_input.rs.
+# replays in crates/sendout/tests/it/hostile_input.rs.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 

@@ -1,6 +1,6 @@
 //! What the fuzz targets check, as plain functions of the input bytes: the same functions run
 //! under libFuzzer (`fuzz_targets/`, driven by `scripts/fuzz.sh`) and over the committed
-//! corpus as an ordinary test (`crates/sendout/tests/hostile_input.rs`), so a case the fuzzer
+//! corpus as an ordinary test (`crates/sendout/tests/it/hostile_input.rs`), so a case the fuzzer
 //! once found stays tested in CI.
 //!
 //! Every function must return for any input; a panic is a finding. Beyond "no panic", each

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the dashboard's browser tests need: headless Chromium and its WebDriver
 # (Debian's `chromium` and `chromium-driver`), only when they are missing. Idempotent; run by
-# scripts/test.sh before the tests, and by hand before `cargo test --test dashboard`.
+# scripts/test.sh before the tests, and by hand before `cargo nextest run -p sendout -E 'test(/^dashboard::/)'`.
 set -euo pipefail
 
 have() { command -v "$1" >/dev/null 2>&1; }

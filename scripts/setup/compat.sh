@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the client-compatibility tests (crates/sendout/tests/voucherify_clients.rs)
+# Installs what the client-compatibility tests (crates/sendout/tests/it/voucherify_clients.rs)
 # drive, idempotently: a virtualenv at target/compat-venv holding Voucherify's official Python
 # SDK and its dependencies, all pinned in tests/compat/requirements.txt. A stamp in the venv
 # records which requirements it holds, so a second run installs nothing.

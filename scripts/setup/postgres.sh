@@ -4,7 +4,7 @@
 # otherwise the `postgresql` package is installed if its server binaries are missing, a cluster
 # is created if there is none, and the cluster is started. The story suite and the multi-node
 # tests create (and drop) a database of their own per test on it; the multi-node restart test
-# also runs a private server with these binaries (see crates/sendout/tests/multinode/).
+# also runs a private server with these binaries (see crates/sendout/tests/it/multinode/).
 set -euo pipefail
 
 HOST=127.0.0.1

@@ -6,7 +6,7 @@ each answer is parsed by the SDK's pydantic models (which refuse a wrong type or
 outside the spec's enum) and then checked against what was asked. The first failure ends the
 run with exit status 1 and a message naming the step and the cause.
 
-Run by crates/sendout/tests/voucherify_clients.rs against a real sendout; by hand:
+Run by crates/sendout/tests/it/voucherify_clients.rs against a real sendout; by hand:
 
     scripts/setup/compat.sh
     SENDOUT_URL=http://127.0.0.1:8080 SENDOUT_MANAGEMENT_ID=… SENDOUT_MANAGEMENT_TOKEN=… \\

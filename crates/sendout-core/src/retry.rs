@@ -5,7 +5,7 @@
 //! receiver's `Retry-After` may hold a send out back. [`RetryPolicy::next_delay`] answers
 //! "how long after this attempt is the next one?", and `None` once the retries are used up.
 //!
-//! Invariants (checked by `tests/retry_properties.rs`):
+//! Invariants (checked by `tests/it/retry_properties.rs`):
 //! - jitter only ever *lengthens* a wait, by at most `jitter` × the scheduled wait, so no retry
 //!   comes earlier than the documented schedule and the whole schedule stretches by at most
 //!   that fraction (Voucherify's 24 h retry lands between 24 h and 26 h 24 min by default);

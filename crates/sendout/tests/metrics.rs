@@ -7,13 +7,13 @@
 //! restarting the app (a graceful shutdown flushes the completion writer), never by sleeping.
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/mod.rs"]
-mod common;
+#[path = "it/helpers/mod.rs"]
+mod helpers;
 
 use std::time::Duration;
 
-use common::app::TestApp;
-use common::receiver::Receiver;
+use helpers::app::TestApp;
+use helpers::receiver::Receiver;
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! Unit tests of the small types; the rules against the catalog are in `tests/distribution.rs`.
+//! Unit tests of the small types; the rules against the catalog are in `tests/it/distribution.rs`.
 
 use super::*;
 

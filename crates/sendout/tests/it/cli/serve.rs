@@ -1,0 +1,36 @@
+//! What `sendout serve` prints on stdout: the first start's block once, and on every start
+//! where the dashboard is.
+
+use crate::helpers::process::Sendout;
+
+/// Starts `sendout serve` on `data_dir`, stops it gracefully and returns its stdout and the
+/// address it listened on.
+async fn one_run(data_dir: &std::path::Path) -> (String, String) {
+    let server = Sendout::start(data_dir, &[]).await;
+    let (stdout, base_url) = (server.stdout.clone(), server.base_url.clone());
+    // After a graceful stop both streams have been read to their end.
+    server.terminate().await;
+    (stdout.text(), base_url)
+}
+
+#[tokio::test]
+async fn serve_prints_where_the_dashboard_is_on_every_start_and_the_first_start_block_once() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (first, base_url) = one_run(dir.path()).await;
+    assert!(
+        first.contains(&format!("sendout is ready on {base_url}")),
+        "{first}"
+    );
+    assert!(first.contains("Default project"), "{first}");
+    let dashboard = format!("Dashboard: {base_url}/dashboard");
+    assert_eq!(
+        first.lines().filter(|l| *l == dashboard).count(),
+        1,
+        "{first}"
+    );
+
+    let (again, base_url) = one_run(dir.path()).await;
+    let dashboard = format!("Dashboard: {base_url}/dashboard");
+    assert_eq!(again.trim(), dashboard, "only the dashboard line: {again}");
+}

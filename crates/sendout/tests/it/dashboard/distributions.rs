@@ -1,0 +1,142 @@
+//! A person designs a distribution in a real browser: the trigger limits the actions, Show
+//! output follows the template as it is typed, an unknown key is flagged at the template,
+//! and the list's menu pauses and activates it.
+
+use serde_json::{json, Value};
+
+use crate::dashboard::browser::{self, Browser};
+use crate::helpers::app::TestApp;
+
+/// Types `text` into the field matching `css` (replacing what it held), then waits for the
+/// Show output that includes every edit so far (the page's `sendout:preview` event).
+async fn type_and_preview(b: &Browser, css: &str, text: &str) -> Value {
+    b.fill(css, text).await;
+    await_preview(b).await
+}
+
+/// Waits for the Show output that answers every edit made so far.
+pub async fn await_preview(b: &Browser) -> Value {
+    let want = b.script("return window.sendoutDesignerEdits;").await;
+    b.client
+        .execute_async(
+            "const want = arguments[0]; const done = arguments[arguments.length - 1];
+             const ready = (r) => r && r.edits >= want;
+             if (ready(window.sendoutLastPreview)) { done(window.sendoutLastPreview); return; }
+             document.addEventListener('sendout:preview', function seen(e) {
+               if (ready(e.detail)) { document.removeEventListener('sendout:preview', seen); done(e.detail); }
+             });",
+            vec![want],
+        )
+        .await
+        .expect("Show output answers")
+}
+
+#[tokio::test]
+async fn a_person_designs_a_distribution_with_a_custom_template_and_sees_its_output_as_they_type() {
+    let app = TestApp::spawn().await;
+    browser::session(&app, "designs_a_distribution", |b| async move {
+        b.sign_in().await;
+        b.click("nav.tabs a[href$='/distributions']").await;
+        b.click("#create-distribution").await;
+        b.ready("form[data-designer]").await;
+        b.fill("#name", "Order paid to CRM").await;
+
+        // A trigger that only sends plain messages offers only that action.
+        b.el("#trigger")
+            .await
+            .select_by_value("customer.rewarded")
+            .await
+            .unwrap();
+        assert!(!b
+            .el("#action-NOTIFY_ABOUT_PROMOTION")
+            .await
+            .is_enabled()
+            .await
+            .unwrap());
+        assert!(b
+            .el("#action-SEND_PLAIN_MESSAGE")
+            .await
+            .is_selected()
+            .await
+            .unwrap());
+        b.el("#trigger")
+            .await
+            .select_by_value("customer.order.paid")
+            .await
+            .unwrap();
+        assert!(b
+            .el("#action-NOTIFY_ABOUT_PROMOTION")
+            .await
+            .is_enabled()
+            .await
+            .unwrap());
+
+        b.fill("#ch0-event_name", "Order-paid").await;
+        b.fill("#ch0-url", "https://crm.example/hooks").await;
+        b.click("#ch0-mode-custom").await;
+        await_preview(&b).await;
+
+        let shown = type_and_preview(
+            &b,
+            "#ch0-template",
+            r#"{"total": {{order.total_amount}}, "who": "Hello {{customer.name}}"}"#,
+        )
+        .await;
+        let output = b.text("[data-output='0']").await;
+        assert!(output.contains("\"type\": \"Order-paid\""), "{output}");
+        assert!(output.contains("\"total\": "), "{output}");
+        assert!(output.contains("\"who\": \"Hello "), "{output}");
+        assert!(shown["channels"][0]["error"].is_null());
+
+        // Raw payload: the designed value is the whole body.
+        b.click("#ch0-raw").await;
+        await_preview(&b).await;
+        let raw = b.text("[data-output='0']").await;
+        assert!(
+            raw.starts_with("{\n  \"total\": ") && !raw.contains("project_id"),
+            "{raw}"
+        );
+
+        // A key the trigger does not carry is flagged at the template, and nothing is shown.
+        type_and_preview(&b, "#ch0-template", r#"{"x": "{{order.nope}}"}"#).await;
+        let flagged = b.text("[data-error-for='ch0.template']").await;
+        assert!(flagged.contains("order.nope"), "{flagged}");
+        assert_eq!(b.text("[data-output='0']").await, "");
+
+        // Saving it anyway is refused with the same error in place.
+        b.click("#save-distribution").await;
+        b.ready("form[data-designer] .has-error").await;
+        assert!(b
+            .text("[data-error-for='ch0.template']")
+            .await
+            .contains("order.nope"));
+        type_and_preview(&b, "#ch0-template", r#"{"total": {{order.total_amount}}}"#).await;
+        b.click("#save-distribution").await;
+        b.text_with("#flash", "created (LIVE)").await;
+
+        let row = "table.distributions tbody tr";
+        assert!(b.text(row).await.contains("LIVE"));
+        b.click(&format!("{row} details.menu summary")).await;
+        b.click(&format!("{row} .menu-body form[action$='/pause'] button"))
+            .await;
+        b.text_with("#flash", "paused").await;
+        assert!(b.text(row).await.contains("PAUSED"));
+        b.click(&format!("{row} details.menu summary")).await;
+        b.click(&format!("{row} .menu-body form[action$='/live'] button"))
+            .await;
+        b.text_with("#flash", "is live").await;
+    })
+    .await;
+
+    let list = app
+        .project_api(reqwest::Method::GET, "/v1/distributions", None)
+        .await;
+    let saved = &list.expect(200)["data"][0];
+    assert_eq!(saved["name"], "Order paid to CRM");
+    assert_eq!(saved["status"], "LIVE");
+    assert_eq!(saved["trigger"]["event"], "customer.order.paid");
+    assert_eq!(
+        saved["channels"][0]["payload"],
+        json!({"mode": "custom", "template": "{\"total\": {{order.total_amount}}}", "raw": true})
+    );
+}
