@@ -1,0 +1,232 @@
+//! The SQL both backends run, written once.
+//!
+//! SQLite and PostgreSQL read most of this crate's statements the same way: `$N`
+//! placeholders (sqlx's SQLite driver binds `$N` by number too), the same tables and columns
+//! (a test holds the two schemas so), `ON CONFLICT`, `RETURNING`, `CASE`, `COALESCE`. Those
+//! statements are here, once: the [`Catalog`](crate::Catalog), the
+//! [`Distributions`](crate::Distributions) and the [`Audit`](crate::Audit) of any
+//! [`Backend`], and the parts of the queue that are not on the delivery path (`queue.rs`).
+//! A statement is a [`Query`]: its SQL and its values, bound by a [`Conn`] of either driver.
+//!
+//! What does differ is each backend's [`Backend`] impl: which connection reads and which
+//! writes (SQLite's single writer, PostgreSQL's one pool), how a transaction that must see a
+//! snapshot or wait for another node begins, and the two clauses only PostgreSQL has
+//! (`FOR UPDATE`, `SKIP LOCKED`). The delivery path (ingest, claims, outcomes) stays in each
+//! backend's own module, where the databases differ most and speed matters most.
+
+mod audit;
+mod catalog;
+mod distributions;
+pub(crate) mod queue;
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgConnection;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::Transaction;
+
+use crate::rows::Columns;
+use crate::{StoreError, StoreResult};
+
+pub(crate) use catalog::{ensure_project, project_webhooks};
+
+/// A value bound to a placeholder: every column this crate writes is text, an integer or a
+/// boolean.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Param<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+    Bool(bool),
+}
+
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(value: &'a str) -> Self {
+        Self::Text(Some(value))
+    }
+}
+
+impl<'a> From<&'a String> for Param<'a> {
+    fn from(value: &'a String) -> Self {
+        Self::Text(Some(value))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(value: Option<&'a str>) -> Self {
+        Self::Text(value)
+    }
+}
+
+impl<'a> From<&'a Option<String>> for Param<'a> {
+    fn from(value: &'a Option<String>) -> Self {
+        Self::Text(value.as_deref())
+    }
+}
+
+impl From<i64> for Param<'_> {
+    fn from(value: i64) -> Self {
+        Self::Int(Some(value))
+    }
+}
+
+impl From<Option<i64>> for Param<'_> {
+    fn from(value: Option<i64>) -> Self {
+        Self::Int(value)
+    }
+}
+
+impl From<bool> for Param<'_> {
+    fn from(value: bool) -> Self {
+        Self::Bool(value)
+    }
+}
+
+/// A statement and the values of its placeholders `$1`, `$2`, … in order.
+#[derive(Debug)]
+pub(crate) struct Query<'a> {
+    sql: Cow<'a, str>,
+    params: Vec<Param<'a>>,
+}
+
+/// A statement with `sql` as its text, as `sqlx::query` makes one.
+pub(crate) fn query<'a>(sql: impl Into<Cow<'a, str>>) -> Query<'a> {
+    Query {
+        sql: sql.into(),
+        params: Vec::new(),
+    }
+}
+
+impl<'a> Query<'a> {
+    /// Binds the next placeholder (`$1` first).
+    pub(crate) fn bind(mut self, value: impl Into<Param<'a>>) -> Self {
+        self.params.push(value.into());
+        self
+    }
+
+    /// Appends `sql` to the statement.
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.to_mut().push_str(sql);
+        self
+    }
+
+    /// Appends the next placeholder, bound to `value`.
+    pub(crate) fn push_bind(&mut self, value: impl Into<Param<'a>>) -> &mut Self {
+        self.params.push(value.into());
+        let n = self.params.len();
+        let _ = write!(self.sql.to_mut(), "${n}");
+        self
+    }
+
+    pub(crate) async fn fetch_all<C: Conn + ?Sized>(
+        &self,
+        conn: &mut C,
+    ) -> StoreResult<Vec<C::Row>> {
+        conn.fetch_all(self).await
+    }
+
+    pub(crate) async fn fetch_optional<C: Conn + ?Sized>(
+        &self,
+        conn: &mut C,
+    ) -> StoreResult<Option<C::Row>> {
+        conn.fetch_optional(self).await
+    }
+
+    /// The first row; `NotFound` if there is none.
+    pub(crate) async fn fetch_one<C: Conn + ?Sized>(&self, conn: &mut C) -> StoreResult<C::Row> {
+        conn.fetch_optional(self).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs the statement; returns how many rows it changed.
+    pub(crate) async fn execute<C: Conn + ?Sized>(&self, conn: &mut C) -> StoreResult<u64> {
+        conn.execute(self).await
+    }
+}
+
+/// A connection of either driver, running [`Query`]s.
+#[async_trait]
+pub(crate) trait Conn: Send {
+    type Row: Columns + Send;
+    async fn fetch_all(&mut self, query: &Query<'_>) -> StoreResult<Vec<Self::Row>>;
+    async fn fetch_optional(&mut self, query: &Query<'_>) -> StoreResult<Option<Self::Row>>;
+    async fn execute(&mut self, query: &Query<'_>) -> StoreResult<u64>;
+}
+
+/// [`Conn`] for a sqlx connection type: the statement with each value bound as its sqlx type
+/// (`TEXT`, `BIGINT`/`INTEGER`, `BOOLEAN`), as the backends bound them one by one before.
+macro_rules! conn {
+    ($conn:ty, $db:ty) => {
+        #[async_trait]
+        impl Conn for $conn {
+            type Row = <$db as sqlx::Database>::Row;
+
+            async fn fetch_all(&mut self, query: &Query<'_>) -> StoreResult<Vec<Self::Row>> {
+                Ok(bound::<$db>(query).fetch_all(self).await?)
+            }
+
+            async fn fetch_optional(
+                &mut self,
+                query: &Query<'_>,
+            ) -> StoreResult<Option<Self::Row>> {
+                Ok(bound::<$db>(query).fetch_optional(self).await?)
+            }
+
+            async fn execute(&mut self, query: &Query<'_>) -> StoreResult<u64> {
+                Ok(bound::<$db>(query).execute(self).await?.rows_affected())
+            }
+        }
+    };
+}
+
+conn!(SqliteConnection, sqlx::Sqlite);
+conn!(PgConnection, sqlx::Postgres);
+
+/// `query` as a sqlx statement of database `DB`, its values bound.
+fn bound<'q, DB>(query: &'q Query<'_>) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query
+        .params
+        .iter()
+        .fold(sqlx::query(&query.sql), |statement, param| match *param {
+            Param::Text(value) => statement.bind(value),
+            Param::Int(value) => statement.bind(value),
+            Param::Bool(value) => statement.bind(value),
+        })
+}
+
+/// What the shared SQL needs of a backend: its connections and transactions, and the clauses
+/// only one dialect has. Each backend's is next to its store (`sqlite/mod.rs`,
+/// `postgres/mod.rs`).
+#[async_trait]
+pub(crate) trait Backend: Send + Sync + 'static {
+    type Db: sqlx::Database<Connection: Conn>;
+
+    /// Locks the rows a `SELECT` in a write transaction reads until it ends: `FOR UPDATE`
+    /// where other writers run at the same time, nothing where a write transaction holds
+    /// the whole database.
+    const FOR_UPDATE: &'static str;
+    /// Leaves out rows another transaction has locked (a retention pass skips what another
+    /// node is deleting), where rows are locked.
+    const SKIP_LOCKED: &'static str;
+    /// The column retention deletes rows by: the cheapest key to look a row up by.
+    const ROW_KEY: &'static str;
+
+    /// A connection for reads.
+    async fn reader(&self) -> StoreResult<PoolConnection<Self::Db>>;
+    /// A connection for a write of one statement.
+    async fn writer(&self) -> StoreResult<PoolConnection<Self::Db>>;
+    /// A write transaction.
+    async fn begin(&self) -> StoreResult<Transaction<'static, Self::Db>>;
+    /// A write transaction that waits for every other one begun this way, on any node, to
+    /// end first (the first start).
+    async fn begin_exclusive(&self) -> StoreResult<Transaction<'static, Self::Db>>;
+    /// A read-only transaction whose statements all see one snapshot.
+    async fn snapshot(&self) -> StoreResult<Transaction<'static, Self::Db>>;
+}
