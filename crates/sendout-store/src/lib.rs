@@ -1,11 +1,11 @@
 //! sendout's storage. [`Store`] is everything the HTTP layer and the workers ask of a
-//! database, in five roles: [`Lifecycle`], [`Catalog`], [`Distributions`], [`Queue`] and
-//! [`Audit`]. [`sqlite`] (the embedded default) and [`postgres`] (shared by several nodes)
+//! database, in six roles: [`Lifecycle`], [`Catalog`], [`Distributions`], [`Queue`],
+//! [`Backlog`] and [`Audit`]. [`sqlite`] (the embedded default) and [`postgres`] (shared by several nodes)
 //! implement them, and one story test suite runs against each.
 //!
 //! Each backend implements its roles directly, with no forwarding layer. What reads the same
-//! in both SQL dialects is written once: the catalog, distributions and the audit log for any
-//! backend in `sql/` (over a small `sql::Backend` trait: which connection reads, which writes,
+//! in both SQL dialects is written once: the catalog, distributions, the backlog and the audit
+//! log for any backend in `sql/` (over a small `sql::Backend` trait: which connection reads, which writes,
 //! how a snapshot or an exclusive transaction begins), and the mapping of rows to records in
 //! `rows.rs`. A backend's own module keeps only what differs: its [`Lifecycle`] and its
 //! [`Queue`], where SQLite has a single writer, direct rusqlite transactions and group commit,
@@ -139,18 +139,27 @@ pub struct QueueStats {
     pub oldest_due_at: Option<Timestamp>,
 }
 
-/// Everything sendout keeps: the five roles of a store in one trait, for callers that hold
+/// Everything sendout keeps: the six roles of a store in one trait, for callers that hold
 /// one as `Arc<dyn Store>`. Implementations must be safe to share between tasks and, for
 /// PostgreSQL, between processes.
 ///
 /// Each backend implements the roles directly: [`Lifecycle`] and [`Queue`] in its own
 /// module (migrations, single writer or `SKIP LOCKED`, wake-ups), [`Catalog`],
-/// [`Distributions`] and [`Audit`] once for both in `sql/`, whose SQL reads the same in both
-/// dialects. Any type with all five roles is a `Store`. A method of a role called on a
+/// [`Distributions`], [`Backlog`] and [`Audit`] once for both in `sql/`, whose SQL reads the
+/// same in both dialects. Any type with all six roles is a `Store`. A method of a role called on a
 /// `dyn Store` needs no import; called on a concrete store, it needs its role in scope
 /// (`use sendout_store::prelude::*`).
 pub trait Store:
-    Lifecycle + Catalog + Distributions + Queue + Audit + std::fmt::Debug + Send + Sync + 'static
+    Lifecycle
+    + Catalog
+    + Distributions
+    + Queue
+    + Backlog
+    + Audit
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
 {
 }
 
@@ -159,6 +168,7 @@ impl<T> Store for T where
         + Catalog
         + Distributions
         + Queue
+        + Backlog
         + Audit
         + std::fmt::Debug
         + Send
@@ -170,7 +180,9 @@ impl<T> Store for T where
 /// The store's role traits, for calling a store's methods on a concrete store
 /// (`use sendout_store::prelude::*`).
 pub mod prelude {
-    pub use crate::{Audit as _, Catalog as _, Distributions as _, Lifecycle as _, Queue as _};
+    pub use crate::{
+        Audit as _, Backlog as _, Catalog as _, Distributions as _, Lifecycle as _, Queue as _,
+    };
 }
 
 /// Setting the database up and checking it answers.
@@ -278,7 +290,7 @@ pub trait Distributions: Send + Sync {
     ) -> StoreResult<Distribution>;
 }
 
-/// Ingest and the delivery queue: what the API's ingest and the workers ask of the store.
+/// Ingest and the delivery path: what the API's ingest and the workers ask of the store.
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Woken whenever new work may be due (ingest, retry requests); workers wait on it
@@ -326,6 +338,12 @@ pub trait Queue: Send + Sync {
     /// at once, if it still holds the lease named (a worker that outlived its lease does not
     /// take the send out from its newer holder).
     async fn release(&self, leases: &[Lease]) -> StoreResult<()>;
+}
+
+/// What waits in the queue: when the next send out falls due, how many wait, and putting
+/// failed ones back.
+#[async_trait]
+pub trait Backlog: Send + Sync {
     /// When the earliest open send out falls due, if any.
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
     /// The queue at `now`, for the metrics endpoint; cheap enough to call at every scrape.

@@ -28,9 +28,9 @@ use sqlx::PgConnection;
 use super::{PostgresStore, WORK_CHANNEL};
 use crate::fanout::{self, Targets};
 use crate::handoff::Reserved;
-use crate::model::{Distribution, IngestOutcome, NewEvent, SendOut};
-use crate::rows::{self, request_stored, to_json};
-use crate::sql::project_webhooks;
+use crate::model::{IngestOutcome, NewEvent, SendOut};
+use crate::rows::{request_stored, to_json};
+use crate::sql::{self, project_webhooks, Backend};
 use crate::{StoreError, StoreResult};
 
 pub(super) async fn ingest(
@@ -43,7 +43,7 @@ pub(super) async fn ingest(
     let (secrets, webhooks) = project_webhooks(&mut *tx, project, now)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let distributions = live(&mut tx, project, &fanout::trigger_types(&events)).await?;
+    let distributions = sql::live(&mut *tx, project, &fanout::trigger_types(&events)).await?;
     let mut outcomes = Vec::with_capacity(events.len());
     let mut send_outs: Vec<SendOut> = Vec::new();
     for event in &events {
@@ -84,34 +84,6 @@ pub(super) async fn ingest(
         store.wake_workers();
     }
     Ok(outcomes)
-}
-
-/// The live distributions of a project triggered by one of `event_types` (fan-out reads them
-/// inside the ingest transaction, for the types of the events it writes).
-///
-/// A row that no longer reads (a spec that does not parse, after a hand edit or a downgrade)
-/// is skipped and logged with its id: one broken distribution must not refuse every event of
-/// its project. It sends nothing until it is saved again or deleted.
-async fn live(
-    conn: &mut PgConnection,
-    project: &ProjectId,
-    event_types: &[&str],
-) -> StoreResult<Vec<Distribution>> {
-    if event_types.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found = sqlx::query(
-        "SELECT * FROM distributions WHERE project_id = $1 AND status = 'LIVE' \
-         AND trigger_event = ANY($2) ORDER BY id",
-    )
-    .bind(project.as_str())
-    .bind(event_types)
-    .fetch_all(conn)
-    .await?;
-    Ok(found
-        .iter()
-        .filter_map(rows::readable_distribution)
-        .collect())
 }
 
 /// Queues a notification on the work channel; PostgreSQL sends it when the transaction

@@ -134,11 +134,6 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-
-    /// Wakes this process's workers after new due work was committed (see the module docs).
-    fn wake_workers(&self) {
-        wake(&self.work);
-    }
 }
 
 /// Wakes every worker waiting now, and leaves a permit for one that is between a claim and
@@ -213,5 +208,14 @@ impl Backend for PostgresStore {
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?)
+    }
+
+    async fn announce_work(&self, tx: &mut Transaction<'static, Postgres>) -> StoreResult<()> {
+        ingest::notify_work(tx).await
+    }
+
+    /// See the module docs.
+    fn wake_workers(&self) {
+        wake(&self.work);
     }
 }

@@ -29,8 +29,8 @@ use super::ingest::{insert_send_outs, notify_work};
 use super::{complete, ingest, millis, PostgresStore};
 use crate::model::{Claim, Completion, Handoff, IngestOutcome, Lease, NewEvent, Project, SendOut};
 use crate::rows::{self, BODIES, SEND_OUT_COLUMNS, TARGET_STATE, WITH_BODIES};
-use crate::sql::{self, ensure_project};
-use crate::{Queue, QueueStats, StoreError, StoreResult};
+use crate::sql::{ensure_project, Backend};
+use crate::{Queue, StoreError, StoreResult};
 
 /// `next_attempt_at` moved to the end of a lease `$2`, unless the send out is finished.
 const LEASE_NEXT: &str =
@@ -178,33 +178,6 @@ impl Queue for PostgresStore {
         tx.commit().await?;
         self.wake_workers();
         Ok(())
-    }
-
-    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
-        sql::queue::next_due_at(&mut *self.pool.acquire().await?).await
-    }
-
-    async fn queue_stats(&self, now: Timestamp) -> StoreResult<QueueStats> {
-        sql::queue::queue_stats(&mut *self.pool.acquire().await?, now).await
-    }
-
-    async fn requeue_failed(
-        &self,
-        project: &ProjectId,
-        source_id: &str,
-        since: Timestamp,
-        now: Timestamp,
-    ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
-        let requeued = sql::queue::requeue_failed(&mut *tx, project, source_id, since, now).await?;
-        if requeued > 0 {
-            notify_work(&mut tx).await?;
-        }
-        tx.commit().await?;
-        if requeued > 0 {
-            self.wake_workers();
-        }
-        Ok(requeued)
     }
 }
 

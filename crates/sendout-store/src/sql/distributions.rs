@@ -7,16 +7,15 @@
 //! Status rule (the same in every method that sets it): moving to `PAUSED` records the time
 //! and the reason given (none when a person paused it); staying `PAUSED` keeps the first ones;
 //! `LIVE` and `DRAFT` clear both. Each change is one `UPDATE` whose right-hand sides read the
-//! row as it was, so two nodes pausing at once keep the first reason. (Fan-out's reading of
-//! the live ones and the pause of a given-up send out's distribution are on the delivery
-//! path, in each backend's `ingest.rs` and completion.)
+//! row as it was, so two nodes pausing at once keep the first reason. (The pause of a given-up
+//! send out's distribution is written with its outcome, in each backend's completion.)
 
 use async_trait::async_trait;
 use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::ids::{DistributionId, ProjectId};
 use sendout_core::time::Timestamp;
 
-use super::{ensure_project, query, Backend};
+use super::{ensure_project, query, Backend, Conn};
 use crate::model::Distribution;
 use crate::rows::{self, to_json};
 use crate::{Distributions, StoreError, StoreResult};
@@ -154,4 +153,33 @@ impl<B: Backend> Distributions for B {
             .await?;
         rows::distribution(&row)
     }
+}
+
+/// The live distributions of a project triggered by one of `event_types` (fan-out reads them
+/// before or inside the ingest transaction, for the types of the events it writes).
+///
+/// A row that no longer reads (a spec that does not parse, after a hand edit or a downgrade)
+/// is skipped and logged with its id: one broken distribution must not refuse every event of
+/// its project. It sends nothing until it is saved again or deleted.
+pub(crate) async fn live<C: Conn + ?Sized>(
+    conn: &mut C,
+    project: &ProjectId,
+    event_types: &[&str],
+) -> StoreResult<Vec<Distribution>> {
+    if event_types.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = query(format!(
+        "SELECT * FROM distributions WHERE project_id = $1 AND status = 'LIVE' \
+         AND trigger_event {} ORDER BY id",
+        C::one_of("$2")
+    ))
+    .bind(project.as_str())
+    .bind(event_types)
+    .fetch_all(conn)
+    .await?;
+    Ok(found
+        .iter()
+        .filter_map(rows::readable_distribution)
+        .collect())
 }

@@ -4,8 +4,8 @@
 //! placeholders (sqlx's SQLite driver binds `$N` by number too), the same tables and columns
 //! (a test holds the two schemas so), `ON CONFLICT`, `RETURNING`, `CASE`, `COALESCE`. Those
 //! statements are here, once: the [`Catalog`](crate::Catalog), the
-//! [`Distributions`](crate::Distributions) and the [`Audit`](crate::Audit) of any
-//! [`Backend`], and the parts of the queue that are not on the delivery path (`queue.rs`).
+//! [`Distributions`](crate::Distributions), the [`Backlog`](crate::Backlog) and the
+//! [`Audit`](crate::Audit) of any [`Backend`].
 //! A statement is a [`Query`]: its SQL and its values, bound by a [`Conn`] of either driver.
 //!
 //! What does differ is each backend's [`Backend`] impl: which connection reads and which
@@ -17,7 +17,7 @@
 mod audit;
 mod catalog;
 mod distributions;
-pub(crate) mod queue;
+mod queue;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -32,14 +32,17 @@ use crate::rows::Columns;
 use crate::{StoreError, StoreResult};
 
 pub(crate) use catalog::{ensure_project, project_webhooks};
+pub(crate) use distributions::live;
 
 /// A value bound to a placeholder: every column this crate writes is text, an integer or a
-/// boolean.
+/// boolean; a list of texts is what a statement over a set reads.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Param<'a> {
     Text(Option<&'a str>),
     Int(Option<i64>),
     Bool(bool),
+    /// A list, for [`Conn::one_of`].
+    Texts(&'a [&'a str]),
 }
 
 impl<'a> From<&'a str> for Param<'a> {
@@ -63,6 +66,12 @@ impl<'a> From<Option<&'a str>> for Param<'a> {
 impl<'a> From<&'a Option<String>> for Param<'a> {
     fn from(value: &'a Option<String>) -> Self {
         Self::Text(value.as_deref())
+    }
+}
+
+impl<'a> From<&'a [&'a str]> for Param<'a> {
+    fn from(value: &'a [&'a str]) -> Self {
+        Self::Texts(value)
     }
 }
 
@@ -149,57 +158,73 @@ impl<'a> Query<'a> {
 #[async_trait]
 pub(crate) trait Conn: Send {
     type Row: Columns + Send;
+    /// SQL that holds when the value before it is one of the texts bound to `placeholder`
+    /// (as a [`Param::Texts`]).
+    fn one_of(placeholder: &str) -> String;
     async fn fetch_all(&mut self, query: &Query<'_>) -> StoreResult<Vec<Self::Row>>;
     async fn fetch_optional(&mut self, query: &Query<'_>) -> StoreResult<Option<Self::Row>>;
     async fn execute(&mut self, query: &Query<'_>) -> StoreResult<u64>;
 }
 
 /// [`Conn`] for a sqlx connection type: the statement with each value bound as its sqlx type
-/// (`TEXT`, `BIGINT`/`INTEGER`, `BOOLEAN`), as the backends bound them one by one before.
+/// (`TEXT`, `BIGINT`/`INTEGER`, `BOOLEAN`), as the backends bound them one by one before,
+/// and a list of texts as the driver takes one (`$texts`), tested with `$one_of`.
 macro_rules! conn {
-    ($conn:ty, $db:ty) => {
+    ($conn:ty, $db:ty, one_of: $one_of:literal, texts: |$list:ident| $texts:expr) => {
         #[async_trait]
         impl Conn for $conn {
             type Row = <$db as sqlx::Database>::Row;
 
+            fn one_of(placeholder: &str) -> String {
+                format!($one_of, placeholder = placeholder)
+            }
+
             async fn fetch_all(&mut self, query: &Query<'_>) -> StoreResult<Vec<Self::Row>> {
-                Ok(bound::<$db>(query).fetch_all(self).await?)
+                Ok(bound!($db, query, |$list| $texts).fetch_all(self).await?)
             }
 
             async fn fetch_optional(
                 &mut self,
                 query: &Query<'_>,
             ) -> StoreResult<Option<Self::Row>> {
-                Ok(bound::<$db>(query).fetch_optional(self).await?)
+                Ok(bound!($db, query, |$list| $texts)
+                    .fetch_optional(self)
+                    .await?)
             }
 
             async fn execute(&mut self, query: &Query<'_>) -> StoreResult<u64> {
-                Ok(bound::<$db>(query).execute(self).await?.rows_affected())
+                Ok(bound!($db, query, |$list| $texts)
+                    .execute(self)
+                    .await?
+                    .rows_affected())
             }
         }
     };
 }
 
-conn!(SqliteConnection, sqlx::Sqlite);
-conn!(PgConnection, sqlx::Postgres);
-
-/// `query` as a sqlx statement of database `DB`, its values bound.
-fn bound<'q, DB>(query: &'q Query<'_>) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
-where
-    DB: sqlx::Database,
-    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    query
-        .params
-        .iter()
-        .fold(sqlx::query(&query.sql), |statement, param| match *param {
-            Param::Text(value) => statement.bind(value),
-            Param::Int(value) => statement.bind(value),
-            Param::Bool(value) => statement.bind(value),
-        })
+/// `$query` as a sqlx statement of `$db`, its values bound.
+macro_rules! bound {
+    ($db:ty, $query:expr, |$list:ident| $texts:expr) => {
+        $query.params.iter().fold(
+            sqlx::query::<$db>(&$query.sql),
+            |statement, param| match *param {
+                Param::Text(value) => statement.bind(value),
+                Param::Int(value) => statement.bind(value),
+                Param::Bool(value) => statement.bind(value),
+                Param::Texts($list) => statement.bind($texts),
+            },
+        )
+    };
 }
+
+// SQLite has no arrays: a list is one JSON array, read back with `json_each`, so a statement
+// over a set stays one cached statement whatever the set's size.
+conn!(SqliteConnection, sqlx::Sqlite,
+    one_of: "IN (SELECT value FROM json_each({placeholder}))",
+    texts: |list| serde_json::Value::from(list).to_string());
+conn!(PgConnection, sqlx::Postgres,
+    one_of: "= ANY({placeholder})",
+    texts: |list| list);
 
 /// What the shared SQL needs of a backend: its connections and transactions, and the clauses
 /// only one dialect has. Each backend's is next to its store (`sqlite/mod.rs`,
@@ -229,4 +254,12 @@ pub(crate) trait Backend: Send + Sync + 'static {
     async fn begin_exclusive(&self) -> StoreResult<Transaction<'static, Self::Db>>;
     /// A read-only transaction whose statements all see one snapshot.
     async fn snapshot(&self) -> StoreResult<Transaction<'static, Self::Db>>;
+
+    /// Called in a write transaction that makes work due: tells the workers of other nodes
+    /// once it commits (PostgreSQL's `NOTIFY`), where there can be other nodes.
+    async fn announce_work(&self, tx: &mut Transaction<'static, Self::Db>) -> StoreResult<()>;
+    /// Wakes this process's workers after new due work was committed: every worker waiting
+    /// now (`notify_waiters`), and a permit for one between a claim and its next wait
+    /// (`notify_one`; `notify_waiters` alone would miss it).
+    fn wake_workers(&self);
 }

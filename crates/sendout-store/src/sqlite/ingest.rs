@@ -27,7 +27,7 @@ use std::sync::Arc;
 use rusqlite::params;
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::direct::{Commit, DirectWriter};
@@ -178,7 +178,7 @@ async fn write(
                     let types = fanout::trigger_types(
                         calls.iter().filter(|c| c.0 == *project).flat_map(|c| c.1),
                     );
-                    let live = live(&mut reader, project, &types).await?;
+                    let live = sql::live(&mut *reader, project, &types).await?;
                     Some((secrets, webhooks, live))
                 }
                 None => None,
@@ -243,34 +243,6 @@ async fn write(
 /// A project's signing secrets, webhooks and live distributions, loaded once per group
 /// commit.
 type ProjectTargets = (SigningSecrets, Vec<Webhook>, Vec<Distribution>);
-
-/// The live distributions of a project triggered by one of `event_types` (fan-out reads them
-/// inside the ingest transaction, for the types of the events it writes).
-///
-/// A row that no longer reads (a spec that does not parse, after a hand edit or a downgrade)
-/// is skipped and logged with its id: one broken distribution must not refuse every event of
-/// its project. It sends nothing until it is saved again or deleted.
-pub(super) async fn live(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    event_types: &[&str],
-) -> StoreResult<Vec<Distribution>> {
-    if event_types.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found = sqlx::query(
-        "SELECT * FROM distributions WHERE project_id = ?1 AND status = 'LIVE' \
-         AND trigger_event IN (SELECT value FROM json_each(?2)) ORDER BY id",
-    )
-    .bind(project.as_str())
-    .bind(to_json(&event_types)?)
-    .fetch_all(conn)
-    .await?;
-    Ok(found
-        .iter()
-        .filter_map(rows::readable_distribution)
-        .collect())
-}
 
 /// An event's row. `data` and `event_source` are stored byte for byte as received.
 struct EventRow {

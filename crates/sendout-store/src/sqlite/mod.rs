@@ -247,12 +247,6 @@ impl SqliteStore {
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.writer.begin_with(self.durability.begin()).await?)
     }
-
-    /// Wakes the workers after new due work was committed (see the module docs).
-    fn wake_workers(&self) {
-        self.work.notify_waiters();
-        self.work.notify_one();
-    }
 }
 
 /// A pool of `connections` opened with the store and kept open for its whole life. The pools'
@@ -368,5 +362,16 @@ impl Backend for SqliteStore {
     /// One connection, one read transaction: WAL gives it one snapshot.
     async fn snapshot(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.readers.begin().await?)
+    }
+
+    /// One process per file: nobody else to tell.
+    async fn announce_work(&self, _tx: &mut Transaction<'static, Sqlite>) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// See the module docs.
+    fn wake_workers(&self) {
+        self.work.notify_waiters();
+        self.work.notify_one();
     }
 }

@@ -25,7 +25,8 @@ use crate::model::{
     SigningSecrets,
 };
 use crate::rows::{self, Columns};
-use crate::{sql, Queue, QueueStats, StoreError, StoreResult};
+use crate::sql::Backend;
+use crate::{Queue, StoreError, StoreResult};
 
 #[async_trait]
 impl Queue for SqliteStore {
@@ -159,31 +160,6 @@ impl Queue for SqliteStore {
             .await?;
         self.wake_workers();
         Ok(())
-    }
-
-    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
-        sql::queue::next_due_at(&mut *self.readers.acquire().await?).await
-    }
-
-    /// Read on a reader connection.
-    async fn queue_stats(&self, now: Timestamp) -> StoreResult<QueueStats> {
-        sql::queue::queue_stats(&mut *self.readers.acquire().await?, now).await
-    }
-
-    async fn requeue_failed(
-        &self,
-        project: &ProjectId,
-        source_id: &str,
-        since: Timestamp,
-        now: Timestamp,
-    ) -> StoreResult<u64> {
-        let mut tx = self.write().await?;
-        let requeued = sql::queue::requeue_failed(&mut *tx, project, source_id, since, now).await?;
-        tx.commit().await?;
-        if requeued > 0 {
-            self.wake_workers();
-        }
-        Ok(requeued)
     }
 }
 

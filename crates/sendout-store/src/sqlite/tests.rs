@@ -356,11 +356,11 @@ async fn fan_out_loads_only_the_live_distributions_triggered_by_the_batchs_types
     let types = ["customer.order.paid", "customer.segment.entered"];
     let mut expected = vec![paid.id.clone(), entered.id.clone()];
     expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    let loaded = ingest::live(&mut conn, &project.id, &types).await;
+    let loaded = crate::sql::live(&mut *conn, &project.id, &types).await;
     assert_eq!(ids(loaded.expect("loaded")), expected);
-    let loaded = ingest::live(&mut conn, &project.id, &["voucher.published"]).await;
+    let loaded = crate::sql::live(&mut *conn, &project.id, &["voucher.published"]).await;
     assert!(loaded.expect("loaded").is_empty());
-    let loaded = ingest::live(&mut conn, &project.id, &[]).await;
+    let loaded = crate::sql::live(&mut *conn, &project.id, &[]).await;
     assert!(loaded.expect("loaded").is_empty());
 }
 
