@@ -293,9 +293,6 @@ pub trait Distributions: Send + Sync {
 /// Ingest and the delivery path: what the API's ingest and the workers ask of the store.
 #[async_trait]
 pub trait Queue: Send + Sync {
-    /// Woken whenever new work may be due (ingest, retry requests); workers wait on it
-    /// instead of polling.
-    fn work_signal(&self) -> Arc<Notify>;
     /// Stores the events and every send out they fan out to, in one transaction, and wakes
     /// the workers. Returns when all of it is committed.
     async fn ingest(
@@ -340,10 +337,13 @@ pub trait Queue: Send + Sync {
     async fn release(&self, leases: &[Lease]) -> StoreResult<()>;
 }
 
-/// What waits in the queue: when the next send out falls due, how many wait, and putting
-/// failed ones back.
+/// What waits in the queue: the signal workers wait on, when the next send out falls due, how
+/// many wait, and putting failed ones back.
 #[async_trait]
 pub trait Backlog: Send + Sync {
+    /// Woken whenever new work may be due (ingest, retry requests); workers wait on it
+    /// instead of polling.
+    fn work_signal(&self) -> Arc<Notify>;
     /// When the earliest open send out falls due, if any.
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
     /// The queue at `now`, for the metrics endpoint; cheap enough to call at every scrape.

@@ -136,18 +136,6 @@ impl PostgresStore {
     }
 }
 
-/// Wakes every worker waiting now, and leaves a permit for one that is between a claim and
-/// its next wait (which `notify_waiters` alone would miss).
-fn wake(work: &Notify) {
-    work.notify_waiters();
-    work.notify_one();
-}
-
-/// Milliseconds of a duration, saturating (a lease of centuries is as good as forever).
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 #[async_trait]
 impl Lifecycle for PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
@@ -214,8 +202,7 @@ impl Backend for PostgresStore {
         ingest::notify_work(tx).await
     }
 
-    /// See the module docs.
-    fn wake_workers(&self) {
-        wake(&self.work);
+    fn work(&self) -> &Arc<Notify> {
+        &self.work
     }
 }

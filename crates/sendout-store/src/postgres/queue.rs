@@ -15,7 +15,6 @@
 //! Writing attempts back is in `complete.rs`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,10 +22,9 @@ use sendout_core::ids::{ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
-use tokio::sync::Notify;
 
 use super::ingest::{insert_send_outs, notify_work};
-use super::{complete, ingest, millis, PostgresStore};
+use super::{complete, ingest, PostgresStore};
 use crate::model::{Claim, Completion, Handoff, IngestOutcome, Lease, NewEvent, Project, SendOut};
 use crate::rows::{self, BODIES, SEND_OUT_COLUMNS, TARGET_STATE, WITH_BODIES};
 use crate::sql::{ensure_project, Backend};
@@ -38,10 +36,6 @@ const LEASE_NEXT: &str =
 
 #[async_trait]
 impl Queue for PostgresStore {
-    fn work_signal(&self) -> Arc<Notify> {
-        self.work.clone()
-    }
-
     async fn ingest(
         &self,
         project: &ProjectId,
@@ -59,7 +53,7 @@ impl Queue for PostgresStore {
         let now = Timestamp::now();
         let mut tx = self.pool.begin().await?;
         ensure_project(&mut *tx, &send_out.project_id).await?;
-        let lease_until = now.plus_millis(millis(lease));
+        let lease_until = now.plus(lease);
         insert_send_outs(&mut tx, std::slice::from_ref(&send_out), Some(lease_until)).await?;
         let (state, joins) = TARGET_STATE;
         let found = sqlx::query(&format!(
@@ -77,12 +71,12 @@ impl Queue for PostgresStore {
         &self,
         now: Timestamp,
         limit: u32,
-        lease_for: Duration,
+        lease: Duration,
     ) -> StoreResult<Vec<Claim>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let until = now.plus_millis(millis(lease_for));
+        let until = now.plus(lease);
         let (state, joins) = TARGET_STATE;
         let mut tx = self.pool.begin().await?;
         // `due` keeps the rows as they were before the lease: a claim shows the send out's own
@@ -119,7 +113,7 @@ impl Queue for PostgresStore {
         project: &ProjectId,
         id: &SendOutId,
         now: Timestamp,
-        lease_for: Duration,
+        lease: Duration,
     ) -> StoreResult<Option<Claim>> {
         let (state, joins) = TARGET_STATE;
         let mut tx = self.pool.begin().await?;
@@ -138,7 +132,7 @@ impl Queue for PostgresStore {
             tx.rollback().await?;
             return Ok(None);
         }
-        let until = now.plus_millis(millis(lease_for));
+        let until = now.plus(lease);
         let mut claims = to_claims(&mut tx, std::slice::from_ref(&found), now, until).await?;
         // A finished send out (a manual retry) is leased but never becomes due by itself.
         sqlx::query(&format!(

@@ -228,14 +228,10 @@ impl<B: Backend> Catalog for B {
 
     async fn delete_project(&self, id: &ProjectId) -> StoreResult<()> {
         // Foreign keys cascade to webhooks, events, send outs and attempts.
-        let deleted = query("DELETE FROM projects WHERE id = $1")
+        query("DELETE FROM projects WHERE id = $1")
             .bind(id.as_str())
-            .execute(&mut *self.writer().await?)
-            .await?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+            .execute_found(&mut *self.writer().await?)
+            .await
     }
 
     async fn rotate_webhook_token(
@@ -334,14 +330,10 @@ impl<B: Backend> Catalog for B {
 
     async fn delete_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<()> {
         // Its send outs stay in the audit log; open ones end FAILED (their target is gone).
-        let deleted = query("DELETE FROM webhooks WHERE id = $1 AND project_id = $2")
+        query("DELETE FROM webhooks WHERE id = $1 AND project_id = $2")
             .bind(id.as_str())
             .bind(project.as_str())
-            .execute(&mut *self.writer().await?)
-            .await?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+            .execute_found(&mut *self.writer().await?)
+            .await
     }
 }

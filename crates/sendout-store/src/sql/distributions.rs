@@ -18,7 +18,7 @@ use sendout_core::time::Timestamp;
 use super::{ensure_project, query, Backend, Conn};
 use crate::model::Distribution;
 use crate::rows::{self, to_json};
-use crate::{Distributions, StoreError, StoreResult};
+use crate::{Distributions, StoreResult};
 
 /// The assignments of the status rule, given the SQL of the new status, the reason and now.
 fn set_status(status: &str, reason: &str, now: &str) -> String {
@@ -120,15 +120,11 @@ impl<B: Backend> Distributions for B {
         id: &DistributionId,
     ) -> StoreResult<()> {
         // Its send outs stay in the audit log; open ones end FAILED (their target is gone).
-        let deleted = query("DELETE FROM distributions WHERE id = $1 AND project_id = $2")
+        query("DELETE FROM distributions WHERE id = $1 AND project_id = $2")
             .bind(id.as_str())
             .bind(project.as_str())
-            .execute(&mut *self.writer().await?)
-            .await?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+            .execute_found(&mut *self.writer().await?)
+            .await
     }
 
     async fn set_distribution_status(

@@ -21,12 +21,14 @@ mod queue;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Transaction;
+use tokio::sync::Notify;
 
 use crate::rows::Columns;
 use crate::{StoreError, StoreResult};
@@ -152,6 +154,15 @@ impl<'a> Query<'a> {
     pub(crate) async fn execute<C: Conn + ?Sized>(&self, conn: &mut C) -> StoreResult<u64> {
         conn.execute(self).await
     }
+
+    /// Runs a statement that must change a row (a delete by id, say); `NotFound` if it
+    /// changed none.
+    pub(crate) async fn execute_found<C: Conn + ?Sized>(&self, conn: &mut C) -> StoreResult<()> {
+        match conn.execute(self).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A connection of either driver, running [`Query`]s.
@@ -258,8 +269,18 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Called in a write transaction that makes work due: tells the workers of other nodes
     /// once it commits (PostgreSQL's `NOTIFY`), where there can be other nodes.
     async fn announce_work(&self, tx: &mut Transaction<'static, Self::Db>) -> StoreResult<()>;
-    /// Wakes this process's workers after new due work was committed: every worker waiting
-    /// now (`notify_waiters`), and a permit for one between a claim and its next wait
-    /// (`notify_one`; `notify_waiters` alone would miss it).
-    fn wake_workers(&self);
+    /// What this process's workers wait on ([`Backlog::work_signal`](crate::Backlog)).
+    fn work(&self) -> &Arc<Notify>;
+    /// Wakes this process's workers after new due work was committed (see [`wake`]).
+    fn wake_workers(&self) {
+        wake(self.work());
+    }
+}
+
+/// Wakes every worker waiting on `work` now (`notify_waiters`), and leaves a permit for one
+/// that is between a claim and its next wait, which `notify_waiters` alone would miss (the
+/// lost wakeup). The cost is at most one spurious empty claim.
+pub(crate) fn wake(work: &Notify) {
+    work.notify_waiters();
+    work.notify_one();
 }

@@ -2,9 +2,12 @@
 //! dialects and are not on the delivery path. Making failed send outs due again announces the
 //! work as the backend does ([`Backend::announce_work`], [`Backend::wake_workers`]).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
+use tokio::sync::Notify;
 
 use super::{ensure_project, query, Backend};
 use crate::rows::Columns;
@@ -12,6 +15,10 @@ use crate::{Backlog, QueueStats, StoreResult};
 
 #[async_trait]
 impl<B: Backend> Backlog for B {
+    fn work_signal(&self) -> Arc<Notify> {
+        self.work().clone()
+    }
+
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
         let next: Option<i64> = query(
             "SELECT MIN(next_attempt_at) AS next_due FROM send_outs \

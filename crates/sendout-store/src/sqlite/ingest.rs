@@ -233,9 +233,7 @@ async fn write(
         });
     }
     if left_due {
-        // See the module docs of `sqlite` for why both.
-        work.notify_waiters();
-        work.notify_one();
+        crate::sql::wake(work);
     }
     Ok(answers)
 }

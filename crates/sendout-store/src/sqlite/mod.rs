@@ -311,11 +311,6 @@ async fn checkpoint(
     }
 }
 
-/// Milliseconds of a lease, saturating (a lease of centuries is as good as forever).
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 #[async_trait]
 impl Lifecycle for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
@@ -369,9 +364,7 @@ impl Backend for SqliteStore {
         Ok(())
     }
 
-    /// See the module docs.
-    fn wake_workers(&self) {
-        self.work.notify_waiters();
-        self.work.notify_one();
+    fn work(&self) -> &Arc<Notify> {
+        &self.work
     }
 }

@@ -7,19 +7,17 @@
 //! comes back by itself when the lease runs out.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::params;
 use sendout_core::ids::{ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
-use tokio::sync::Notify;
 
 use super::direct::Commit;
 use super::ingest::insert_send_outs;
 use super::rows::{id_list, ColumnIndex, CLAIMS_BY_IDS};
-use super::{millis, SqliteStore};
+use super::SqliteStore;
 use crate::model::{
     Claim, Completion, Handoff, IngestOutcome, Lease, NewEvent, Next, SendOut, SendOutStatus,
     SigningSecrets,
@@ -30,10 +28,6 @@ use crate::{Queue, StoreError, StoreResult};
 
 #[async_trait]
 impl Queue for SqliteStore {
-    fn work_signal(&self) -> Arc<Notify> {
-        self.work.clone()
-    }
-
     async fn ingest(
         &self,
         project: &ProjectId,
@@ -49,7 +43,7 @@ impl Queue for SqliteStore {
 
     async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim> {
         let now = Timestamp::now();
-        let lease_until = now.plus_millis(millis(lease));
+        let lease_until = now.plus(lease);
         self.direct
             .run(Commit::Durable, move |tx| {
                 tx.prepare_cached("SELECT 1 FROM projects WHERE id = ?1")?
@@ -70,7 +64,7 @@ impl Queue for SqliteStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let until = now.plus_millis(millis(lease_for));
+        let until = now.plus(lease_for);
         // A lease lost in a power cut only lets the send out be claimed again: relaxed.
         self.direct
             .run(Commit::Relaxed, move |tx| {
@@ -114,7 +108,7 @@ impl Queue for SqliteStore {
                 if lease_until.is_some_and(|until| until > now.as_millis()) {
                     return Ok(None);
                 }
-                let until = now.plus_millis(millis(lease_for));
+                let until = now.plus(lease_for);
                 let mut claims = load_claims(tx, &[id.as_str()], now, until)?;
                 lease(tx, &[id.as_str()], until)?;
                 Ok(claims.pop())
