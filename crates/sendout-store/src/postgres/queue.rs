@@ -1,5 +1,5 @@
-//! The delivery queue shared by every node: claims with leases, writing attempts back,
-//! releases and requeues. (Ingest, which fills the queue, is in `ingest.rs`.)
+//! The delivery path of the queue shared by every node: claims with leases, writing attempts
+//! back, releases. (Ingest, which fills the queue, is in `ingest.rs`; the backlog, in `sql/`.)
 //!
 //! Invariants (as in the embedded store): an open send out has a `next_attempt_at` and a
 //! finished one has none; while a send out is leased, its `next_attempt_at` is at least the

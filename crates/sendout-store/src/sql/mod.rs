@@ -5,14 +5,16 @@
 //! (a test holds the two schemas so), `ON CONFLICT`, `RETURNING`, `CASE`, `COALESCE`. Those
 //! statements are here, once: the [`Catalog`](crate::Catalog), the
 //! [`Distributions`](crate::Distributions), the [`Backlog`](crate::Backlog) and the
-//! [`Audit`](crate::Audit) of any [`Backend`].
-//! A statement is a [`Query`]: its SQL and its values, bound by a [`Conn`] of either driver.
+//! [`Audit`](crate::Audit) of any [`Backend`], and the reads fan-out makes at ingest. A
+//! statement is a [`Query`]: its SQL and its values, bound by a [`Conn`] of either driver,
+//! which also knows how its database takes a list (an array, or one JSON text).
 //!
 //! What does differ is each backend's [`Backend`] impl: which connection reads and which
 //! writes (SQLite's single writer, PostgreSQL's one pool), how a transaction that must see a
-//! snapshot or wait for another node begins, and the two clauses only PostgreSQL has
-//! (`FOR UPDATE`, `SKIP LOCKED`). The delivery path (ingest, claims, outcomes) stays in each
-//! backend's own module, where the databases differ most and speed matters most.
+//! snapshot or wait for another node begins, how other nodes hear of new work, and the two
+//! clauses only PostgreSQL has (`FOR UPDATE`, `SKIP LOCKED`). The delivery path's writes
+//! (ingest, claims, outcomes) stay in each backend's own module, where the databases differ
+//! most and speed matters most.
 
 mod audit;
 mod catalog;
@@ -178,8 +180,8 @@ pub(crate) trait Conn: Send {
 }
 
 /// [`Conn`] for a sqlx connection type: the statement with each value bound as its sqlx type
-/// (`TEXT`, `BIGINT`/`INTEGER`, `BOOLEAN`), as the backends bound them one by one before,
-/// and a list of texts as the driver takes one (`$texts`), tested with `$one_of`.
+/// (`TEXT`, `BIGINT`/`INTEGER`, `BOOLEAN`), and a list of texts as the driver takes one
+/// (`$texts`), tested with `$one_of`.
 macro_rules! conn {
     ($conn:ty, $db:ty, one_of: $one_of:literal, texts: |$list:ident| $texts:expr) => {
         #[async_trait]
@@ -230,12 +232,18 @@ macro_rules! bound {
 
 // SQLite has no arrays: a list is one JSON array, read back with `json_each`, so a statement
 // over a set stays one cached statement whatever the set's size.
-conn!(SqliteConnection, sqlx::Sqlite,
+conn!(
+    SqliteConnection,
+    sqlx::Sqlite,
     one_of: "IN (SELECT value FROM json_each({placeholder}))",
-    texts: |list| serde_json::Value::from(list).to_string());
-conn!(PgConnection, sqlx::Postgres,
+    texts: |list| serde_json::Value::from(list).to_string()
+);
+conn!(
+    PgConnection,
+    sqlx::Postgres,
     one_of: "= ANY({placeholder})",
-    texts: |list| list);
+    texts: |list| list
+);
 
 /// What the shared SQL needs of a backend: its connections and transactions, and the clauses
 /// only one dialect has. Each backend's is next to its store (`sqlite/mod.rs`,
@@ -269,7 +277,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Called in a write transaction that makes work due: tells the workers of other nodes
     /// once it commits (PostgreSQL's `NOTIFY`), where there can be other nodes.
     async fn announce_work(&self, tx: &mut Transaction<'static, Self::Db>) -> StoreResult<()>;
-    /// What this process's workers wait on ([`Backlog::work_signal`](crate::Backlog)).
+    /// What this process's workers wait on ([`crate::Backlog::work_signal`]).
     fn work(&self) -> &Arc<Notify>;
     /// Wakes this process's workers after new due work was committed (see [`wake`]).
     fn wake_workers(&self) {

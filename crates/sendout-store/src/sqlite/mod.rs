@@ -61,8 +61,8 @@
 //! **The queue.** The `send_outs` table is the queue. An open send out (`PENDING`/`RETRYING`)
 //! has a `next_attempt_at`; a finished one has none. Claiming sets `lease_until` and moves
 //! `next_attempt_at` to the lease's end, so a claimed send out stops being due, comes back on
-//! its own if its worker dies, and "the next due time" is one index lookup. A [`Claim`] shows
-//! the send out as it was before the lease (its own schedule). Writing an attempt's result
+//! its own if its worker dies, and "the next due time" is one index lookup. A
+//! [`Claim`](crate::Claim) shows the send out as it was before the lease (its own schedule). Writing an attempt's result
 //! (or releasing the claim) replaces both, if the completion was made under the lease the
 //! row holds now (see `postgres/complete.rs` for why). A claim of a finished send out (a
 //! manual retry) sets only the lease: it never becomes due by itself.

@@ -1,5 +1,5 @@
-//! The delivery queue: claims with leases, writing attempts back, releases and requeues.
-//! (Ingest, which fills the queue, is in `ingest.rs`.)
+//! The delivery path of the queue: claims with leases, writing attempts back, releases.
+//! (Ingest, which fills the queue, is in `ingest.rs`; the backlog, in `sql/`.)
 //!
 //! Invariants kept here (see the module docs of [`super`]): an open send out has a
 //! `next_attempt_at` and a finished one has none; while a send out is leased, its
