@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use sendout_core::ids::{ProjectId, WebhookId};
 use sendout_core::time::Timestamp;
 
-use super::{query, Backend, Conn};
+use super::{query, Backend, Conn, Query};
 use crate::model::{Project, ProjectUpdate, SigningSecrets, Webhook, WebhookFields};
 use crate::rows::{self, to_json, Columns};
 use crate::{Catalog, FirstStartCreated, FirstStartRecords, NewProject, StoreError, StoreResult};
@@ -108,6 +108,41 @@ async fn insert_project<C: Conn + ?Sized>(conn: &mut C, new: NewProject) -> Stor
     .fetch_one(conn)
     .await?;
     rows::project(&row)
+}
+
+/// The columns of a webhook kept as JSON text.
+struct WebhookJson {
+    events: String,
+    headers: String,
+}
+
+impl WebhookJson {
+    fn of(fields: &WebhookFields) -> StoreResult<Self> {
+        Ok(Self {
+            events: to_json(&fields.events)?,
+            headers: to_json(&fields.headers)?,
+        })
+    }
+}
+
+/// `sql` with a webhook's row bound to its placeholders: `$1` the webhook, `$2` its project,
+/// `$3` to `$7` its fields (target URL, events, active, headers, description), `$8` now.
+fn webhook_query<'a>(
+    sql: &'a str,
+    id: &'a WebhookId,
+    project: &'a ProjectId,
+    fields: &'a WebhookFields,
+    json: &'a WebhookJson,
+) -> Query<'a> {
+    query(sql)
+        .bind(id.as_str())
+        .bind(project.as_str())
+        .bind(&fields.target_url)
+        .bind(&json.events)
+        .bind(fields.active)
+        .bind(&json.headers)
+        .bind(&fields.description)
+        .bind(Timestamp::now().as_millis())
 }
 
 #[async_trait]
@@ -262,20 +297,16 @@ impl<B: Backend> Catalog for B {
     ) -> StoreResult<Webhook> {
         let mut tx = self.begin().await?;
         ensure_project(&mut *tx, project).await?;
-        let (events, headers) = (to_json(&fields.events)?, to_json(&fields.headers)?);
-        let row = query(
+        let (id, json) = (WebhookId::new(), WebhookJson::of(&fields)?);
+        let row = webhook_query(
             "INSERT INTO webhooks (id, project_id, target_url, events, active, headers, \
              description, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *",
+            &id,
+            project,
+            &fields,
+            &json,
         )
-        .bind(WebhookId::new().as_str())
-        .bind(project.as_str())
-        .bind(&fields.target_url)
-        .bind(&events)
-        .bind(fields.active)
-        .bind(&headers)
-        .bind(&fields.description)
-        .bind(Timestamp::now().as_millis())
         .fetch_one(&mut *tx)
         .await?;
         let webhook = rows::webhook(&row)?;
@@ -307,22 +338,18 @@ impl<B: Backend> Catalog for B {
     ) -> StoreResult<Webhook> {
         // Turning a webhook on forgets why it was turned off; turning it off (or leaving it
         // off) keeps an automatic disabling's reason.
-        let (events, headers) = (to_json(&fields.events)?, to_json(&fields.headers)?);
-        let row = query(
+        let json = WebhookJson::of(&fields)?;
+        let row = webhook_query(
             "UPDATE webhooks SET target_url = $3, events = $4, active = $5, headers = $6, \
              description = $7, updated_at = $8, \
              disabled_reason = CASE WHEN $5 THEN NULL ELSE disabled_reason END, \
              disabled_at = CASE WHEN $5 THEN NULL ELSE disabled_at END \
              WHERE id = $1 AND project_id = $2 RETURNING *",
+            id,
+            project,
+            &fields,
+            &json,
         )
-        .bind(id.as_str())
-        .bind(project.as_str())
-        .bind(&fields.target_url)
-        .bind(&events)
-        .bind(fields.active)
-        .bind(&headers)
-        .bind(&fields.description)
-        .bind(Timestamp::now().as_millis())
         .fetch_one(&mut *self.writer().await?)
         .await?;
         rows::webhook(&row)
