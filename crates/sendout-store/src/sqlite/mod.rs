@@ -359,7 +359,7 @@ impl Backend for SqliteStore {
         Ok(self.readers.begin().await?)
     }
 
-    /// One process per file: nobody else to tell.
+    /// No other node shares the file: there is nobody beyond this process to tell.
     async fn announce_work(&self, _tx: &mut Transaction<'static, Sqlite>) -> StoreResult<()> {
         Ok(())
     }
