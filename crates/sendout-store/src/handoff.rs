@@ -1,4 +1,4 @@
-//! Handing fresh send outs to this process's worker at ingest ([`crate::Store::hand_off`]),
+//! Handing fresh send outs to this process's worker at ingest ([`crate::Queue::hand_off`]),
 //! the same on both backends: room is reserved in the worker's inbox before the transaction
 //! (so a commit never has claims it cannot hand over), as many send outs are written with the
 //! worker's lease, and their claims are sent once the transaction has committed. A failed

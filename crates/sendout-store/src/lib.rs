@@ -1,6 +1,15 @@
-//! sendout's storage. The [`Store`] trait is everything the HTTP layer and the workers ask of a
-//! database; [`sqlite`] (the embedded default) and [`postgres`] (shared by several nodes)
-//! implement it, and one story test suite runs against each.
+//! sendout's storage. [`Store`] is everything the HTTP layer and the workers ask of a
+//! database, in six roles: [`Lifecycle`], [`Catalog`], [`Distributions`], [`Queue`],
+//! [`Backlog`] and [`Audit`]. [`sqlite`] (the embedded default) and [`postgres`] (shared by several nodes)
+//! implement them, and one story test suite runs against each.
+//!
+//! Each backend implements its roles directly, with no forwarding layer. What reads the same
+//! in both SQL dialects is written once: the catalog, distributions, the backlog and the audit
+//! log for any backend in `sql/` (over a small `sql::Backend` trait: which connection reads, which writes,
+//! how a snapshot or an exclusive transaction begins), and the mapping of rows to records in
+//! `rows.rs`. A backend's own module keeps only what differs: its [`Lifecycle`] and its
+//! [`Queue`], where SQLite has a single writer, direct rusqlite transactions and group commit,
+//! and PostgreSQL has `SKIP LOCKED` claims and `LISTEN`/`NOTIFY`.
 //!
 //! The send-out table is both the delivery queue and the audit log: ingest writes an event and
 //! all its send outs in one transaction (so a 202 means nothing can be lost), workers claim due
@@ -15,6 +24,7 @@ mod handoff;
 pub mod model;
 pub mod postgres;
 mod rows;
+mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -101,7 +111,7 @@ pub struct NewProject {
 }
 
 /// What the first start on an empty database creates, each record only if none of its kind
-/// exists yet (see [`Store::create_first_start`]).
+/// exists yet (see [`Catalog::create_first_start`]).
 #[derive(Debug, Clone)]
 pub struct FirstStartRecords {
     /// A generated management key as `(id, token hash)`: created only if no management key
@@ -129,18 +139,64 @@ pub struct QueueStats {
     pub oldest_due_at: Option<Timestamp>,
 }
 
-/// Everything sendout keeps. Implementations must be safe to share between tasks and, for
+/// Everything sendout keeps: the six roles of a store in one trait, for callers that hold
+/// one as `Arc<dyn Store>`. Implementations must be safe to share between tasks and, for
 /// PostgreSQL, between processes.
+///
+/// Each backend implements the roles directly: [`Lifecycle`] and [`Queue`] in its own
+/// module (migrations, single writer or `SKIP LOCKED`, wake-ups), [`Catalog`],
+/// [`Distributions`], [`Backlog`] and [`Audit`] once for both in `sql/`, whose SQL reads the
+/// same in both dialects. Any type with all six roles is a `Store`. A method of a role called on a
+/// `dyn Store` needs no import; called on a concrete store, it needs its role in scope
+/// (`use sendout_store::prelude::*`).
+pub trait Store:
+    Lifecycle
+    + Catalog
+    + Distributions
+    + Queue
+    + Backlog
+    + Audit
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: Lifecycle
+        + Catalog
+        + Distributions
+        + Queue
+        + Backlog
+        + Audit
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// The store's role traits, for calling a store's methods on a concrete store
+/// (`use sendout_store::prelude::*`).
+pub mod prelude {
+    pub use crate::{
+        Audit as _, Backlog as _, Catalog as _, Distributions as _, Lifecycle as _, Queue as _,
+    };
+}
+
+/// Setting the database up and checking it answers.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Lifecycle: Send + Sync {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
-    /// Woken whenever new work may be due (ingest, retry requests); workers wait on it
-    /// instead of polling.
-    fn work_signal(&self) -> Arc<Notify>;
+}
 
+/// Management keys, projects and their webhooks: what the management API configures.
+#[async_trait]
+pub trait Catalog: Send + Sync {
     // --- management keys ---
     /// The token hash of a management key, if it exists.
     async fn management_key(&self, id: &str) -> StoreResult<Option<String>>;
@@ -188,8 +244,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         fields: WebhookFields,
     ) -> StoreResult<Webhook>;
     async fn delete_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<()>;
+}
 
-    // --- distributions ---
+/// A project's distributions and their status.
+#[async_trait]
+pub trait Distributions: Send + Sync {
     /// Stores a new distribution with `status` (`PAUSED` records the time, no reason).
     async fn create_distribution(
         &self,
@@ -204,8 +263,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         project: &ProjectId,
         id: &DistributionId,
     ) -> StoreResult<Distribution>;
-    /// Replaces the spec; with `status`, also sets it as [`Store::set_distribution_status`]
-    /// does (with no reason).
+    /// Replaces the spec; with `status`, also sets it as
+    /// [`Distributions::set_distribution_status`] does (with no reason).
     async fn update_distribution(
         &self,
         project: &ProjectId,
@@ -229,8 +288,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         status: DistributionStatus,
         reason: Option<String>,
     ) -> StoreResult<Distribution>;
+}
 
-    // --- ingest and the queue ---
+/// Ingest and the delivery path: what the API's ingest and the workers ask of the store.
+#[async_trait]
+pub trait Queue: Send + Sync {
     /// Stores the events and every send out they fan out to, in one transaction, and wakes
     /// the workers. Returns when all of it is committed.
     async fn ingest(
@@ -273,6 +335,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// at once, if it still holds the lease named (a worker that outlived its lease does not
     /// take the send out from its newer holder).
     async fn release(&self, leases: &[Lease]) -> StoreResult<()>;
+}
+
+/// What waits in the queue: the signal workers wait on, when the next send out falls due, how
+/// many wait, and putting failed ones back.
+#[async_trait]
+pub trait Backlog: Send + Sync {
+    /// Woken whenever new work may be due (ingest, retry requests); workers wait on it
+    /// instead of polling.
+    fn work_signal(&self) -> Arc<Notify>;
     /// When the earliest open send out falls due, if any.
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
     /// The queue at `now`, for the metrics endpoint; cheap enough to call at every scrape.
@@ -286,8 +357,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         since: Timestamp,
         now: Timestamp,
     ) -> StoreResult<u64>;
+}
 
-    // --- the audit log ---
+/// The audit log, as the API and the dashboard read it, and its retention.
+#[async_trait]
+pub trait Audit: Send + Sync {
     /// Newest first; `starting_after` is the last id of the previous page.
     async fn list_send_outs(
         &self,
@@ -313,8 +387,6 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         project: &ProjectId,
     ) -> StoreResult<Vec<(String, SendOutStatus)>>;
-
-    // --- retention ---
     /// Deletes finished send outs (and their attempts) and events created before `before`.
     async fn prune(&self, before: Timestamp) -> StoreResult<u64>;
 }

@@ -309,7 +309,7 @@ impl Claim {
 }
 
 /// Where ingest hands over the send outs it leased to this process's worker (see
-/// [`crate::Store::hand_off`]).
+/// [`crate::Queue::hand_off`]).
 #[derive(Debug, Clone)]
 pub struct Handoff {
     /// The worker's inbox. Ingest leases at most as many send outs as it has room for at

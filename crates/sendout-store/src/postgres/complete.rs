@@ -17,6 +17,7 @@
 use std::collections::HashSet;
 
 use sendout_core::ids::SendOutId;
+use sendout_core::time::Timestamp;
 use sqlx::PgConnection;
 
 use super::PostgresStore;
@@ -178,11 +179,29 @@ async fn disable_target(
     .bind(completion.at.as_millis())
     .execute(&mut *conn)
     .await?;
-    super::distributions::pause_for_send_out(
-        conn,
-        completion.send_out_id.as_str(),
-        reason,
-        completion.at,
+    pause_for_send_out(conn, completion.send_out_id.as_str(), reason, completion.at).await
+}
+
+/// Pauses the distribution a given-up send out was for (in `complete`'s transaction),
+/// keeping the first reason if it is paused already. Only a live distribution is paused: a
+/// draft stays a draft.
+async fn pause_for_send_out(
+    conn: &mut PgConnection,
+    send_out_id: &str,
+    reason: &str,
+    at: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE distributions SET status = 'PAUSED', paused_reason = $2, paused_at = $3, \
+         updated_at = $3 \
+         WHERE status = 'LIVE' AND id = (SELECT source_id FROM send_outs \
+             WHERE id = $1 AND source_kind = 'distribution' AND status = 'FAILED' \
+             AND project_id = distributions.project_id)",
     )
-    .await
+    .bind(send_out_id)
+    .bind(reason)
+    .bind(at.as_millis())
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -15,7 +15,7 @@
 //! switched off before delivery does.
 //!
 //! **Handing fresh send outs to the worker.** When this process's worker has asked for it
-//! ([`crate::Store::hand_off`]), as many of the call's send outs as its inbox has room for are
+//! ([`crate::Queue::hand_off`]), as many of the call's send outs as its inbox has room for are
 //! written leased to it, and their claims, built from what was just planned, go to the inbox
 //! after the commit (see `handoff.rs`): this node's worker gets its own node's fresh work
 //! without a claim. The other nodes only ever see those send outs leased; they are notified
@@ -25,13 +25,12 @@ use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
 use sqlx::PgConnection;
 
-use super::distributions;
-use super::projects::project_webhooks;
 use super::{PostgresStore, WORK_CHANNEL};
 use crate::fanout::{self, Targets};
 use crate::handoff::Reserved;
 use crate::model::{IngestOutcome, NewEvent, SendOut};
 use crate::rows::{request_stored, to_json};
+use crate::sql::{self, project_webhooks, Backend};
 use crate::{StoreError, StoreResult};
 
 pub(super) async fn ingest(
@@ -44,8 +43,7 @@ pub(super) async fn ingest(
     let (secrets, webhooks) = project_webhooks(&mut *tx, project, now)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let distributions =
-        distributions::live(&mut tx, project, &fanout::trigger_types(&events)).await?;
+    let distributions = sql::live(&mut *tx, project, &fanout::trigger_types(&events)).await?;
     let mut outcomes = Vec::with_capacity(events.len());
     let mut send_outs: Vec<SendOut> = Vec::new();
     for event in &events {

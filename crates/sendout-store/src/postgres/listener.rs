@@ -12,7 +12,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::{oneshot, watch, Notify};
 
-use super::{wake, WORK_CHANNEL};
+use super::WORK_CHANNEL;
+use crate::sql::wake;
 
 /// The shortest and longest wait before the listener reconnects.
 const LISTEN_RETRY_MIN: Duration = Duration::from_millis(100);

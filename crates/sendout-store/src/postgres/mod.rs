@@ -23,12 +23,9 @@
 //! nobody listened are gone. Workers still look at the store at least once a second, so a lost
 //! notification delays work by that much at most; it never loses it.
 
-mod audit;
 mod complete;
-mod distributions;
 mod ingest;
 mod listener;
-mod projects;
 mod queue;
 
 use std::str::FromStr;
@@ -36,14 +33,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sendout_core::distribution::{DistributionSpec, DistributionStatus};
-use sendout_core::ids::{DistributionId, ProjectId, SendOutId, WebhookId};
-use sendout_core::time::Timestamp;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 use tokio::sync::{oneshot, watch, Notify};
 
-use crate::model::*;
-use crate::{NewProject, QueueStats, Store, StoreError, StoreResult};
+use crate::sql::Backend;
+use crate::{Lifecycle, StoreError, StoreResult};
 
 /// The channel on which committed work is announced to every node.
 pub const WORK_CHANNEL: &str = "sendout_work";
@@ -86,8 +82,8 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`)
-    /// with the default options. Does not migrate; call [`Store::migrate`]. Must be called
-    /// inside a Tokio runtime, which runs the store's listener task.
+    /// with the default options. Does not migrate; call [`crate::Lifecycle::migrate`]. Must
+    /// be called inside a Tokio runtime, which runs the store's listener task.
     pub async fn open(url: &str) -> StoreResult<Self> {
         Self::open_with(url, PostgresOptions::default()).await
     }
@@ -138,27 +134,10 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-
-    /// Wakes this process's workers after new due work was committed (see the module docs).
-    fn wake_workers(&self) {
-        wake(&self.work);
-    }
-}
-
-/// Wakes every worker waiting now, and leaves a permit for one that is between a claim and
-/// its next wait (which `notify_waiters` alone would miss).
-fn wake(work: &Notify) {
-    work.notify_waiters();
-    work.notify_one();
-}
-
-/// Milliseconds of a duration, saturating (a lease of centuries is as good as forever).
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl Lifecycle for PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
         // sqlx holds an advisory lock while migrating, so nodes starting together take turns.
         sqlx::migrate!("./migrations/postgres")
@@ -171,238 +150,59 @@ impl Store for PostgresStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
 
-    fn work_signal(&self) -> Arc<Notify> {
-        self.work.clone()
+/// The advisory lock that serializes first starts across nodes (any constant no other code
+/// uses: "sendout" in ASCII).
+const FIRST_START_LOCK: i64 = 0x73_656e_646f_7574;
+
+/// The shared SQL's connections: one pool for everything, row locks where several nodes may
+/// write the same rows at once.
+#[async_trait]
+impl Backend for PostgresStore {
+    type Db = Postgres;
+
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const ROW_KEY: &'static str = "id";
+
+    async fn reader(&self) -> StoreResult<PoolConnection<Postgres>> {
+        Ok(self.pool.acquire().await?)
     }
 
-    async fn management_key(&self, id: &str) -> StoreResult<Option<String>> {
-        projects::management_key(self, id).await
+    async fn writer(&self) -> StoreResult<PoolConnection<Postgres>> {
+        Ok(self.pool.acquire().await?)
     }
 
-    async fn put_management_key(&self, id: &str, token_hash: &str) -> StoreResult<()> {
-        projects::put_management_key(self, id, token_hash).await
+    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
     }
 
-    async fn has_management_keys(&self) -> StoreResult<bool> {
-        projects::has_management_keys(self).await
+    /// Holds a transaction-level advisory lock until it ends: the same call on another node
+    /// waits there.
+    async fn begin_exclusive(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FIRST_START_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
     }
 
-    async fn create_first_start(
-        &self,
-        records: crate::FirstStartRecords,
-    ) -> StoreResult<crate::FirstStartCreated> {
-        projects::create_first_start(self, records).await
+    /// `REPEATABLE READ`: every statement sees the snapshot of the first, whatever other
+    /// nodes commit meanwhile.
+    async fn snapshot(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        Ok(self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?)
     }
 
-    async fn create_project(&self, project: NewProject) -> StoreResult<Project> {
-        projects::create_project(self, project).await
+    async fn announce_work(&self, tx: &mut Transaction<'static, Postgres>) -> StoreResult<()> {
+        ingest::notify_work(tx).await
     }
 
-    async fn list_projects(&self) -> StoreResult<Vec<Project>> {
-        projects::list_projects(self).await
-    }
-
-    async fn get_project(&self, id: &ProjectId) -> StoreResult<Project> {
-        projects::get_project(&self.pool, id).await
-    }
-
-    async fn project_by_app_id(&self, app_id: &str) -> StoreResult<Option<Project>> {
-        projects::project_by_app_id(self, app_id).await
-    }
-
-    async fn update_project(&self, id: &ProjectId, update: ProjectUpdate) -> StoreResult<Project> {
-        projects::update_project(self, id, update).await
-    }
-
-    async fn delete_project(&self, id: &ProjectId) -> StoreResult<()> {
-        projects::delete_project(self, id).await
-    }
-
-    async fn rotate_webhook_token(
-        &self,
-        id: &ProjectId,
-        new_token: &str,
-        grace_until: Timestamp,
-    ) -> StoreResult<Project> {
-        projects::rotate_webhook_token(self, id, new_token, grace_until).await
-    }
-
-    async fn create_webhook(
-        &self,
-        project: &ProjectId,
-        fields: WebhookFields,
-    ) -> StoreResult<Webhook> {
-        projects::create_webhook(self, project, fields).await
-    }
-
-    async fn list_webhooks(&self, project: &ProjectId) -> StoreResult<Vec<Webhook>> {
-        projects::list_webhooks(self, project).await
-    }
-
-    async fn get_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<Webhook> {
-        projects::get_webhook(&self.pool, project, id).await
-    }
-
-    async fn update_webhook(
-        &self,
-        project: &ProjectId,
-        id: &WebhookId,
-        fields: WebhookFields,
-    ) -> StoreResult<Webhook> {
-        projects::update_webhook(self, project, id, fields).await
-    }
-
-    async fn delete_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<()> {
-        projects::delete_webhook(self, project, id).await
-    }
-
-    async fn create_distribution(
-        &self,
-        project: &ProjectId,
-        spec: DistributionSpec,
-        status: DistributionStatus,
-    ) -> StoreResult<Distribution> {
-        distributions::create(self, project, spec, status).await
-    }
-
-    async fn list_distributions(&self, project: &ProjectId) -> StoreResult<Vec<Distribution>> {
-        distributions::list(self, project).await
-    }
-
-    async fn get_distribution(
-        &self,
-        project: &ProjectId,
-        id: &DistributionId,
-    ) -> StoreResult<Distribution> {
-        distributions::get(&self.pool, project, id).await
-    }
-
-    async fn update_distribution(
-        &self,
-        project: &ProjectId,
-        id: &DistributionId,
-        spec: DistributionSpec,
-        status: Option<DistributionStatus>,
-    ) -> StoreResult<Distribution> {
-        distributions::update(self, project, id, spec, status).await
-    }
-
-    async fn delete_distribution(
-        &self,
-        project: &ProjectId,
-        id: &DistributionId,
-    ) -> StoreResult<()> {
-        distributions::delete(self, project, id).await
-    }
-
-    async fn set_distribution_status(
-        &self,
-        project: &ProjectId,
-        id: &DistributionId,
-        status: DistributionStatus,
-        reason: Option<String>,
-    ) -> StoreResult<Distribution> {
-        distributions::set_status_of(self, project, id, status, reason).await
-    }
-
-    async fn ingest(
-        &self,
-        project: &ProjectId,
-        events: Vec<NewEvent>,
-    ) -> StoreResult<Vec<IngestOutcome>> {
-        ingest::ingest(self, project, events).await
-    }
-
-    fn hand_off(&self, handoff: Handoff) -> bool {
-        self.handoff.set(handoff);
-        true
-    }
-
-    async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim> {
-        queue::insert_send_out(self, send_out, lease).await
-    }
-
-    async fn claim_due(
-        &self,
-        now: Timestamp,
-        limit: u32,
-        lease: Duration,
-    ) -> StoreResult<Vec<Claim>> {
-        queue::claim_due(self, now, limit, lease).await
-    }
-
-    async fn claim_one(
-        &self,
-        project: &ProjectId,
-        id: &SendOutId,
-        now: Timestamp,
-        lease: Duration,
-    ) -> StoreResult<Option<Claim>> {
-        queue::claim_one(self, project, id, now, lease).await
-    }
-
-    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
-        complete::complete(self, completions).await
-    }
-
-    async fn release(&self, leases: &[Lease]) -> StoreResult<()> {
-        queue::release(self, leases).await
-    }
-
-    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
-        queue::next_due_at(self).await
-    }
-
-    async fn queue_stats(&self, now: Timestamp) -> StoreResult<QueueStats> {
-        queue::queue_stats(self, now).await
-    }
-
-    async fn requeue_failed(
-        &self,
-        project: &ProjectId,
-        source_id: &str,
-        since: Timestamp,
-        now: Timestamp,
-    ) -> StoreResult<u64> {
-        queue::requeue_failed(self, project, source_id, since, now).await
-    }
-
-    async fn list_send_outs(
-        &self,
-        project: &ProjectId,
-        filter: &SendOutFilter,
-        starting_after: Option<&SendOutId>,
-        limit: u32,
-    ) -> StoreResult<Page<SendOut>> {
-        audit::list_send_outs(self, project, filter, starting_after, limit).await
-    }
-
-    async fn get_send_out(
-        &self,
-        project: &ProjectId,
-        id: &SendOutId,
-    ) -> StoreResult<(SendOut, Vec<Attempt>)> {
-        audit::get_send_out(self, project, id).await
-    }
-
-    async fn send_out_histogram(
-        &self,
-        project: &ProjectId,
-        since: Timestamp,
-        bucket: Duration,
-    ) -> StoreResult<Vec<StatusBucket>> {
-        audit::send_out_histogram(self, project, since, bucket).await
-    }
-
-    async fn last_status_by_source(
-        &self,
-        project: &ProjectId,
-    ) -> StoreResult<Vec<(String, SendOutStatus)>> {
-        audit::last_status_by_source(self, project).await
-    }
-
-    async fn prune(&self, before: Timestamp) -> StoreResult<u64> {
-        audit::prune(self, before).await
+    fn work(&self) -> &Arc<Notify> {
+        &self.work
     }
 }

@@ -1,5 +1,5 @@
-//! The delivery queue shared by every node: claims with leases, writing attempts back,
-//! releases and requeues. (Ingest, which fills the queue, is in `ingest.rs`.)
+//! The delivery path of the queue shared by every node: claims with leases, writing attempts
+//! back, releases. (Ingest, which fills the queue, is in `ingest.rs`; the backlog, in `sql/`.)
 //!
 //! Invariants (as in the embedded store): an open send out has a `next_attempt_at` and a
 //! finished one has none; while a send out is leased, its `next_attempt_at` is at least the
@@ -17,42 +17,162 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use sendout_core::ids::{ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 
 use super::ingest::{insert_send_outs, notify_work};
-use super::projects::ensure_project;
-use super::{millis, PostgresStore};
-use crate::model::{Claim, Lease, Project, SendOut};
+use super::{complete, ingest, PostgresStore};
+use crate::model::{Claim, Completion, Handoff, IngestOutcome, Lease, NewEvent, Project, SendOut};
 use crate::rows::{self, BODIES, SEND_OUT_COLUMNS, TARGET_STATE, WITH_BODIES};
-use crate::{QueueStats, StoreError, StoreResult};
+use crate::sql::{ensure_project, Backend};
+use crate::{Queue, StoreError, StoreResult};
 
 /// `next_attempt_at` moved to the end of a lease `$2`, unless the send out is finished.
 const LEASE_NEXT: &str =
     "CASE WHEN next_attempt_at IS NULL THEN NULL ELSE GREATEST(next_attempt_at, $2) END";
 
-pub(super) async fn insert_send_out(
-    store: &PostgresStore,
-    send_out: SendOut,
-    lease: Duration,
-) -> StoreResult<Claim> {
-    let now = Timestamp::now();
-    let mut tx = store.pool.begin().await?;
-    ensure_project(&mut *tx, &send_out.project_id).await?;
-    let lease_until = now.plus_millis(millis(lease));
-    insert_send_outs(&mut tx, std::slice::from_ref(&send_out), Some(lease_until)).await?;
-    let (state, joins) = TARGET_STATE;
-    let found = sqlx::query(&format!(
-        "SELECT {SEND_OUT_COLUMNS}, {state} FROM {WITH_BODIES} {joins} WHERE s.id = $1"
-    ))
-    .bind(send_out.id.as_str())
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut claims = to_claims(&mut tx, &found, now, lease_until).await?;
-    tx.commit().await?;
-    claims.pop().ok_or(StoreError::NotFound)
+#[async_trait]
+impl Queue for PostgresStore {
+    async fn ingest(
+        &self,
+        project: &ProjectId,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<Vec<IngestOutcome>> {
+        ingest::ingest(self, project, events).await
+    }
+
+    fn hand_off(&self, handoff: Handoff) -> bool {
+        self.handoff.set(handoff);
+        true
+    }
+
+    async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim> {
+        let now = Timestamp::now();
+        let mut tx = self.pool.begin().await?;
+        ensure_project(&mut *tx, &send_out.project_id).await?;
+        let lease_until = now.plus(lease);
+        insert_send_outs(&mut tx, std::slice::from_ref(&send_out), Some(lease_until)).await?;
+        let (state, joins) = TARGET_STATE;
+        let found = sqlx::query(&format!(
+            "SELECT {SEND_OUT_COLUMNS}, {state} FROM {WITH_BODIES} {joins} WHERE s.id = $1"
+        ))
+        .bind(send_out.id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut claims = to_claims(&mut tx, &found, now, lease_until).await?;
+        tx.commit().await?;
+        claims.pop().ok_or(StoreError::NotFound)
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<Claim>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let until = now.plus(lease);
+        let (state, joins) = TARGET_STATE;
+        let mut tx = self.pool.begin().await?;
+        // `due` keeps the rows as they were before the lease: a claim shows the send out's own
+        // schedule. The UPDATE runs whether or not the final SELECT reads from it.
+        let found = sqlx::query(&format!(
+            "WITH due AS MATERIALIZED (\
+                 SELECT * FROM send_outs \
+                 WHERE next_attempt_at <= $1 AND status IN ('PENDING', 'RETRYING') \
+                 AND (lease_until IS NULL OR lease_until <= $1) \
+                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+             leased AS (\
+                 UPDATE send_outs s SET lease_until = $2, \
+                 next_attempt_at = GREATEST(s.next_attempt_at, $2) \
+                 FROM due WHERE s.id = due.id) \
+             SELECT {SEND_OUT_COLUMNS}, {state} FROM due s {BODIES} {joins} \
+             ORDER BY s.next_attempt_at, s.id"
+        ))
+        .bind(now.as_millis())
+        .bind(until.as_millis())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        if found.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let claims = to_claims(&mut tx, &found, now, until).await?;
+        tx.commit().await?;
+        Ok(claims)
+    }
+
+    async fn claim_one(
+        &self,
+        project: &ProjectId,
+        id: &SendOutId,
+        now: Timestamp,
+        lease: Duration,
+    ) -> StoreResult<Option<Claim>> {
+        let (state, joins) = TARGET_STATE;
+        let mut tx = self.pool.begin().await?;
+        // Waits for a claim being written by another node, then sees its lease.
+        let found = sqlx::query(&format!(
+            "SELECT {SEND_OUT_COLUMNS}, s.lease_until, {state} FROM {WITH_BODIES} {joins} \
+             WHERE s.id = $1 AND s.project_id = $2 FOR UPDATE OF s"
+        ))
+        .bind(id.as_str())
+        .bind(project.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let lease_until: Option<i64> = sqlx::Row::try_get(&found, "lease_until")?;
+        if lease_until.is_some_and(|until| until > now.as_millis()) {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let until = now.plus(lease);
+        let mut claims = to_claims(&mut tx, std::slice::from_ref(&found), now, until).await?;
+        // A finished send out (a manual retry) is leased but never becomes due by itself.
+        sqlx::query(&format!(
+            "UPDATE send_outs SET lease_until = $2, next_attempt_at = {LEASE_NEXT} WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .bind(until.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(claims.pop())
+    }
+
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
+        complete::complete(self, completions).await
+    }
+
+    async fn release(&self, leases: &[Lease]) -> StoreResult<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = leases.iter().map(|l| l.send_out_id.as_str()).collect();
+        let untils: Vec<i64> = leases.iter().map(|l| l.until.as_millis()).collect();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE send_outs s SET lease_until = NULL, next_attempt_at = \
+             CASE WHEN s.next_attempt_at IS NULL THEN NULL ELSE LEAST(s.next_attempt_at, $3) END \
+             FROM UNNEST($1::text[], $2::bigint[]) AS r(id, lease) \
+             WHERE s.id = r.id AND s.lease_until = r.lease",
+        )
+        .bind(&ids)
+        .bind(&untils)
+        .bind(Timestamp::now().as_millis())
+        .execute(&mut *tx)
+        .await?;
+        notify_work(&mut tx).await?;
+        tx.commit().await?;
+        self.wake_workers();
+        Ok(())
+    }
 }
 
 /// Rows with the send-out columns and the target's state as claims under the lease ending
@@ -91,165 +211,4 @@ async fn to_claims(
         claims.push(rows::claim(row, project.signing_secrets(now), lease_until)?);
     }
     Ok(claims)
-}
-
-pub(super) async fn claim_due(
-    store: &PostgresStore,
-    now: Timestamp,
-    limit: u32,
-    lease_for: Duration,
-) -> StoreResult<Vec<Claim>> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    let until = now.plus_millis(millis(lease_for));
-    let (state, joins) = TARGET_STATE;
-    let mut tx = store.pool.begin().await?;
-    // `due` keeps the rows as they were before the lease: a claim shows the send out's own
-    // schedule. The UPDATE runs whether or not the final SELECT reads from it.
-    let found = sqlx::query(&format!(
-        "WITH due AS MATERIALIZED (\
-             SELECT * FROM send_outs \
-             WHERE next_attempt_at <= $1 AND status IN ('PENDING', 'RETRYING') \
-             AND (lease_until IS NULL OR lease_until <= $1) \
-             ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
-         leased AS (\
-             UPDATE send_outs s SET lease_until = $2, \
-             next_attempt_at = GREATEST(s.next_attempt_at, $2) \
-             FROM due WHERE s.id = due.id) \
-         SELECT {SEND_OUT_COLUMNS}, {state} FROM due s {BODIES} {joins} \
-         ORDER BY s.next_attempt_at, s.id"
-    ))
-    .bind(now.as_millis())
-    .bind(until.as_millis())
-    .bind(i64::from(limit))
-    .fetch_all(&mut *tx)
-    .await?;
-    if found.is_empty() {
-        tx.rollback().await?;
-        return Ok(Vec::new());
-    }
-    let claims = to_claims(&mut tx, &found, now, until).await?;
-    tx.commit().await?;
-    Ok(claims)
-}
-
-pub(super) async fn claim_one(
-    store: &PostgresStore,
-    project: &ProjectId,
-    id: &SendOutId,
-    now: Timestamp,
-    lease_for: Duration,
-) -> StoreResult<Option<Claim>> {
-    let (state, joins) = TARGET_STATE;
-    let mut tx = store.pool.begin().await?;
-    // Waits for a claim being written by another node, then sees its lease.
-    let found = sqlx::query(&format!(
-        "SELECT {SEND_OUT_COLUMNS}, s.lease_until, {state} FROM {WITH_BODIES} {joins} \
-         WHERE s.id = $1 AND s.project_id = $2 FOR UPDATE OF s"
-    ))
-    .bind(id.as_str())
-    .bind(project.as_str())
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let lease_until: Option<i64> = sqlx::Row::try_get(&found, "lease_until")?;
-    if lease_until.is_some_and(|until| until > now.as_millis()) {
-        tx.rollback().await?;
-        return Ok(None);
-    }
-    let until = now.plus_millis(millis(lease_for));
-    let mut claims = to_claims(&mut tx, std::slice::from_ref(&found), now, until).await?;
-    // A finished send out (a manual retry) is leased but never becomes due by itself.
-    sqlx::query(&format!(
-        "UPDATE send_outs SET lease_until = $2, next_attempt_at = {LEASE_NEXT} WHERE id = $1"
-    ))
-    .bind(id.as_str())
-    .bind(until.as_millis())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(claims.pop())
-}
-
-pub(super) async fn release(store: &PostgresStore, leases: &[Lease]) -> StoreResult<()> {
-    if leases.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<&str> = leases.iter().map(|l| l.send_out_id.as_str()).collect();
-    let untils: Vec<i64> = leases.iter().map(|l| l.until.as_millis()).collect();
-    let mut tx = store.pool.begin().await?;
-    sqlx::query(
-        "UPDATE send_outs s SET lease_until = NULL, next_attempt_at = \
-         CASE WHEN s.next_attempt_at IS NULL THEN NULL ELSE LEAST(s.next_attempt_at, $3) END \
-         FROM UNNEST($1::text[], $2::bigint[]) AS r(id, lease) \
-         WHERE s.id = r.id AND s.lease_until = r.lease",
-    )
-    .bind(&ids)
-    .bind(&untils)
-    .bind(Timestamp::now().as_millis())
-    .execute(&mut *tx)
-    .await?;
-    notify_work(&mut tx).await?;
-    tx.commit().await?;
-    store.wake_workers();
-    Ok(())
-}
-
-pub(super) async fn next_due_at(store: &PostgresStore) -> StoreResult<Option<Timestamp>> {
-    let next: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM send_outs WHERE next_attempt_at IS NOT NULL",
-    )
-    .fetch_one(&store.pool)
-    .await?;
-    Ok(next.map(Timestamp::from_millis))
-}
-
-/// Three counts over the due index (`next_attempt_at` is set exactly on open send outs, and
-/// a leased one is not due before its lease ends), in one statement.
-pub(super) async fn queue_stats(store: &PostgresStore, now: Timestamp) -> StoreResult<QueueStats> {
-    let (open, due, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM send_outs WHERE next_attempt_at IS NOT NULL), \
-         (SELECT COUNT(*) FROM send_outs WHERE next_attempt_at <= $1), \
-         (SELECT MIN(next_attempt_at) FROM send_outs WHERE next_attempt_at <= $1)",
-    )
-    .bind(now.as_millis())
-    .fetch_one(&store.pool)
-    .await?;
-    Ok(QueueStats {
-        open: u64::try_from(open).unwrap_or(0),
-        due: u64::try_from(due).unwrap_or(0),
-        oldest_due_at: oldest.map(Timestamp::from_millis),
-    })
-}
-
-pub(super) async fn requeue_failed(
-    store: &PostgresStore,
-    project: &ProjectId,
-    source_id: &str,
-    since: Timestamp,
-    now: Timestamp,
-) -> StoreResult<u64> {
-    let mut tx = store.pool.begin().await?;
-    ensure_project(&mut *tx, project).await?;
-    // A send out leased for a manual retry right now becomes due when that lease ends.
-    let done = sqlx::query(
-        "UPDATE send_outs SET status = 'RETRYING', failure_reason = NULL, updated_at = $4, \
-         next_attempt_at = GREATEST($4, COALESCE(lease_until, $4)) \
-         WHERE project_id = $1 AND source_id = $2 AND status = 'FAILED' AND created_at >= $3",
-    )
-    .bind(project.as_str())
-    .bind(source_id)
-    .bind(since.as_millis())
-    .bind(now.as_millis())
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() > 0 {
-        notify_work(&mut tx).await?;
-    }
-    tx.commit().await?;
-    if done.rows_affected() > 0 {
-        store.wake_workers();
-    }
-    Ok(done.rows_affected())
 }

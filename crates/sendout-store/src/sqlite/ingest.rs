@@ -15,7 +15,7 @@
 //! all on one thread (see `direct.rs`).
 //!
 //! **Handing fresh send outs to the worker.** When this process's worker has asked for it
-//! ([`crate::Store::hand_off`]), the committer leases as many of a group's send outs as the
+//! ([`crate::Queue::hand_off`]), the committer leases as many of a group's send outs as the
 //! worker's inbox has room for and sends their claims, built from what it just planned, to
 //! the inbox after the commit (see `handoff.rs`). Those send outs never pass through a claim
 //! transaction: no search of the due index, no read-back, no rebuilt envelope, no lease
@@ -27,18 +27,17 @@ use std::sync::Arc;
 use rusqlite::params;
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::direct::{Commit, DirectWriter};
-use super::distributions;
 use crate::fanout::{self, Targets};
 use crate::handoff::{self, Reserved};
 use crate::model::{
     Distribution, Handoff, IngestOutcome, NewEvent, SendOut, SigningSecrets, Webhook,
 };
 use crate::rows::{self, to_json};
-use crate::{StoreError, StoreResult};
+use crate::{sql, StoreError, StoreResult};
 
 /// The most events one group commit takes (a single larger call is still one transaction).
 const GROUP_EVENTS: usize = 2_000;
@@ -173,13 +172,13 @@ async fn write(
     let mut answers = Vec::with_capacity(calls.len());
     for (project, call_events) in calls {
         if !targets.contains_key(project) {
-            let loaded = match load_targets(&mut reader, project, now).await? {
+            let loaded = match sql::project_webhooks(&mut *reader, project, now).await? {
                 Some((secrets, webhooks)) => {
                     // Only the triggers among this project's events in the whole group.
                     let types = fanout::trigger_types(
                         calls.iter().filter(|c| c.0 == *project).flat_map(|c| c.1),
                     );
-                    let live = distributions::live(&mut reader, project, &types).await?;
+                    let live = sql::live(&mut *reader, project, &types).await?;
                     Some((secrets, webhooks, live))
                 }
                 None => None,
@@ -234,9 +233,7 @@ async fn write(
         });
     }
     if left_due {
-        // See the module docs of `sqlite` for why both.
-        work.notify_waiters();
-        work.notify_one();
+        crate::sql::wake(work);
     }
     Ok(answers)
 }
@@ -244,44 +241,6 @@ async fn write(
 /// A project's signing secrets, webhooks and live distributions, loaded once per group
 /// commit.
 type ProjectTargets = (SigningSecrets, Vec<Webhook>, Vec<Distribution>);
-
-/// The project's signing secrets at `now` and its webhooks, or `None` if the project does
-/// not exist.
-async fn load_targets(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    now: Timestamp,
-) -> StoreResult<Option<(SigningSecrets, Vec<Webhook>)>> {
-    // One statement for both (a statement is a round trip to sqlx's connection thread): a
-    // project without webhooks is one row of NULLs beside its secrets.
-    let found = sqlx::query(
-        "SELECT p.webhook_token AS project_token, \
-         p.previous_webhook_token AS project_previous_token, \
-         p.previous_token_expires_at AS project_previous_until, w.* \
-         FROM projects p LEFT JOIN webhooks w ON w.project_id = p.id \
-         WHERE p.id = ?1 ORDER BY w.id",
-    )
-    .bind(project.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
-    let Some(first) = found.first() else {
-        return Ok(None);
-    };
-    let previous_until: Option<i64> = first.try_get("project_previous_until")?;
-    let secrets = SigningSecrets::in_force(
-        first.try_get("project_token")?,
-        first.try_get("project_previous_token")?,
-        previous_until.map(Timestamp::from_millis),
-        now,
-    );
-    let mut webhooks = Vec::with_capacity(found.len());
-    for row in &found {
-        if row.try_get::<Option<String>, _>("id")?.is_some() {
-            webhooks.push(rows::webhook(row)?);
-        }
-    }
-    Ok(Some((secrets, webhooks)))
-}
 
 /// An event's row. `data` and `event_source` are stored byte for byte as received.
 struct EventRow {

@@ -61,8 +61,8 @@
 //! **The queue.** The `send_outs` table is the queue. An open send out (`PENDING`/`RETRYING`)
 //! has a `next_attempt_at`; a finished one has none. Claiming sets `lease_until` and moves
 //! `next_attempt_at` to the lease's end, so a claimed send out stops being due, comes back on
-//! its own if its worker dies, and "the next due time" is one index lookup. A [`Claim`] shows
-//! the send out as it was before the lease (its own schedule). Writing an attempt's result
+//! its own if its worker dies, and "the next due time" is one index lookup. A
+//! [`Claim`](crate::Claim) shows the send out as it was before the lease (its own schedule). Writing an attempt's result
 //! (or releasing the claim) replaces both, if the completion was made under the lease the
 //! row holds now (see `postgres/complete.rs` for why). A claim of a finished send out (a
 //! manual retry) sets only the lease: it never becomes due by itself.
@@ -72,11 +72,8 @@
 //! that is between a claim and its next wait, which `notify_waiters` alone would miss: the
 //! lost wakeup). The cost is at most one spurious empty claim.
 
-mod audit;
 mod direct;
-mod distributions;
 mod ingest;
-mod projects;
 mod queue;
 mod rows;
 #[cfg(test)]
@@ -88,17 +85,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sendout_core::distribution::{DistributionSpec, DistributionStatus};
-use sendout_core::ids::{DistributionId, ProjectId, SendOutId, WebhookId};
-use sendout_core::time::Timestamp;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, Notify};
 
-use crate::model::*;
-use crate::{NewProject, QueueStats, Store, StoreError, StoreResult};
+use crate::sql::Backend;
+use crate::{Lifecycle, StoreError, StoreResult};
 
 /// How hard a commit tries to reach the disk before it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -169,8 +164,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating it and its directory if missing) the database at `url_or_path`: a
     /// `sqlite://path?mode=rwc`-style URL or a plain path. Does not migrate; call
-    /// [`Store::migrate`]. Must be called inside a Tokio runtime, which runs the store's
-    /// ingest committer for as long as a clone of the store exists.
+    /// [`crate::Lifecycle::migrate`]. Must be called inside a Tokio runtime, which runs the
+    /// store's ingest committer for as long as a clone of the store exists.
     pub async fn open(url_or_path: &str) -> StoreResult<Self> {
         Self::open_with(url_or_path, SqliteOptions::default()).await
     }
@@ -252,12 +247,6 @@ impl SqliteStore {
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.writer.begin_with(self.durability.begin()).await?)
     }
-
-    /// Wakes the workers after new due work was committed (see the module docs).
-    fn wake_workers(&self) {
-        self.work.notify_waiters();
-        self.work.notify_one();
-    }
 }
 
 /// A pool of `connections` opened with the store and kept open for its whole life. The pools'
@@ -322,13 +311,8 @@ async fn checkpoint(
     }
 }
 
-/// Milliseconds of a lease, saturating (a lease of centuries is as good as forever).
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 #[async_trait]
-impl Store for SqliteStore {
+impl Lifecycle for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.writer)
@@ -340,238 +324,47 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
     }
+}
 
-    fn work_signal(&self) -> Arc<Notify> {
-        self.work.clone()
+/// The shared SQL's connections: the read pool for reads, the single writer for writes
+/// (see the module docs), and no row locks (a write transaction holds the whole database).
+#[async_trait]
+impl Backend for SqliteStore {
+    type Db = Sqlite;
+
+    const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+    const ROW_KEY: &'static str = "rowid";
+
+    async fn reader(&self) -> StoreResult<PoolConnection<Sqlite>> {
+        Ok(self.readers.acquire().await?)
     }
 
-    async fn management_key(&self, id: &str) -> StoreResult<Option<String>> {
-        projects::management_key(self, id).await
+    async fn writer(&self) -> StoreResult<PoolConnection<Sqlite>> {
+        Ok(self.writer.acquire().await?)
     }
 
-    async fn put_management_key(&self, id: &str, token_hash: &str) -> StoreResult<()> {
-        projects::put_management_key(self, id, token_hash).await
+    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.write().await
     }
 
-    async fn has_management_keys(&self) -> StoreResult<bool> {
-        projects::has_management_keys(self).await
+    /// `BEGIN IMMEDIATE` takes the database's write lock before the transaction's first
+    /// statement, so another process on the same file waits for it.
+    async fn begin_exclusive(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.write().await
     }
 
-    async fn create_first_start(
-        &self,
-        records: crate::FirstStartRecords,
-    ) -> StoreResult<crate::FirstStartCreated> {
-        projects::create_first_start(self, records).await
+    /// One connection, one read transaction: WAL gives it one snapshot.
+    async fn snapshot(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.readers.begin().await?)
     }
 
-    async fn create_project(&self, project: NewProject) -> StoreResult<Project> {
-        projects::create_project(self, project).await
+    /// No other node shares the file: there is nobody beyond this process to tell.
+    async fn announce_work(&self, _tx: &mut Transaction<'static, Sqlite>) -> StoreResult<()> {
+        Ok(())
     }
 
-    async fn list_projects(&self) -> StoreResult<Vec<Project>> {
-        projects::list_projects(self).await
-    }
-
-    async fn get_project(&self, id: &ProjectId) -> StoreResult<Project> {
-        projects::get_project(&self.readers, id).await
-    }
-
-    async fn project_by_app_id(&self, app_id: &str) -> StoreResult<Option<Project>> {
-        projects::project_by_app_id(self, app_id).await
-    }
-
-    async fn update_project(&self, id: &ProjectId, update: ProjectUpdate) -> StoreResult<Project> {
-        projects::update_project(self, id, update).await
-    }
-
-    async fn delete_project(&self, id: &ProjectId) -> StoreResult<()> {
-        projects::delete_project(self, id).await
-    }
-
-    async fn rotate_webhook_token(
-        &self,
-        id: &ProjectId,
-        new_token: &str,
-        grace_until: Timestamp,
-    ) -> StoreResult<Project> {
-        projects::rotate_webhook_token(self, id, new_token, grace_until).await
-    }
-
-    async fn create_webhook(
-        &self,
-        project: &ProjectId,
-        fields: WebhookFields,
-    ) -> StoreResult<Webhook> {
-        projects::create_webhook(self, project, fields).await
-    }
-
-    async fn list_webhooks(&self, project: &ProjectId) -> StoreResult<Vec<Webhook>> {
-        projects::list_webhooks(self, project).await
-    }
-
-    async fn get_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<Webhook> {
-        projects::get_webhook(&self.readers, project, id).await
-    }
-
-    async fn update_webhook(
-        &self,
-        project: &ProjectId,
-        id: &WebhookId,
-        fields: WebhookFields,
-    ) -> StoreResult<Webhook> {
-        projects::update_webhook(self, project, id, fields).await
-    }
-
-    async fn delete_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<()> {
-        projects::delete_webhook(self, project, id).await
-    }
-
-    async fn create_distribution(
-        &self,
-        project: &ProjectId,
-        spec: DistributionSpec,
-        status: DistributionStatus,
-    ) -> StoreResult<Distribution> {
-        distributions::create(self, project, spec, status).await
-    }
-
-    async fn list_distributions(&self, project: &ProjectId) -> StoreResult<Vec<Distribution>> {
-        distributions::list(self, project).await
-    }
-
-    async fn get_distribution(
-        &self,
-        project: &ProjectId,
-        id: &DistributionId,
-    ) -> StoreResult<Distribution> {
-        distributions::get(&self.readers, project, id).await
-    }
-
-    async fn update_distribution(
-        &self,
-        project: &ProjectId,
-        id: &DistributionId,
-        spec: DistributionSpec,
-        status: Option<DistributionStatus>,
-    ) -> StoreResult<Distribution> {
-        distributions::update(self, project, id, spec, status).await
-    }
-
-    async fn delete_distribution(
-        &self,
-        project: &ProjectId,
-        id: &DistributionId,
-    ) -> StoreResult<()> {
-        distributions::delete(self, project, id).await
-    }
-
-    async fn set_distribution_status(
-        &self,
-        project: &ProjectId,
-        id: &DistributionId,
-        status: DistributionStatus,
-        reason: Option<String>,
-    ) -> StoreResult<Distribution> {
-        distributions::set_status_of(self, project, id, status, reason).await
-    }
-
-    async fn ingest(
-        &self,
-        project: &ProjectId,
-        events: Vec<NewEvent>,
-    ) -> StoreResult<Vec<IngestOutcome>> {
-        self.committer.ingest(project, events).await
-    }
-
-    fn hand_off(&self, handoff: Handoff) -> bool {
-        self.committer.hand_off(handoff);
-        true
-    }
-
-    async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim> {
-        queue::insert_send_out(self, send_out, lease).await
-    }
-
-    async fn claim_due(
-        &self,
-        now: Timestamp,
-        limit: u32,
-        lease: Duration,
-    ) -> StoreResult<Vec<Claim>> {
-        queue::claim_due(self, now, limit, lease).await
-    }
-
-    async fn claim_one(
-        &self,
-        project: &ProjectId,
-        id: &SendOutId,
-        now: Timestamp,
-        lease: Duration,
-    ) -> StoreResult<Option<Claim>> {
-        queue::claim_one(self, project, id, now, lease).await
-    }
-
-    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
-        queue::complete(self, completions).await
-    }
-
-    async fn release(&self, leases: &[Lease]) -> StoreResult<()> {
-        queue::release(self, leases).await
-    }
-
-    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
-        queue::next_due_at(self).await
-    }
-
-    async fn queue_stats(&self, now: Timestamp) -> StoreResult<QueueStats> {
-        queue::queue_stats(self, now).await
-    }
-
-    async fn requeue_failed(
-        &self,
-        project: &ProjectId,
-        source_id: &str,
-        since: Timestamp,
-        now: Timestamp,
-    ) -> StoreResult<u64> {
-        queue::requeue_failed(self, project, source_id, since, now).await
-    }
-
-    async fn list_send_outs(
-        &self,
-        project: &ProjectId,
-        filter: &SendOutFilter,
-        starting_after: Option<&SendOutId>,
-        limit: u32,
-    ) -> StoreResult<Page<SendOut>> {
-        audit::list_send_outs(self, project, filter, starting_after, limit).await
-    }
-
-    async fn get_send_out(
-        &self,
-        project: &ProjectId,
-        id: &SendOutId,
-    ) -> StoreResult<(SendOut, Vec<Attempt>)> {
-        audit::get_send_out(self, project, id).await
-    }
-
-    async fn send_out_histogram(
-        &self,
-        project: &ProjectId,
-        since: Timestamp,
-        bucket: Duration,
-    ) -> StoreResult<Vec<StatusBucket>> {
-        audit::send_out_histogram(self, project, since, bucket).await
-    }
-
-    async fn last_status_by_source(
-        &self,
-        project: &ProjectId,
-    ) -> StoreResult<Vec<(String, SendOutStatus)>> {
-        audit::last_status_by_source(self, project).await
-    }
-
-    async fn prune(&self, before: Timestamp) -> StoreResult<u64> {
-        audit::prune(self, before).await
+    fn work(&self) -> &Arc<Notify> {
+        &self.work
     }
 }

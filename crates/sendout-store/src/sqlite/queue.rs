@@ -1,5 +1,5 @@
-//! The delivery queue: claims with leases, writing attempts back, releases and requeues.
-//! (Ingest, which fills the queue, is in `ingest.rs`.)
+//! The delivery path of the queue: claims with leases, writing attempts back, releases.
+//! (Ingest, which fills the queue, is in `ingest.rs`; the backlog, in `sql/`.)
 //!
 //! Invariants kept here (see the module docs of [`super`]): an open send out has a
 //! `next_attempt_at` and a finished one has none; while a send out is leased, its
@@ -9,36 +9,152 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use rusqlite::params;
 use sendout_core::ids::{ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
 
 use super::direct::Commit;
 use super::ingest::insert_send_outs;
-use super::projects::ensure_project;
 use super::rows::{id_list, ColumnIndex, CLAIMS_BY_IDS};
-use super::{millis, SqliteStore};
-use crate::model::{Claim, Completion, Lease, Next, SendOut, SendOutStatus, SigningSecrets};
+use super::SqliteStore;
+use crate::model::{
+    Claim, Completion, Handoff, IngestOutcome, Lease, NewEvent, Next, SendOut, SendOutStatus,
+    SigningSecrets,
+};
 use crate::rows::{self, Columns};
-use crate::{QueueStats, StoreError, StoreResult};
+use crate::sql::Backend;
+use crate::{Queue, StoreError, StoreResult};
 
-pub(super) async fn insert_send_out(
-    store: &SqliteStore,
-    send_out: SendOut,
-    lease: Duration,
-) -> StoreResult<Claim> {
-    let now = Timestamp::now();
-    let lease_until = now.plus_millis(millis(lease));
-    store
-        .direct
-        .run(Commit::Durable, move |tx| {
-            tx.prepare_cached("SELECT 1 FROM projects WHERE id = ?1")?
-                .query_row([send_out.project_id.as_str()], |_| Ok(()))?;
-            insert_send_outs(tx, std::slice::from_ref(&send_out), Some(lease_until))?;
-            let mut claims = load_claims(tx, &[send_out.id.as_str()], now, lease_until)?;
-            claims.pop().ok_or(StoreError::NotFound)
-        })
-        .await
+#[async_trait]
+impl Queue for SqliteStore {
+    async fn ingest(
+        &self,
+        project: &ProjectId,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<Vec<IngestOutcome>> {
+        self.committer.ingest(project, events).await
+    }
+
+    fn hand_off(&self, handoff: Handoff) -> bool {
+        self.committer.hand_off(handoff);
+        true
+    }
+
+    async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim> {
+        let now = Timestamp::now();
+        let lease_until = now.plus(lease);
+        self.direct
+            .run(Commit::Durable, move |tx| {
+                tx.prepare_cached("SELECT 1 FROM projects WHERE id = ?1")?
+                    .query_row([send_out.project_id.as_str()], |_| Ok(()))?;
+                insert_send_outs(tx, std::slice::from_ref(&send_out), Some(lease_until))?;
+                let mut claims = load_claims(tx, &[send_out.id.as_str()], now, lease_until)?;
+                claims.pop().ok_or(StoreError::NotFound)
+            })
+            .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_for: Duration,
+    ) -> StoreResult<Vec<Claim>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let until = now.plus(lease_for);
+        // A lease lost in a power cut only lets the send out be claimed again: relaxed.
+        self.direct
+            .run(Commit::Relaxed, move |tx| {
+                let due = tx
+                    .prepare_cached(
+                        "SELECT id FROM send_outs \
+                         WHERE next_attempt_at <= ?1 AND status IN ('PENDING', 'RETRYING') \
+                         AND (lease_until IS NULL OR lease_until <= ?1) \
+                         ORDER BY next_attempt_at LIMIT ?2",
+                    )?
+                    .query_map(params![now.as_millis(), i64::from(limit)], |row| {
+                        row.get::<_, String>(0)
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                if due.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let due: Vec<&str> = due.iter().map(String::as_str).collect();
+                let claims = load_claims(tx, &due, now, until)?;
+                lease(tx, &due, until)?;
+                Ok(claims)
+            })
+            .await
+    }
+
+    async fn claim_one(
+        &self,
+        project: &ProjectId,
+        id: &SendOutId,
+        now: Timestamp,
+        lease_for: Duration,
+    ) -> StoreResult<Option<Claim>> {
+        let (project, id) = (project.clone(), id.clone());
+        self.direct
+            .run(Commit::Durable, move |tx| {
+                let lease_until: Option<i64> = tx
+                    .prepare_cached(
+                        "SELECT lease_until FROM send_outs WHERE id = ?1 AND project_id = ?2",
+                    )?
+                    .query_row([id.as_str(), project.as_str()], |row| row.get(0))?;
+                if lease_until.is_some_and(|until| until > now.as_millis()) {
+                    return Ok(None);
+                }
+                let until = now.plus(lease_for);
+                let mut claims = load_claims(tx, &[id.as_str()], now, until)?;
+                lease(tx, &[id.as_str()], until)?;
+                Ok(claims.pop())
+            })
+            .await
+    }
+
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
+        if completions.is_empty() {
+            return Ok(());
+        }
+        // An outcome lost in a power cut only makes the send out be attempted again (at least
+        // once): relaxed.
+        self.direct
+            .run(Commit::Relaxed, move |tx| {
+                write_completions(tx, &completions)
+            })
+            .await
+    }
+
+    async fn release(&self, leases: &[Lease]) -> StoreResult<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let leases = leases.to_vec();
+        let now = Timestamp::now().as_millis();
+        // A release lost in a power cut leaves the lease to run out: relaxed.
+        self.direct
+            .run(Commit::Relaxed, move |tx| {
+                let mut release = tx.prepare_cached(
+                    "UPDATE send_outs SET lease_until = NULL, \
+                     next_attempt_at = MIN(next_attempt_at, ?2) WHERE id = ?1 AND lease_until = ?3",
+                )?;
+                for lease in &leases {
+                    release.execute(params![
+                        lease.send_out_id.as_str(),
+                        now,
+                        lease.until.as_millis()
+                    ])?;
+                }
+                Ok(())
+            })
+            .await?;
+        self.wake_workers();
+        Ok(())
+    }
 }
 
 /// The claims for the given send outs, as they are now (before the lease ending
@@ -87,83 +203,6 @@ fn lease(tx: &rusqlite::Connection, ids: &[&str], until: Timestamp) -> StoreResu
         update.execute(params![id, until.as_millis()])?;
     }
     Ok(())
-}
-
-pub(super) async fn claim_due(
-    store: &SqliteStore,
-    now: Timestamp,
-    limit: u32,
-    lease_for: Duration,
-) -> StoreResult<Vec<Claim>> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    let until = now.plus_millis(millis(lease_for));
-    // A lease lost in a power cut only lets the send out be claimed again: relaxed.
-    store
-        .direct
-        .run(Commit::Relaxed, move |tx| {
-            let due = tx
-                .prepare_cached(
-                    "SELECT id FROM send_outs \
-                     WHERE next_attempt_at <= ?1 AND status IN ('PENDING', 'RETRYING') \
-                     AND (lease_until IS NULL OR lease_until <= ?1) \
-                     ORDER BY next_attempt_at LIMIT ?2",
-                )?
-                .query_map(params![now.as_millis(), i64::from(limit)], |row| {
-                    row.get::<_, String>(0)
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            if due.is_empty() {
-                return Ok(Vec::new());
-            }
-            let due: Vec<&str> = due.iter().map(String::as_str).collect();
-            let claims = load_claims(tx, &due, now, until)?;
-            lease(tx, &due, until)?;
-            Ok(claims)
-        })
-        .await
-}
-
-pub(super) async fn claim_one(
-    store: &SqliteStore,
-    project: &ProjectId,
-    id: &SendOutId,
-    now: Timestamp,
-    lease_for: Duration,
-) -> StoreResult<Option<Claim>> {
-    let (project, id) = (project.clone(), id.clone());
-    store
-        .direct
-        .run(Commit::Durable, move |tx| {
-            let lease_until: Option<i64> = tx
-                .prepare_cached(
-                    "SELECT lease_until FROM send_outs WHERE id = ?1 AND project_id = ?2",
-                )?
-                .query_row([id.as_str(), project.as_str()], |row| row.get(0))?;
-            if lease_until.is_some_and(|until| until > now.as_millis()) {
-                return Ok(None);
-            }
-            let until = now.plus_millis(millis(lease_for));
-            let mut claims = load_claims(tx, &[id.as_str()], now, until)?;
-            lease(tx, &[id.as_str()], until)?;
-            Ok(claims.pop())
-        })
-        .await
-}
-
-pub(super) async fn complete(store: &SqliteStore, completions: Vec<Completion>) -> StoreResult<()> {
-    if completions.is_empty() {
-        return Ok(());
-    }
-    // An outcome lost in a power cut only makes the send out be attempted again (at least
-    // once): relaxed.
-    store
-        .direct
-        .run(Commit::Relaxed, move |tx| {
-            write_completions(tx, &completions)
-        })
-        .await
 }
 
 /// Writes each completion in order: its attempt (numbered from the send out's count before
@@ -245,88 +284,24 @@ fn disable_target(
              AND project_id = webhooks.project_id)",
     )?
     .execute(params![id, reason, at])?;
-    super::distributions::pause_for_send_out(tx, id, reason, at)
+    pause_for_send_out(tx, id, reason, at)
 }
 
-pub(super) async fn release(store: &SqliteStore, leases: &[Lease]) -> StoreResult<()> {
-    if leases.is_empty() {
-        return Ok(());
-    }
-    let leases = leases.to_vec();
-    let now = Timestamp::now().as_millis();
-    // A release lost in a power cut leaves the lease to run out: relaxed.
-    store
-        .direct
-        .run(Commit::Relaxed, move |tx| {
-            let mut release = tx.prepare_cached(
-                "UPDATE send_outs SET lease_until = NULL, \
-                 next_attempt_at = MIN(next_attempt_at, ?2) WHERE id = ?1 AND lease_until = ?3",
-            )?;
-            for lease in &leases {
-                release.execute(params![
-                    lease.send_out_id.as_str(),
-                    now,
-                    lease.until.as_millis()
-                ])?;
-            }
-            Ok(())
-        })
-        .await?;
-    store.wake_workers();
+/// Pauses the distribution a given-up send out was for, keeping the first reason if it is
+/// paused already. Only a live distribution is paused: a draft stays a draft.
+fn pause_for_send_out(
+    tx: &rusqlite::Connection,
+    send_out_id: &str,
+    reason: &str,
+    at: i64,
+) -> StoreResult<()> {
+    tx.prepare_cached(
+        "UPDATE distributions SET status = 'PAUSED', paused_reason = ?2, paused_at = ?3, \
+         updated_at = ?3 \
+         WHERE status = 'LIVE' AND id = (SELECT source_id FROM send_outs \
+             WHERE id = ?1 AND source_kind = 'distribution' AND status = 'FAILED' \
+             AND project_id = distributions.project_id)",
+    )?
+    .execute(params![send_out_id, reason, at])?;
     Ok(())
-}
-
-pub(super) async fn next_due_at(store: &SqliteStore) -> StoreResult<Option<Timestamp>> {
-    let next: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM send_outs WHERE next_attempt_at IS NOT NULL",
-    )
-    .fetch_one(&store.readers)
-    .await?;
-    Ok(next.map(Timestamp::from_millis))
-}
-
-/// Three counts over the due index (`next_attempt_at` is set exactly on open send outs, and
-/// a leased one is not due before its lease ends), read on a reader connection.
-pub(super) async fn queue_stats(store: &SqliteStore, now: Timestamp) -> StoreResult<QueueStats> {
-    let (open, due, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM send_outs WHERE next_attempt_at IS NOT NULL), \
-         (SELECT COUNT(*) FROM send_outs WHERE next_attempt_at <= ?1), \
-         (SELECT MIN(next_attempt_at) FROM send_outs WHERE next_attempt_at <= ?1)",
-    )
-    .bind(now.as_millis())
-    .fetch_one(&store.readers)
-    .await?;
-    Ok(QueueStats {
-        open: u64::try_from(open).unwrap_or(0),
-        due: u64::try_from(due).unwrap_or(0),
-        oldest_due_at: oldest.map(Timestamp::from_millis),
-    })
-}
-
-pub(super) async fn requeue_failed(
-    store: &SqliteStore,
-    project: &ProjectId,
-    source_id: &str,
-    since: Timestamp,
-    now: Timestamp,
-) -> StoreResult<u64> {
-    let mut tx = store.write().await?;
-    ensure_project(&mut *tx, project).await?;
-    // A send out leased for a manual retry right now becomes due when that lease ends.
-    let done = sqlx::query(
-        "UPDATE send_outs SET status = 'RETRYING', failure_reason = NULL, updated_at = ?4, \
-         next_attempt_at = MAX(?4, COALESCE(lease_until, ?4)) \
-         WHERE project_id = ?1 AND source_id = ?2 AND status = 'FAILED' AND created_at >= ?3",
-    )
-    .bind(project.as_str())
-    .bind(source_id)
-    .bind(since.as_millis())
-    .bind(now.as_millis())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    if done.rows_affected() > 0 {
-        store.wake_workers();
-    }
-    Ok(done.rows_affected())
 }

@@ -4,12 +4,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::ids::{EventId, GroupId, ProjectId};
 use sendout_core::time::Timestamp;
 use serde_json::value::RawValue;
 
 use super::direct::Commit;
 use super::*;
+use crate::model::*;
+use crate::prelude::*;
+use crate::NewProject;
 
 fn raw(json: &str) -> Box<RawValue> {
     RawValue::from_string(json.to_owned()).expect("valid JSON")
@@ -352,11 +356,11 @@ async fn fan_out_loads_only_the_live_distributions_triggered_by_the_batchs_types
     let types = ["customer.order.paid", "customer.segment.entered"];
     let mut expected = vec![paid.id.clone(), entered.id.clone()];
     expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    let loaded = distributions::live(&mut conn, &project.id, &types).await;
+    let loaded = crate::sql::live(&mut *conn, &project.id, &types).await;
     assert_eq!(ids(loaded.expect("loaded")), expected);
-    let loaded = distributions::live(&mut conn, &project.id, &["voucher.published"]).await;
+    let loaded = crate::sql::live(&mut *conn, &project.id, &["voucher.published"]).await;
     assert!(loaded.expect("loaded").is_empty());
-    let loaded = distributions::live(&mut conn, &project.id, &[]).await;
+    let loaded = crate::sql::live(&mut *conn, &project.id, &[]).await;
     assert!(loaded.expect("loaded").is_empty());
 }
 

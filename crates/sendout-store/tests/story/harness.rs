@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use sendout_core::ids::{EventId, GroupId, ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
+use sendout_store::prelude::*;
 use sendout_store::{
     Attempt, Claim, Completion, IngestOutcome, NewEvent, NewProject, Next, Project, SendOut,
     SendOutFilter, SendOutStatus, SourceKind, Store, Webhook, WebhookFields,

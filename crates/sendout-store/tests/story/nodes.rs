@@ -14,6 +14,7 @@ use sendout_core::time::Timestamp;
 use sendout_store::postgres::{
     PostgresOptions, PostgresStore, LISTENER_APPLICATION_NAME, WORK_CHANNEL,
 };
+use sendout_store::prelude::*;
 use sendout_store::Store;
 use sqlx::{Connection, PgConnection};
 

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use sendout_store::postgres::PostgresStore;
+use sendout_store::prelude::*;
 use sendout_store::sqlite::SqliteStore;
-use sendout_store::Store;
 use sqlx::{Connection, PgConnection, SqliteConnection};
 
 use crate::pg;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use sendout_core::ids::{ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
 use sendout_store::postgres::PostgresStore;
+use sendout_store::prelude::*;
 use sendout_store::sqlite::SqliteStore;
 use sendout_store::{SendOutFilter, Store};
 use serde::Deserialize;

@@ -134,7 +134,7 @@ async fn a_stop_with_the_database_gone_ends_and_leaves_the_unwritten_outcome_ope
     let store = PostgresStore::open_with(&proxied, options)
         .await
         .expect("the store opens");
-    sendout_store::Store::migrate(&store)
+    sendout_store::Lifecycle::migrate(&store)
         .await
         .expect("migrations apply");
     let server = app::start_with_store(config, Arc::new(store), true)

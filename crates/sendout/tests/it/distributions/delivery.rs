@@ -4,8 +4,9 @@
 use reqwest::Method;
 use sendout::delivery::{worker, Deliverer};
 use sendout_core::signature::verify_voucherify;
+use sendout_store::prelude::*;
 use sendout_store::sqlite::SqliteStore;
-use sendout_store::{SendOutFilter, SendOutStatus, Store};
+use sendout_store::{SendOutFilter, SendOutStatus};
 use serde_json::{json, Value};
 
 use crate::distributions::{

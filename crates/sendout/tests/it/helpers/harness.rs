@@ -14,6 +14,7 @@ use sendout::delivery::{worker, Deliverer};
 use sendout_core::ids::{EventId, GroupId};
 use sendout_core::retry::RetryPolicy;
 use sendout_core::time::Timestamp;
+use sendout_store::prelude::*;
 use sendout_store::sqlite::SqliteStore;
 use sendout_store::{
     Attempt, Completion, NewEvent, Project, SendOut, SendOutFilter, Store, Webhook, WebhookFields,
