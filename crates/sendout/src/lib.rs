@@ -13,4 +13,5 @@ pub mod dashboard;
 pub mod delivery;
 pub mod http;
 pub mod metrics;
+pub mod ops;
 pub mod telemetry;

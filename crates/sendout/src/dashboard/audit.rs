@@ -26,7 +26,8 @@ use crate::dashboard::session::Flash;
 use crate::dashboard::webhook_form::api_sentence;
 use crate::dashboard::Dash;
 use crate::http::auth::AppKey;
-use crate::http::error::{self as api, ApiError, Json};
+use crate::http::error::ApiError;
+use crate::http::extract::{self as api, Json};
 use crate::http::sendout_views::{SendOutDetail, SendOutView};
 use crate::http::sendouts::{self, BulkRetryRequest, SendOutQuery};
 

@@ -18,7 +18,7 @@ use crate::dashboard::webhook_form::{api_sentence, sentence};
 use crate::dashboard::Dash;
 use crate::http::distribution_preview;
 use crate::http::distribution_views::PreviewRequest;
-use crate::http::error::Json;
+use crate::http::extract::Json;
 
 /// One channel's output for Show output.
 #[derive(Debug, Serialize)]

@@ -29,7 +29,8 @@ use crate::dashboard::Dash;
 use crate::http::auth::AppKey;
 use crate::http::distribution_views::{DistributionRequest, DistributionView};
 use crate::http::distributions as api;
-use crate::http::error::{ApiError, Json, Path as ApiPath};
+use crate::http::error::ApiError;
+use crate::http::extract::{Json, Path as ApiPath};
 
 /// A distribution in the list.
 #[derive(Debug)]

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use sendout_store::StoreError;
 
 use crate::http::error::ApiError;
+use crate::ops::OpsError;
 
 /// Everything a dashboard handler can answer instead of its page.
 #[derive(Debug, thiserror::Error)]
@@ -27,11 +28,23 @@ pub enum DashError {
     /// Whatever the API code the dashboard shares answered.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// An operation refused or failed (a missing object is [`DashError::NotFound`]).
+    #[error(transparent)]
+    Ops(OpsError),
+}
+
+impl From<OpsError> for DashError {
+    fn from(error: OpsError) -> Self {
+        match error {
+            OpsError::NotFound { resource, id } => Self::NotFound(format!("{resource} {id}")),
+            other => Self::Ops(other),
+        }
+    }
 }
 
 impl From<StoreError> for DashError {
     fn from(error: StoreError) -> Self {
-        Self::Api(error.into())
+        OpsError::from(error).into()
     }
 }
 
@@ -43,6 +56,17 @@ impl DashError {
             Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Api(api) => api.status(),
+            Self::Ops(ops) => match ops {
+                OpsError::NotFound { .. } | OpsError::Store(StoreError::NotFound) => {
+                    StatusCode::NOT_FOUND
+                }
+                OpsError::Invalid(_) => StatusCode::BAD_REQUEST,
+                OpsError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                OpsError::Conflict { .. } | OpsError::Store(StoreError::Conflict(_)) => {
+                    StatusCode::CONFLICT
+                }
+                OpsError::Store(StoreError::Database(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 }

@@ -17,7 +17,6 @@ use sendout_store::hash_token;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::app::random_token;
 use crate::dashboard::auth::{
     cookie, is_https, local_path, read_cookie, same_secret, Posted, CSRF_FIELD, LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -25,6 +24,7 @@ use crate::dashboard::auth::{
 use crate::dashboard::error::DashError;
 use crate::dashboard::form::Form;
 use crate::dashboard::{Dash, BASE};
+use crate::ops::projects::random_token;
 
 /// Credentials longer than this are not ours; refused before any work.
 const MAX_CREDENTIAL_LEN: usize = 256;

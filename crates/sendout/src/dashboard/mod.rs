@@ -48,8 +48,8 @@ use axum::Router;
 use sendout_core::ids::GroupId;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::app::AppState;
 use crate::http::error::REQUEST_ID_HEADER;
+use crate::ops::AppState;
 use error::DashError;
 use session::Sessions;
 
@@ -138,7 +138,7 @@ async fn finish(mut request: Request, next: Next) -> Response {
 }
 
 /// The dashboard's routes with their own layers; merged next to the API by
-/// [`crate::http::router`].
+/// [`crate::app::router`].
 pub fn router(app: AppState) -> Router {
     let max_body = app.config.max_body_bytes;
     let dash = Dash {

@@ -18,8 +18,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sendout_core::input::CustomHeaders;
-use sendout_store::{Project, StoreError, Webhook};
+use sendout_store::{Project, Webhook};
 
 use crate::dashboard::auth::{Posted, Signed};
 use crate::dashboard::error::DashError;
@@ -29,9 +28,8 @@ use crate::dashboard::layout::{
 use crate::dashboard::session::Flash;
 use crate::dashboard::webhook_form::{api_sentence, picker, FieldErrors, PickerGroup, WebhookForm};
 use crate::dashboard::Dash;
-use crate::http::error::ApiError;
 use crate::http::test_webhook::{self, request_group, UrlTestRequest, UNSAVED_WEBHOOK_ID};
-use crate::http::webhooks::load_webhook;
+use crate::ops::{webhooks, OpsError};
 
 /// The add / edit page.
 #[derive(Debug, Template, WebTemplate)]
@@ -99,19 +97,7 @@ async fn page(
 }
 
 async fn existing(dash: &Dash, project: &Project, raw_id: &str) -> Result<Webhook, DashError> {
-    load_webhook(&dash.app, project, raw_id)
-        .await
-        .map_err(|e| match e {
-            ApiError::NotFound { .. } => DashError::NotFound(format!("webhook {raw_id}")),
-            other => other.into(),
-        })
-}
-
-fn not_found_as(error: StoreError, what: String) -> DashError {
-    match error {
-        StoreError::NotFound => DashError::NotFound(what),
-        other => other.into(),
-    }
+    Ok(webhooks::get(&dash.app, project, raw_id).await?)
 }
 
 /// `GET …/webhooks/new`.
@@ -153,32 +139,32 @@ async fn save(
         None => None,
     };
     let form = WebhookForm::from_form(&posted.form);
-    let fields = match form.validate() {
-        Ok(fields) => fields,
-        Err(errors) => {
+    let input = form.input();
+    let saved = match (form.custom_headers(), &current) {
+        (Err(_), _) => Err(webhooks::fields(input, None)
+            .err()
+            .unwrap_or(OpsError::Invalid(Vec::new()))),
+        (Ok(_), Some(current)) => {
+            webhooks::update(&dash.app, &project, current.id.as_str(), input).await
+        }
+        (Ok(_), None) => webhooks::create(&dash.app, &project, input).await,
+    };
+    let webhook = match saved {
+        Ok(webhook) => webhook,
+        Err(error) => {
+            let Some(errors) = form.errors(&error) else {
+                return Err(error.into());
+            };
             let mut page = page(&dash, &posted.signed, &project, current.as_ref(), form).await?;
             page.errors = errors;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let store = &dash.app.store;
-    let (webhook, verb) = match &current {
-        Some(current) => (
-            store
-                .update_webhook(&project.id, &current.id, fields)
-                .await
-                .map_err(|e| not_found_as(e, format!("webhook {}", current.id)))?,
-            "updated",
-        ),
-        None => (
-            store
-                .create_webhook(&project.id, fields)
-                .await
-                .map_err(|e| not_found_as(e, format!("project {}", project.id)))?,
-            "created",
-        ),
+    let verb = if current.is_some() {
+        "updated"
+    } else {
+        "created"
     };
-    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook {verb} in the dashboard");
     let flash = Flash::ok(format!("Webhook {} {verb}.", webhook.target_url));
     Ok(redirect_with(
         &dash,
@@ -234,7 +220,7 @@ async fn test(
             let request = UrlTestRequest {
                 target_url: url.as_str().to_owned(),
                 event_type: Some(form.test_event()),
-                headers: CustomHeaders::parse(custom.iter()).ok(),
+                headers: Some(custom),
             };
             // The edit form's test is that webhook's (its id in `source`, in the audit log
             // under it); only the add form's, before any webhook exists, is `wh_test`.
@@ -331,13 +317,7 @@ pub async fn delete(
     posted: Posted,
 ) -> Result<Response, DashError> {
     let project = load_project(&dash, &project_id).await?;
-    let webhook = existing(&dash, &project, &webhook_id).await?;
-    dash.app
-        .store
-        .delete_webhook(&project.id, &webhook.id)
-        .await
-        .map_err(|e| not_found_as(e, format!("webhook {webhook_id}")))?;
-    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook deleted in the dashboard");
+    let webhook = webhooks::delete(&dash.app, &project, &webhook_id).await?;
     let flash = Flash::ok(format!(
         "Webhook {} deleted. Its send outs stay in the audit log.",
         webhook.target_url

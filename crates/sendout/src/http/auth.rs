@@ -13,8 +13,8 @@ use axum::http::request::Parts;
 use sendout_store::{hash_token, Project};
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::ops::AppState;
 
 /// The management key's id header.
 pub const MANAGEMENT_ID: &str = "x-management-id";

@@ -29,8 +29,9 @@ use crate::delivery::USER_AGENT;
 use crate::http::auth::AppKey;
 use crate::http::distribution_views::{PreviewRequest, PreviewView};
 use crate::http::distributions::api_error;
-use crate::http::error::{ApiError, ErrorBody, Json};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::events::minify;
+use crate::http::extract::Json;
 
 /// The body of every placeholder id: a ULID of zeros.
 const ZEROS: &str = "00000000000000000000000000";

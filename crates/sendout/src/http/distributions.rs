@@ -27,11 +27,12 @@ use sendout_core::distribution::{
 use sendout_core::ids::DistributionId;
 use sendout_store::{Distribution, Project};
 
-use crate::app::AppState;
 use crate::http::auth::AppKey;
 use crate::http::distribution_views::{DistributionList, DistributionRequest, DistributionView};
-use crate::http::error::{ApiError, ErrorBody, Json, Path};
-use crate::http::management::not_found_as;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Json, Path};
+use crate::ops::not_found_as;
+use crate::ops::AppState;
 
 /// A rule of the core as an API error: 400 for a malformed value, 422 for a semantic one.
 pub fn api_error(error: DistributionError) -> ApiError {
@@ -91,7 +92,7 @@ async fn load(state: &AppState, project: &Project, raw_id: &str) -> Result<Distr
         .store
         .get_distribution(&project.id, &id)
         .await
-        .map_err(|e| not_found_as(e, "distribution", raw_id))
+        .map_err(|e| not_found_as(e, "distribution", raw_id).into())
 }
 
 fn parse_id(raw_id: &str) -> Result<DistributionId, ApiError> {

@@ -27,9 +27,10 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::http::auth::AppKey;
-use crate::http::error::{ApiError, ErrorBody, Json, REQUEST_ID_HEADER};
+use crate::http::error::{ApiError, ErrorBody, REQUEST_ID_HEADER};
+use crate::http::extract::Json;
+use crate::ops::AppState;
 
 mod json_text;
 use json_text::Unreadable;

@@ -22,6 +22,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod management;
+pub mod media;
 pub mod metrics;
 pub mod openapi;
 pub mod sendout_views;
@@ -43,7 +44,7 @@ use tower_http::request_id::{MakeRequestId, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::app::AppState;
+use crate::ops::AppState;
 use error::REQUEST_ID_HEADER;
 
 /// Makes request ids in Voucherify's `v-…` form, usable as an event's `group_id`.
@@ -148,7 +149,6 @@ fn distribution_routes() -> Router<AppState> {
 
 /// The whole API with its layers: request id, request log, error shaping, body limit.
 pub fn router(state: AppState) -> Router {
-    let dashboard_state = state.clone();
     let max_body = state.config.max_body_bytes;
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {
@@ -190,6 +190,4 @@ pub fn router(state: AppState) -> Router {
                 .layer(RequestBodyLimitLayer::new(max_body))
                 .layer(DefaultBodyLimit::max(max_body)),
         )
-        // Outside the API's layers: the dashboard answers HTML, with its own (see its docs).
-        .merge(crate::dashboard::router(dashboard_state))
 }

@@ -26,10 +26,11 @@ use sendout_store::{Claim, Completion, Project, SendOutFilter, SendOutStatus, St
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::http::auth::AppKey;
-use crate::http::error::{ApiError, ErrorBody, Json, Path, Query};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::sendout_views::{AttemptView, SendOutDetail, SendOutList, SendOutView};
+use crate::ops::AppState;
 
 /// The default and largest page sizes.
 const DEFAULT_LIMIT: u32 = 10;

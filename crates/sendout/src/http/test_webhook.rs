@@ -26,12 +26,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::http::auth::ManagementKey;
-use crate::http::error::{ApiError, ErrorBody, Json, Path, REQUEST_ID_HEADER};
+use crate::http::error::{ApiError, ErrorBody, REQUEST_ID_HEADER};
 use crate::http::events::known_type;
-use crate::http::management::load_project;
-use crate::http::webhooks::{load_webhook, target_url};
+use crate::http::extract::{Json, Path};
+use crate::ops::AppState;
+use crate::ops::{projects, webhooks};
 
 /// The `source.id` of a test made before its webhook exists.
 pub const UNSAVED_WEBHOOK_ID: &str = "wh_test";
@@ -256,7 +256,7 @@ pub async fn test_url(
     headers: HeaderMap,
     Json(request): Json<UrlTestRequest>,
 ) -> Result<axum::Json<TestResult>, ApiError> {
-    let project = load_project(&state, &project_id).await?;
+    let project = projects::get(&state, &project_id).await?;
     let group_id = request_group(&headers);
     let result = test_url_as(&state, &project, UNSAVED_WEBHOOK_ID, request, group_id).await?;
     Ok(axum::Json(result))
@@ -272,7 +272,8 @@ pub async fn test_url_as(
     request: UrlTestRequest,
     group_id: GroupId,
 ) -> Result<TestResult, ApiError> {
-    let url = target_url("target_url", &request.target_url)?;
+    let url = webhooks::target_url("target_url", &request.target_url)
+        .map_err(|e| ApiError::InvalidPayload(e.to_string()))?;
     let test = Test {
         project,
         source_id: source_id.to_owned(),
@@ -318,8 +319,8 @@ pub async fn test_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<TestResult>, ApiError> {
-    let project = load_project(&state, &project_id).await?;
-    let webhook = load_webhook(&state, &project, &webhook_id).await?;
+    let project = projects::get(&state, &project_id).await?;
+    let webhook = webhooks::get(&state, &project, &webhook_id).await?;
     let request: WebhookTestRequest = optional_json(&headers, &body)?;
     let type_name = request.event_type.unwrap_or_else(|| {
         webhook
