@@ -222,6 +222,16 @@ pub fn api_sentence(error: &ApiError, field: &str) -> String {
     sentence(&text)
 }
 
+/// What an operation refused, as a sentence: the first field error's message (without its
+/// path when it is about `field`), or the refusal itself.
+pub fn refusal(error: &OpsError, field: &str) -> String {
+    match error.field_errors().first() {
+        Some(first) if first.path.to_string() == field => sentence(&first.message),
+        Some(first) => sentence(&first.to_string()),
+        None => sentence(&error.to_string()),
+    }
+}
+
 /// A group of the event picker.
 #[derive(Debug, Clone)]
 pub struct PickerGroup {

@@ -11,6 +11,7 @@
 //!   the first, the dashboard shows each next to its field.
 
 pub mod projects;
+pub mod sendouts;
 pub mod text;
 pub mod webhooks;
 
