@@ -65,7 +65,9 @@ impl DashError {
                 OpsError::Conflict { .. } | OpsError::Store(StoreError::Conflict(_)) => {
                     StatusCode::CONFLICT
                 }
-                OpsError::Store(StoreError::Database(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+                OpsError::Store(StoreError::Database(_)) | OpsError::Internal(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
             },
         }
     }

@@ -210,6 +210,7 @@ impl From<OpsError> for ApiError {
             },
             OpsError::Conflict { key, details } => Self::Conflict { key, details },
             OpsError::Store(error) => error.into(),
+            OpsError::Internal(cause) => Self::Internal(cause),
         }
     }
 }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use sendout_core::catalog::{catalog, EventType};
-use sendout_core::envelope;
+use sendout_core::envelope::{self, minify};
 use sendout_core::ids::{EventId, GroupId};
 use sendout_core::time::Timestamp;
 use sendout_store::{NewEvent, Project};
@@ -126,30 +126,6 @@ pub struct EventAcceptedList {
     pub data_ref: &'static str,
     pub data: Vec<EventAccepted>,
     pub total: usize,
-}
-
-/// Removes insignificant whitespace from valid JSON text, leaving everything else as is.
-pub fn minify(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for c in json.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn compact_raw(raw: &RawValue) -> Result<Box<RawValue>, ApiError> {
@@ -446,18 +422,4 @@ pub async fn ingest(
         IngestAnswer::One(one)
     };
     Ok((StatusCode::ACCEPTED, axum::Json(answer)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn minify_keeps_strings_and_numbers_exactly() {
-        let text = "{ \"a b\" : [ 1.10 , 2e3 ] ,\n\t\"c\\\" d\": \"x  y\\\\\" , \"e\": {} }";
-        assert_eq!(
-            minify(text),
-            r#"{"a b":[1.10,2e3],"c\" d":"x  y\\","e":{}}"#
-        );
-    }
 }

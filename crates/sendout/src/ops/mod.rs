@@ -10,6 +10,8 @@
 //!   [`FieldError`]s with structured paths, in the order the input is checked: the API shows
 //!   the first, the dashboard shows each next to its field.
 
+pub mod distributions;
+pub mod preview;
 pub mod projects;
 pub mod sendouts;
 pub mod text;
@@ -56,6 +58,9 @@ pub enum OpsError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A bug: logged where it is answered, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 fn first(errors: &[FieldError]) -> String {
