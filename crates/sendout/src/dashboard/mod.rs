@@ -48,8 +48,8 @@ use axum::Router;
 use sendout_core::ids::GroupId;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::http::error::REQUEST_ID_HEADER;
 use crate::ops::AppState;
+use crate::telemetry::REQUEST_ID_HEADER;
 use error::DashError;
 use session::Sessions;
 

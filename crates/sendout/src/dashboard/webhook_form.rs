@@ -13,7 +13,7 @@ use sendout_core::input::{CustomHeaders, TargetUrl};
 use sendout_store::{Webhook, WebhookFields};
 
 use crate::dashboard::form::Form;
-use crate::http::error::ApiError;
+use crate::ops::test_send::DEFAULT_TEST_TYPE;
 use crate::ops::webhooks::{self, WebhookInput};
 use crate::ops::OpsError;
 
@@ -191,7 +191,7 @@ impl WebhookForm {
             .first()
             .filter(|_| !self.all_events)
             .cloned()
-            .unwrap_or_else(|| crate::http::test_webhook::DEFAULT_TEST_TYPE.to_owned())
+            .unwrap_or_else(|| DEFAULT_TEST_TYPE.to_owned())
     }
 }
 
@@ -206,20 +206,6 @@ pub fn sentence(text: &str) -> String {
         out.push('.');
     }
     out
-}
-
-/// The message of an API error about `field`, without the API's prefixes.
-pub fn api_sentence(error: &ApiError, field: &str) -> String {
-    let text = match error {
-        ApiError::InvalidPayload(t) | ApiError::InvalidQuery(t) => t.clone(),
-        ApiError::Unprocessable { details, .. } => details.clone(),
-        other => other.to_string(),
-    };
-    let text = text
-        .strip_prefix(&format!("{field}: "))
-        .unwrap_or(&text)
-        .to_owned();
-    sentence(&text)
 }
 
 /// What an operation refused, as a sentence: the first field error's message (without its

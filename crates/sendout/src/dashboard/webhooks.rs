@@ -7,7 +7,7 @@
 //! - a form with errors is shown again (422) with everything entered and each error next to
 //!   its field; nothing is stored;
 //! - Send test webhook sends what the form holds now (URL and headers as typed, the first
-//!   ticked event's example) through the API's own test code, and shows the outcome on the
+//!   ticked event's example) through the test send the API makes too ([`test_send`]), and shows the outcome on the
 //!   form without saving it; the test is in the audit log like the API's, under the edited
 //!   webhook's id (`wh_test` only on the add form, when no webhook exists yet);
 //! - updating replaces every field the form has, so re-enabling a disabled webhook is ticking
@@ -26,10 +26,11 @@ use crate::dashboard::layout::{
     load_project, project_path, redirect_with, show_time, Chrome, Section,
 };
 use crate::dashboard::session::Flash;
-use crate::dashboard::webhook_form::{api_sentence, picker, FieldErrors, PickerGroup, WebhookForm};
+use crate::dashboard::webhook_form::{picker, refusal, FieldErrors, PickerGroup, WebhookForm};
 use crate::dashboard::Dash;
-use crate::http::test_webhook::{self, request_group, UrlTestRequest, UNSAVED_WEBHOOK_ID};
+use crate::ops::test_send::{self, request_group, Tested, UrlTest, UNSAVED_WEBHOOK_ID};
 use crate::ops::{webhooks, OpsError};
+use crate::telemetry::REQUEST_ID_HEADER;
 
 /// The add / edit page.
 #[derive(Debug, Template, WebTemplate)]
@@ -217,7 +218,7 @@ async fn test(
             None
         }
         Ok((url, custom)) => {
-            let request = UrlTestRequest {
+            let input = UrlTest {
                 target_url: url.as_str().to_owned(),
                 event_type: Some(form.test_event()),
                 headers: Some(custom),
@@ -227,20 +228,22 @@ async fn test(
             let source_id = current
                 .as_ref()
                 .map_or(UNSAVED_WEBHOOK_ID.to_owned(), |w| w.id.to_string());
-            let result = test_webhook::test_url_as(
+            let request_id = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok());
+            let result = test_send::test_url(
                 &dash.app,
                 &project,
                 &source_id,
-                request,
-                request_group(&headers),
+                input,
+                request_group(request_id),
             )
             .await;
             match result {
                 Ok(result) => Some(outcome(&project, result)),
-                Err(e) => {
-                    errors.events = Some(api_sentence(&e, "event_type"));
+                Err(e) if !e.field_errors().is_empty() => {
+                    errors.events = Some(refusal(&e, "event_type"));
                     None
                 }
+                Err(e) => return Err(e.into()),
             }
         }
     };
@@ -255,7 +258,7 @@ async fn test(
     Ok((status, page).into_response())
 }
 
-fn outcome(project: &Project, result: test_webhook::TestResult) -> TestOutcome {
+fn outcome(project: &Project, result: Tested) -> TestOutcome {
     let timing = result
         .duration_ms
         .map(|ms| format!(" in {ms} ms"))
@@ -277,7 +280,11 @@ fn outcome(project: &Project, result: test_webhook::TestResult) -> TestOutcome {
                 result.event_type
             )
         }
-        _ => format!("Test webhook {}: {}.", result.event_type, result.status),
+        _ => format!(
+            "Test webhook {}: {}.",
+            result.event_type,
+            result.status().as_str()
+        ),
     };
     TestOutcome {
         succeeded: result.succeeded,

@@ -18,9 +18,7 @@ use utoipa::ToSchema;
 
 use crate::http::media::is_json_content_type;
 use crate::ops::OpsError;
-
-/// The header that carries the request id (`v-…`) on every response.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+use crate::telemetry::REQUEST_ID_HEADER;
 
 /// Everything a handler can answer instead of success.
 #[derive(Debug, thiserror::Error)]

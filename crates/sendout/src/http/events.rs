@@ -17,7 +17,6 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use sendout_core::catalog::{catalog, EventType};
 use sendout_core::envelope::{self, minify};
 use sendout_core::ids::{EventId, GroupId};
 use sendout_core::time::Timestamp;
@@ -28,9 +27,11 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::http::auth::AppKey;
-use crate::http::error::{ApiError, ErrorBody, REQUEST_ID_HEADER};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
+use crate::ops::test_send::known_type;
 use crate::ops::AppState;
+use crate::telemetry::REQUEST_ID_HEADER;
 
 mod json_text;
 use json_text::Unreadable;
@@ -242,17 +243,6 @@ fn parse_event(raw: &RawValue, at: &str, context: &Context<'_>) -> Result<NewEve
         group_id,
         event_source,
         created_at,
-    })
-}
-
-/// The catalog entry of `name` (accepting the documented misspellings), or a 422 naming it.
-pub fn known_type(name: &str, field: &str) -> Result<&'static EventType, ApiError> {
-    catalog().get(name).ok_or_else(|| ApiError::Unprocessable {
-        key: "unknown_event_type",
-        details: format!(
-            "{field}: `{}` is not a known event type; GET /v1/event-types lists them all",
-            name.chars().take(128).collect::<String>()
-        ),
     })
 }
 

@@ -45,7 +45,7 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::ops::AppState;
-use error::REQUEST_ID_HEADER;
+use crate::telemetry::REQUEST_ID_HEADER;
 
 /// Makes request ids in Voucherify's `v-…` form, usable as an event's `group_id`.
 #[derive(Debug, Clone, Copy, Default)]

@@ -14,6 +14,7 @@ pub mod distributions;
 pub mod preview;
 pub mod projects;
 pub mod sendouts;
+pub mod test_send;
 pub mod text;
 pub mod webhooks;
 

@@ -6,7 +6,7 @@ use sendout_store::{Attempt, SendOut, Webhook};
 use crate::dashboard::audit::ListQuery;
 use crate::dashboard::chart::{Period, PERIODS};
 use crate::dashboard::layout::show_time;
-use crate::http::test_webhook::UNSAVED_WEBHOOK_ID;
+use crate::ops::test_send::UNSAVED_WEBHOOK_ID;
 
 /// One option of a `<select>`.
 #[derive(Debug, Clone)]
