@@ -54,7 +54,7 @@ impl Chrome {
         section: Section,
         title: impl Into<String>,
     ) -> Result<Self, DashError> {
-        let projects = dash.app.store.list_projects().await?;
+        let projects = projects::list(&dash.app).await?;
         let current = project.map(|p| p.id.to_string()).unwrap_or_default();
         Ok(Self {
             title: title.into(),

@@ -20,7 +20,7 @@ use crate::dashboard::layout::{
 };
 use crate::dashboard::session::Flash;
 use crate::dashboard::Dash;
-use crate::ops::projects;
+use crate::ops::{projects, sendouts, webhooks};
 
 /// How many event names a webhook row shows before "and N more".
 const EVENTS_SHOWN: usize = 3;
@@ -202,9 +202,8 @@ pub async fn settings(
     Path(project_id): Path<String>,
 ) -> Result<Response, DashError> {
     let project = load_project(&dash, &project_id).await?;
-    let store = &dash.app.store;
-    let webhooks = store.list_webhooks(&project.id).await?;
-    let last = store.last_status_by_source(&project.id).await?;
+    let webhooks = webhooks::list(&dash.app, &project).await?;
+    let last = sendouts::last_status_by_source(&dash.app, &project).await?;
     let rows = webhooks
         .into_iter()
         .map(|w| {

@@ -11,6 +11,7 @@
 //!   the first, the dashboard shows each next to its field.
 
 pub mod distributions;
+pub mod keys;
 pub mod preview;
 pub mod projects;
 pub mod sendouts;

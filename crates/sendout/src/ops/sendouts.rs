@@ -183,6 +183,14 @@ pub async fn get(
         .map_err(|e| not_found_as(e, "webhook_sendout", raw_id))
 }
 
+/// The status of the newest send out of each of the project's sources (by source id).
+pub async fn last_status_by_source(
+    state: &AppState,
+    project: &Project,
+) -> Result<Vec<(String, SendOutStatus)>, OpsError> {
+    Ok(state.store.last_status_by_source(&project.id).await?)
+}
+
 /// Makes one attempt of a claimed send out now and records it. Returns what was recorded.
 pub async fn attempt_now(state: &AppState, claim: &Claim) -> Result<Completion, OpsError> {
     let completion = state.deliverer.attempt_manual(claim).await;
