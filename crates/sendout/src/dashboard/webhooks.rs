@@ -259,11 +259,16 @@ async fn test(
 }
 
 fn outcome(project: &Project, result: Tested) -> TestOutcome {
-    let timing = result
-        .duration_ms
-        .map(|ms| format!(" in {ms} ms"))
+    let attempt = result.attempt.as_ref();
+    let timing = attempt
+        .map(|a| format!(" in {} ms", a.duration_ms))
         .unwrap_or_default();
-    let summary = match (result.succeeded, result.response_status, &result.error) {
+    let error = result.error();
+    let summary = match (
+        result.succeeded,
+        attempt.and_then(|a| a.response_status),
+        &error,
+    ) {
         (true, Some(status), _) => {
             format!(
                 "Test webhook {} delivered: the receiver answered {status}{timing}.",
@@ -289,7 +294,9 @@ fn outcome(project: &Project, result: Tested) -> TestOutcome {
     TestOutcome {
         succeeded: result.succeeded,
         summary,
-        response_body: result.response_body.filter(|b| !b.is_empty()),
+        response_body: attempt
+            .and_then(|a| a.response_body.clone())
+            .filter(|b| !b.is_empty()),
         audit_path: project_path(
             project.id.as_str(),
             &format!("/audit-log/{}", result.send_out_id),

@@ -71,12 +71,12 @@ impl From<Tested> for TestResult {
             send_out_id: tested.send_out_id.to_string(),
             status: tested.status().as_str(),
             succeeded: tested.succeeded,
+            error: tested.error(),
+            response_status: tested.attempt.as_ref().and_then(|a| a.response_status),
+            duration_ms: tested.attempt.as_ref().map(|a| a.duration_ms),
+            response_body: tested.attempt.and_then(|a| a.response_body),
             event_type: tested.event_type,
             target_url: tested.target_url,
-            response_status: tested.response_status,
-            duration_ms: tested.duration_ms,
-            response_body: tested.response_body,
-            error: tested.error,
         }
     }
 }

@@ -54,24 +54,19 @@ pub fn redact(headers: &BTreeMap<String, String>) -> BTreeMap<String, String> {
 }
 
 /// The filters and paging of the audit log as given, unchecked; each error names its
-/// parameter.
+/// parameter. `status` is any case; `event_type` matches the envelope's or the causing
+/// event's; the times are ISO 8601 (after inclusive, before exclusive); `is_test` is `true`
+/// or `false`; `limit` 1–100 (default 10); the cursor is the last id of the previous page.
 #[derive(Debug, Clone, Default)]
 pub struct ListInput {
-    /// `PENDING`, `RETRYING`, `SUCCEEDED` or `FAILED` (any case).
     pub status: Option<String>,
     pub source_id: Option<String>,
-    /// An event type (the envelope's or the causing event's).
     pub event_type: Option<String>,
     pub target_url: Option<String>,
-    /// ISO 8601, inclusive.
     pub created_after: Option<String>,
-    /// ISO 8601, exclusive.
     pub created_before: Option<String>,
-    /// `true` or `false`.
     pub is_test: Option<String>,
-    /// 1–100, default 10.
     pub limit: Option<String>,
-    /// The last id of the previous page.
     pub starting_after_id: Option<String>,
 }
 

@@ -16,7 +16,7 @@ use sendout_core::field::FieldError;
 use sendout_core::ids::{EventId, GroupId, SendOutId};
 use sendout_core::input::CustomHeaders;
 use sendout_core::time::Timestamp;
-use sendout_store::{Next, Project, SendOut, SendOutStatus, SourceKind, Webhook};
+use sendout_store::{Attempt, Next, Project, SendOut, SendOutStatus, SourceKind, Webhook};
 use serde_json::json;
 
 use crate::ops::{webhooks, AppState, OpsError};
@@ -48,13 +48,12 @@ pub fn request_group(request_id: Option<&str>) -> GroupId {
         .unwrap_or_default()
 }
 
-/// A test of a URL that is not (yet) a webhook, unchecked.
+/// A test of a URL that is not (yet) a webhook, unchecked: the URL, the type whose example
+/// is sent ([`DEFAULT_TEST_TYPE`] when absent) and the custom headers sent along.
 #[derive(Debug, Clone, Default)]
 pub struct UrlTest {
     pub target_url: String,
-    /// The event type whose example is sent; [`DEFAULT_TEST_TYPE`] when absent.
     pub event_type: Option<String>,
-    /// Custom headers to send along.
     pub headers: Option<CustomHeaders>,
 }
 
@@ -66,15 +65,21 @@ pub struct Tested {
     pub succeeded: bool,
     pub event_type: String,
     pub target_url: String,
-    pub response_status: Option<u16>,
-    pub duration_ms: Option<u64>,
-    /// At most 4 KiB of the receiver's answer.
-    pub response_body: Option<String>,
-    /// Why it failed, when it did.
-    pub error: Option<String>,
+    /// The one attempt, if one was made.
+    pub attempt: Option<Attempt>,
+    /// Why the test failed, when it did and the attempt does not say.
+    pub failure: Option<String>,
 }
 
 impl Tested {
+    /// Why it failed: the attempt's error, or the failure's reason.
+    pub fn error(&self) -> Option<String> {
+        self.attempt
+            .as_ref()
+            .and_then(|a| a.error.clone())
+            .or_else(|| self.failure.clone())
+    }
+
     /// Where the test ended: `Succeeded` or `Failed` (it is tried once).
     pub fn status(&self) -> SendOutStatus {
         if self.succeeded {
@@ -150,7 +155,6 @@ async fn run(state: &AppState, test: Test<'_>) -> Result<Tested, OpsError> {
     let completion = attempt_recorded(state, completion).await?;
     tracing::info!(project.id = %test.project.id, sendout.id = %id, "test webhook sent");
 
-    let attempt = completion.attempt.as_ref();
     let succeeded = completion.next == Next::Succeeded;
     let failure = match &completion.next {
         Next::Failed { reason, .. } => Some(reason.clone()),
@@ -161,15 +165,13 @@ async fn run(state: &AppState, test: Test<'_>) -> Result<Tested, OpsError> {
         succeeded,
         event_type: name.to_owned(),
         target_url: test.target_url,
-        response_status: attempt.and_then(|a| a.response_status),
-        duration_ms: attempt.map(|a| a.duration_ms),
-        response_body: attempt.and_then(|a| a.response_body.clone()),
-        error: attempt.and_then(|a| a.error.clone()).or(failure),
+        attempt: completion.attempt,
+        failure,
     })
 }
 
 /// A test is tried once: a failure ends it (no retry) and never disables the webhook.
-fn once_only(next: Next, attempt: Option<&sendout_store::Attempt>) -> Next {
+fn once_only(next: Next, attempt: Option<&Attempt>) -> Next {
     match next {
         Next::Succeeded => Next::Succeeded,
         Next::Failed { reason, .. } => Next::Failed {
