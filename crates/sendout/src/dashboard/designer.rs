@@ -1,8 +1,8 @@
-//! The payload designer's **Show output**: [`preview`] renders every channel of the form as
-//! it would be sent now, for the trigger's catalog example, through the preview the API
-//! serves too ([`crate::ops::preview`], so the bytes are the ones fan-out makes), or says
-//! where on the form the error is ([`place_of`]): the trigger, the condition, or a channel's
-//! template, attributes, URL, event name or headers.
+//! The payload designer's **Show output**: [`preview`](fn@preview) renders every channel of
+//! the form as it would be sent now, for the trigger's catalog example, through the preview
+//! the API serves too ([`crate::ops::preview`], so the bytes are the ones fan-out makes), or
+//! says where on the form the error is ([`place_of`]): the trigger, the condition, or a
+//! channel's template, attributes, URL, event name or headers.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};

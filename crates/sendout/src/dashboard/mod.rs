@@ -12,10 +12,11 @@
 //!   and the payload designer with its live Show output.
 //!
 //! Invariants:
-//! - the dashboard validates and acts through the same code as the API: the `sendout_core`
-//!   input types and the API's own handler functions (audit log, retry, bulk retry, test
-//!   webhook, distributions and their preview), so both surfaces accept, refuse and behave
-//!   alike;
+//! - the dashboard validates and acts through the same operations as the API
+//!   ([`crate::ops`]: projects, keys, webhooks, the audit log, retry, bulk retry, the test
+//!   send, distributions and their preview), so both surfaces accept, refuse and behave
+//!   alike; it renders from store records and places each refused field's error
+//!   ([`sendout_core::field::FieldError`]) by its path; it imports nothing from the API;
 //! - it is merged outside the API's layers (whose error shaping answers JSON) and has its
 //!   own: HTML error pages, an `x-request-id` on every answer, a request log without query
 //!   strings or bodies, a body limit, and headers that keep pages out of frames and caches

@@ -1,6 +1,8 @@
 //! The HTTP API: the Voucherify-compatible management API, the project API, the OpenAPI
-//! document and health. Handlers parse input into core types, call the store, and shape the
-//! answer; they hold no SQL and no delivery logic.
+//! document and health. Handlers parse input into ops' typed inputs, call one operation of
+//! [`crate::ops`] (ingest, health and metrics call the store themselves), and shape the answer
+//! or map the [`crate::ops::OpsError`] to [`error::ApiError`]; they hold no SQL, no business
+//! rule and no delivery logic. Nothing here knows the dashboard.
 //!
 //! - [`management`] and [`webhooks`], [`test_webhook`]: `/management/v1/…`, management key;
 //! - [`events`], [`event_types`], [`sendouts`] (shown as [`sendout_views`]) and
