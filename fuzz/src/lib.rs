@@ -179,7 +179,8 @@ pub fn management_body(bytes: &[u8]) {
     use sendout::http::management::{ProjectCreate, ProjectUpdateRequest};
     use sendout::http::sendouts::BulkRetryRequest;
     use sendout::http::test_webhook::{UrlTestRequest, WebhookTestRequest};
-    use sendout::http::webhooks::{fields, WebhookRequest};
+    use sendout::http::webhooks::WebhookRequest;
+    use sendout::ops::webhooks::fields;
 
     let Some((kind, json)) = bytes.split_first() else {
         return;
@@ -189,18 +190,18 @@ pub fn management_body(bytes: &[u8]) {
             let Ok(request) = serde_json::from_slice::<WebhookRequest>(json) else {
                 return;
             };
-            match fields(request, None) {
+            match fields(request.into(), None) {
                 Ok(fields) => {
                     assert!(sendout_core::input::TargetUrl::parse(&fields.target_url).is_ok());
                     assert!(fields.headers.len() <= 20);
                     assert!(!fields.events.is_empty());
                 }
-                Err(error) => assert!(error.status().is_client_error(), "{error}"),
+                Err(error) => assert!(!error.field_errors().is_empty(), "{error}"),
             }
         }
         1 => {
             if let Ok(request) = serde_json::from_slice::<ProjectCreate>(json) {
-                let _ = sendout::http::management::text_field("name", &request.name, 200);
+                let _ = sendout::ops::text::text_field("name", &request.name, 200);
             }
         }
         2 => {

@@ -135,6 +135,30 @@ pub fn raw_body(value: &RawValue) -> String {
     value.get().to_owned()
 }
 
+/// Removes insignificant whitespace from valid JSON text, leaving everything else as is.
+pub fn minify(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Serializes a JSON value once, compactly and with its key order kept, for embedding into
 /// any number of envelopes.
 pub fn compact(value: &serde_json::Value) -> Box<RawValue> {
@@ -146,6 +170,15 @@ pub fn compact(value: &serde_json::Value) -> Box<RawValue> {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+
+    #[test]
+    fn minify_keeps_strings_and_numbers_exactly() {
+        let text = "{ \"a b\" : [ 1.10 , 2e3 ] ,\n\t\"c\\\" d\": \"x  y\\\\\" , \"e\": {} }";
+        assert_eq!(
+            minify(text),
+            r#"{"a b":[1.10,2e3],"c\" d":"x  y\\","e":{}}"#
+        );
+    }
 
     fn parse(text: &str) -> Value {
         serde_json::from_str(text).expect("the envelope is JSON")

@@ -6,6 +6,7 @@
 //! - [`distribution`]: distributions' rules (trigger, action, condition, channels) and the
 //!   body of a channel's send out;
 //! - [`envelope`]: the exact body a receiver gets;
+//! - [`field`]: where in an input a value was refused ([`field::FieldError`]);
 //! - [`signature`]: Voucherify and Standard Webhooks signatures and their verifiers;
 //! - [`retry`]: when the next attempt of a failed send out happens;
 //! - [`template`]: the payload designer of distribution channels (full, attributes, custom
@@ -17,6 +18,7 @@
 pub mod catalog;
 pub mod distribution;
 pub mod envelope;
+pub mod field;
 pub mod ids;
 pub mod input;
 pub mod retry;

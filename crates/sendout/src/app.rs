@@ -7,29 +7,20 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use rand::distributions::Alphanumeric;
-use rand::Rng;
-use sendout_core::ids::ProjectId;
+use axum::Router;
 use sendout_core::time::Timestamp;
 use sendout_store::postgres::{PostgresOptions, PostgresStore};
 use sendout_store::sqlite::SqliteStore;
-use sendout_store::{hash_token, FirstStartRecords, NewProject, Project, Store, StoreError};
+use sendout_store::{hash_token, FirstStartRecords, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Database, Secret};
 use crate::delivery::{worker, Deliverer};
-
-/// What every handler and worker shares.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub config: Arc<Config>,
-    pub deliverer: Arc<Deliverer>,
-    /// `Some` when this process runs workers: true while they run.
-    pub workers_alive: Option<Arc<AtomicBool>>,
-}
+pub use crate::ops::projects::{create_project, NewProjectKeys};
+use crate::ops::projects::{new_project, random_token};
+pub use crate::ops::AppState;
 
 /// Why sendout could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,71 +63,6 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     };
     store.migrate().await?;
     Ok(store)
-}
-
-/// A random token of `len` letters and digits.
-pub fn random_token(len: usize) -> String {
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
-
-/// A project's freshly made credentials, shown once.
-#[derive(Debug, Clone)]
-pub struct NewProjectKeys {
-    pub project: Project,
-    pub app_token: Secret,
-}
-
-/// Creates a project with fresh keys and signing secret.
-pub async fn create_project(
-    store: &dyn Store,
-    name: String,
-    description: Option<String>,
-    timezone: String,
-) -> Result<NewProjectKeys, StoreError> {
-    let (new, app_token) = new_project(name, description, timezone);
-    let project = store.create_project(new).await?;
-    Ok(NewProjectKeys {
-        project,
-        app_token: Secret::new(app_token),
-    })
-}
-
-/// A project with fresh keys and signing secret, not yet stored, and its app token.
-fn new_project(
-    name: String,
-    description: Option<String>,
-    timezone: String,
-) -> (NewProject, String) {
-    let app_token = random_token(40);
-    let new = NewProject {
-        id: ProjectId::new(),
-        name,
-        description,
-        timezone,
-        webhook_version: "v2024-01-01".into(),
-        webhook_token: random_token(40),
-        app_id: uuid_like(),
-        app_token_hash: hash_token(&app_token),
-    };
-    (new, app_token)
-}
-
-/// An app id in Voucherify's format (a UUID), from random bytes.
-fn uuid_like() -> String {
-    let b: [u8; 16] = rand::thread_rng().gen();
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 /// What the first start on an empty store created, to be printed once.
@@ -245,6 +171,12 @@ impl Server {
     }
 }
 
+/// The two front ends over one application state: the JSON API with its layers, and next to
+/// it, outside them, the dashboard, which answers HTML with its own layers.
+pub fn router(state: AppState) -> Router {
+    crate::http::router(state.clone()).merge(crate::dashboard::router(state))
+}
+
 /// Starts sendout as `serve` runs it: API and dashboard, plus workers when configured.
 pub async fn start(config: Config) -> Result<Server, StartError> {
     let store = open_store(&config).await?;
@@ -303,7 +235,7 @@ pub async fn start_with_store(
             addr: config.listen,
             source,
         })?;
-        let router = crate::http::router(state.clone());
+        let router = router(state.clone());
         let shutdown = cancel.clone();
         let http = tokio::spawn(async move {
             axum::serve(listener, router)

@@ -1,9 +1,11 @@
-//! The sendout binary's library: configuration, the HTTP API and dashboard, the delivery
-//! workers and the command line. `main` only parses arguments and calls [`cli::run`].
+//! The sendout binary's library: configuration, the application layer, its two front ends
+//! (the HTTP API and the dashboard), the delivery workers and the command line. `main` only
+//! parses arguments and calls [`cli::run`].
 //!
-//! Data flows one way: [`http`] parses requests into core types and hands them to the store
-//! (ingest commits an event with all its send outs); [`delivery`] workers claim due send outs
-//! from the store, make the HTTP attempts and write the outcomes back.
+//! Data flows one way: [`http`] and [`dashboard`] parse requests into typed inputs and call
+//! [`ops`], which applies the rules and calls the store (ingest, the API's alone, commits an
+//! event with all its send outs); [`delivery`] workers claim due send outs from the store,
+//! make the HTTP attempts and write the outcomes back. [`app`] composes the two front ends.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -13,4 +15,5 @@ pub mod dashboard;
 pub mod delivery;
 pub mod http;
 pub mod metrics;
+pub mod ops;
 pub mod telemetry;

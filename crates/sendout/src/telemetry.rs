@@ -6,6 +6,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// The header that carries the request id (`v-…`) on every answer of the API and the
+/// dashboard, and in their request logs.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()

@@ -3,6 +3,7 @@
 //! allow (422), and name the field at fault as a JSON path.
 
 use crate::catalog::catalog;
+use crate::field::{FieldError, FieldPath};
 use crate::template::{TemplateError, UnknownPath};
 
 /// Why a distribution (or one channel, for preview) was refused. Each names the field at
@@ -56,6 +57,43 @@ impl DistributionError {
         }
     }
 
+    /// The field at fault, as a path.
+    pub fn field(&self) -> FieldPath {
+        match self {
+            Self::Invalid { field, .. }
+            | Self::TemplateSyntax { field, .. }
+            | Self::UnknownPaths { field, .. }
+            | Self::InvalidAttributes { field, .. } => FieldPath::parse(field),
+            Self::UnknownTrigger { .. } => FieldPath::field("trigger").key("event"),
+            Self::UnsupportedAction { .. } => FieldPath::field("action"),
+            Self::UnsupportedCondition { .. } => FieldPath::field("trigger").key("condition"),
+        }
+    }
+
+    /// What is wrong, without the field.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Invalid { message, .. }
+            | Self::UnknownTrigger { message }
+            | Self::UnsupportedAction { message }
+            | Self::UnsupportedCondition { message }
+            | Self::InvalidAttributes { message, .. } => message.clone(),
+            Self::TemplateSyntax { error, .. } => error.to_string(),
+            Self::UnknownPaths {
+                trigger, unknown, ..
+            } => format!(
+                "{}; the trigger {trigger} offers {}",
+                list_unknown(unknown),
+                offers(trigger)
+            ),
+        }
+    }
+
+    /// The error as data: the field's path and the message.
+    pub fn field_error(&self) -> FieldError {
+        FieldError::new(self.field(), self.message())
+    }
+
     pub(super) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
             field: field.into(),
@@ -86,4 +124,37 @@ fn offers(trigger: &str) -> String {
         keys.join(", ")
     };
     format!("{listed} (GET /v1/event-types/{trigger} lists every path)")
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    #[test]
+    fn the_field_error_reads_as_the_error_does() {
+        let errors = [
+            DistributionError::invalid("channels[2].url", "must be absolute"),
+            DistributionError::UnknownTrigger {
+                message: "no such trigger".into(),
+            },
+            DistributionError::UnsupportedAction {
+                message: "not for this trigger".into(),
+            },
+            DistributionError::UnsupportedCondition {
+                message: "no such key".into(),
+            },
+            DistributionError::UnknownPaths {
+                field: "channels[0].payload.template".into(),
+                trigger: "customer.order.paid".into(),
+                unknown: Vec::new(),
+            },
+            DistributionError::InvalidAttributes {
+                field: "channels[1].payload.attributes[0].key".into(),
+                message: "clashes".into(),
+            },
+        ];
+        for error in errors {
+            assert_eq!(error.field_error().to_string(), error.to_string());
+        }
+    }
 }

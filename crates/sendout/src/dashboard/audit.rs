@@ -4,31 +4,30 @@
 //! status, and each row's menu with **Show data** (the exact body, headers and every attempt)
 //! and **Retry**; plus bulk retry of one target's failed send outs.
 //!
-//! Listing, reading, retrying and bulk retry call the project API's own handlers, so filters,
-//! header redaction, the "busy" answer and requeueing behave exactly as documented for the
-//! API. A retry is made now and its outcome is shown on the page it was asked from.
+//! Listing, reading, retrying and bulk retry are the operations the project API calls too
+//! ([`crate::ops::sendouts`]), so filters, header redaction, the "busy" answer and requeueing
+//! behave exactly as documented for the API. A retry is made now and its outcome is shown on
+//! the page it was asked from.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use sendout_core::time::Timestamp;
-use sendout_store::Project;
+use sendout_store::{Attempt, SendOut};
 use serde::Deserialize;
 
 use crate::dashboard::auth::{local_path, Posted, Signed};
 use crate::dashboard::chart::{self, Chart, Period};
 use crate::dashboard::error::DashError;
 use crate::dashboard::layout::{
-    load_project, project_path, redirect_with, show_iso, Chrome, Section,
+    load_project, project_path, redirect_with, show_time, Chrome, Section,
 };
 use crate::dashboard::session::Flash;
-use crate::dashboard::webhook_form::api_sentence;
+use crate::dashboard::webhook_form::{refusal, sentence};
 use crate::dashboard::Dash;
-use crate::http::auth::AppKey;
-use crate::http::error::{self as api, ApiError, Json};
-use crate::http::sendout_views::{SendOutDetail, SendOutView};
-use crate::http::sendouts::{self, BulkRetryRequest, SendOutQuery};
+use crate::ops::sendouts::{self, redact, BulkRetryInput, ListInput};
+use crate::ops::{webhooks, OpsError};
 
 mod views;
 pub use views::{AttemptRow, Choice, ChoiceGroup, Filters, Row};
@@ -94,11 +93,6 @@ pub struct AuditPage {
     pub bulk_action: String,
 }
 
-/// The API's project key, held by the session for `project`.
-fn as_project(project: &Project) -> AppKey {
-    AppKey(project.clone())
-}
-
 /// `GET …/audit-log`.
 pub async fn list(
     signed: Signed,
@@ -109,25 +103,23 @@ pub async fn list(
     let project = load_project(&dash, &project_id).await?;
     let now = Timestamp::now();
     let period = Period::parse(query.period.as_deref());
-    let api_query = SendOutQuery {
+    let input = ListInput {
         status: given(&query.status),
         source_id: given(&query.source),
         event_type: given(&query.event_type),
         created_after: period.created_after(now).map(|t| t.to_string()),
         limit: Some(PAGE_SIZE.to_owned()),
         starting_after_id: given(&query.starting_after_id),
-        ..SendOutQuery::default()
+        ..ListInput::default()
     };
-    let axum::Json(page) = sendouts::list_send_outs(
-        as_project(&project),
-        State(dash.app.clone()),
-        api::Query(api_query),
-    )
-    .await
-    .map_err(|e| match e {
-        ApiError::InvalidQuery(_) => DashError::BadRequest(api_sentence(&e, "")),
-        other => other.into(),
-    })?;
+    let page = sendouts::list(&dash.app, &project, &input)
+        .await
+        .map_err(|e| match e {
+            OpsError::Invalid(errors) => DashError::BadRequest(sentence(
+                &errors.first().map(ToString::to_string).unwrap_or_default(),
+            )),
+            other => other.into(),
+        })?;
     let histogram = dash
         .app
         .store
@@ -140,7 +132,7 @@ pub async fn list(
     } else {
         format!("{base}?{current}")
     };
-    let webhooks = dash.app.store.list_webhooks(&project.id).await?;
+    let webhooks = webhooks::list(&dash.app, &project).await?;
     let filters = Filters::new(&query, period, &webhooks);
     let first = query.query_string(None);
     let chrome = Chrome::load(
@@ -153,7 +145,7 @@ pub async fn list(
     .await?;
     Ok(AuditPage {
         chrome,
-        rows: page.data.iter().map(|v| Row::new(v, &base)).collect(),
+        rows: page.items.iter().map(|s| Row::new(s, &base)).collect(),
         total: page.total,
         chart: chart::build(&histogram, period, now),
         first_page: given(&query.starting_after_id).map(|_| {
@@ -164,9 +156,10 @@ pub async fn list(
             }
         }),
         next_page: page
-            .more_starting_after
-            .as_deref()
-            .map(|id| format!("{base}?{}", query.query_string(Some(id)))),
+            .has_more
+            .then(|| page.items.last())
+            .flatten()
+            .map(|last| format!("{base}?{}", query.query_string(Some(last.id.as_str())))),
         here,
         filters,
         bulk_action: format!("{base}/retry-failed"),
@@ -191,9 +184,9 @@ pub struct SendOutPage {
     pub back: String,
 }
 
-fn detail_error(error: ApiError, raw_id: &str) -> DashError {
+fn detail_error(error: OpsError, raw_id: &str) -> DashError {
     match error {
-        ApiError::NotFound { .. } => DashError::NotFound(format!("send out {raw_id}")),
+        OpsError::NotFound { .. } => DashError::NotFound(format!("send out {raw_id}")),
         other => other.into(),
     }
 }
@@ -205,42 +198,38 @@ pub async fn show(
     Path((project_id, send_out_id)): Path<(String, String)>,
 ) -> Result<Response, DashError> {
     let project = load_project(&dash, &project_id).await?;
-    let axum::Json(detail) = sendouts::get_send_out(
-        as_project(&project),
-        State(dash.app.clone()),
-        api::Path(send_out_id.clone()),
-    )
-    .await
-    .map_err(|e| detail_error(e, &send_out_id))?;
+    let (send_out, attempts) = sendouts::get(&dash.app, &project, &send_out_id)
+        .await
+        .map_err(|e| detail_error(e, &send_out_id))?;
     let base = project_path(project.id.as_str(), "/audit-log");
-    let title = format!("Send out {}", detail.send_out.id);
+    let title = format!("Send out {}", send_out.id);
     let chrome = Chrome::load(&dash, &signed, Some(&project), Section::AuditLog, title).await?;
-    Ok(detail_page(chrome, &detail, &base).into_response())
+    Ok(detail_page(chrome, &send_out, &attempts, &base).into_response())
 }
 
-fn detail_page(chrome: Chrome, detail: &SendOutDetail, base: &str) -> SendOutPage {
-    let view: &SendOutView = &detail.send_out;
-    let body = serde_json::from_str::<serde_json::Value>(detail.body.get())
+fn detail_page(
+    chrome: Chrome,
+    send_out: &SendOut,
+    attempts: &[Attempt],
+    base: &str,
+) -> SendOutPage {
+    let body = serde_json::from_str::<serde_json::Value>(&send_out.body)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| detail.body.get().to_owned());
+        .unwrap_or_else(|| send_out.body.clone());
     SendOutPage {
         chrome,
-        row: Row::new(view, base),
-        event_id: view
+        row: Row::new(send_out, base),
+        event_id: send_out
             .event_id
-            .clone()
-            .unwrap_or_else(|| "— (a test)".to_owned()),
-        failure_reason: view.failure_reason.clone(),
-        next_attempt_at: view.next_attempt_at.as_deref().map(show_iso),
-        attempt_count: view.attempt_count,
-        headers: detail
-            .headers
-            .iter()
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect(),
+            .as_ref()
+            .map_or_else(|| "— (a test)".to_owned(), ToString::to_string),
+        failure_reason: send_out.failure_reason.clone(),
+        next_attempt_at: send_out.next_attempt_at.map(show_time),
+        attempt_count: send_out.attempts,
+        headers: redact(&send_out.headers).into_iter().collect(),
         body,
-        attempts: detail.attempts.iter().rev().map(AttemptRow::new).collect(),
+        attempts: attempts.iter().rev().map(AttemptRow::new).collect(),
         back: base.to_owned(),
     }
 }
@@ -255,15 +244,10 @@ pub async fn retry(
     let back = local_path(posted.form.text("return_to"))
         .map(str::to_owned)
         .unwrap_or_else(|| project_path(project.id.as_str(), &format!("/audit-log/{send_out_id}")));
-    let result = sendouts::retry_send_out(
-        as_project(&project),
-        State(dash.app.clone()),
-        api::Path(send_out_id.clone()),
-    )
-    .await;
+    let result = sendouts::retry(&dash.app, &project, &send_out_id).await;
     let flash = match result {
-        Ok(axum::Json(result)) => {
-            let status = result.send_out.send_out.status;
+        Ok(result) => {
+            let status = result.send_out.status.as_str();
             match result.attempt {
                 Some(a) if a.succeeded => Flash::ok(format!(
                     "Retried {send_out_id}: delivered, the receiver answered {}. Status: {status}.",
@@ -282,7 +266,7 @@ pub async fn retry(
                 )),
             }
         }
-        Err(ApiError::Conflict { details, .. }) => Flash::error(format!("Not retried: {details}.")),
+        Err(OpsError::Conflict { details, .. }) => Flash::error(format!("Not retried: {details}.")),
         Err(e) => return Err(detail_error(e, &send_out_id)),
     };
     Ok(redirect_with(&dash, &posted.signed, flash, &back))
@@ -301,23 +285,22 @@ pub async fn bulk_retry(
     let source_id = posted.form.text("source").to_owned();
     let period = Period::parse(Some(posted.form.text("since")));
     let since = period.created_after(Timestamp::now());
-    let request = BulkRetryRequest {
+    let input = BulkRetryInput {
         source_id: source_id.clone(),
         since: since.map(|t| t.to_string()),
     };
-    let result =
-        sendouts::bulk_retry(as_project(&project), State(dash.app.clone()), Json(request)).await;
+    let result = sendouts::bulk_retry(&dash.app, &project, input).await;
     let flash = match result {
-        Ok(axum::Json(done)) if done.requeued == 0 => Flash::ok(format!(
+        Ok(done) if done.requeued == 0 => Flash::ok(format!(
             "{source_id} has no failed send outs ({}).",
             period.label.to_lowercase()
         )),
-        Ok(axum::Json(done)) => Flash::ok(format!(
+        Ok(done) => Flash::ok(format!(
             "{} failed send outs of {source_id} are due again; the workers are sending them.",
             done.requeued
         )),
-        Err(e @ (ApiError::InvalidPayload(_) | ApiError::NotFound { .. })) => {
-            Flash::error(format!("Not retried: {}", api_sentence(&e, "source_id")))
+        Err(e @ (OpsError::Invalid(_) | OpsError::NotFound { .. })) => {
+            Flash::error(format!("Not retried: {}", refusal(&e, "source_id")))
         }
         Err(e) => return Err(e.into()),
     };

@@ -5,8 +5,9 @@
 //! custom template; Raw payload).
 //!
 //! The checks are the core's (`sendout_core::distribution::input`), run on exactly what the
-//! API would receive; the one error they name is kept with its place on the form (a channel's
-//! template, its URL, the trigger, …) so the page shows it there.
+//! API would receive; the one error they name comes back with its field path, which
+//! [`place_of`] turns into its place on the form (a channel's template, its URL, the
+//! trigger, …) so the page shows it there.
 //!
 //! Field names: `name`, `trigger`, `action`, `cond.<key>`, and per channel `i`
 //! `ch<i>.event_name`, `ch<i>.url`, `ch<i>.header_name` / `ch<i>.header_value` (rows),
@@ -17,12 +18,13 @@ use std::collections::BTreeMap;
 use sendout_core::catalog::{catalog, Channel, Purpose};
 use sendout_core::distribution::input::AttributeInput;
 use sendout_core::distribution::{
-    ChannelInput, DistributionError, DistributionInput, PayloadInput, TriggerInput, MAX_CHANNELS,
+    ChannelInput, DistributionInput, DistributionStatus, PayloadInput, TriggerInput, MAX_CHANNELS,
 };
+use sendout_core::field::{FieldError, FieldPath, Segment};
 use sendout_core::input::CustomHeaders;
-use serde_json::Value;
+use sendout_core::template::PayloadDesign;
+use sendout_store::Distribution;
 
-use crate::dashboard::designer::{message_of, place_of};
 use crate::dashboard::form::Form;
 use crate::dashboard::webhook_form::sentence;
 
@@ -207,46 +209,62 @@ impl DistributionForm {
         }
     }
 
-    /// The form of a distribution as the API shows it (`DistributionView` as JSON).
-    pub fn from_view(view: &Value) -> Self {
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-        let pairs = |v: &Value, a: &str, b: &str| -> Vec<(String, String)> {
-            v.as_array()
-                .map(|items| items.iter().map(|i| (text(&i[a]), text(&i[b]))).collect())
-                .unwrap_or_default()
-        };
-        let channels = view["channels"]
-            .as_array()
-            .map(|channels| {
-                channels
-                    .iter()
-                    .enumerate()
-                    .map(|(index, c)| ChannelForm {
-                        index,
-                        event_name: text(&c["event_name"]),
-                        url: text(&c["url"]),
-                        headers: c["headers"]
-                            .as_object()
-                            .map(|h| h.iter().map(|(n, v)| (n.clone(), text(v))).collect())
-                            .unwrap_or_default(),
-                        mode: c["payload"]["mode"].as_str().unwrap_or("full").to_owned(),
-                        raw: c["payload"]["raw"].as_bool().unwrap_or(false),
-                        attributes: pairs(&c["payload"]["attributes"], "path", "key"),
-                        template: text(&c["payload"]["template"]),
-                        errors: BTreeMap::new(),
-                    })
-                    .collect()
+    /// The form of a stored distribution.
+    pub fn from_distribution(distribution: &Distribution) -> Self {
+        let spec = &distribution.spec;
+        let channels = spec
+            .channels()
+            .iter()
+            .enumerate()
+            .map(|(index, c)| {
+                let (mode, attributes, template) = match &c.payload().design {
+                    PayloadDesign::Full => ("full", Vec::new(), String::new()),
+                    PayloadDesign::Attributes(selection) => (
+                        "attributes",
+                        selection
+                            .attributes()
+                            .iter()
+                            .map(|a| {
+                                (
+                                    a.path.as_str().to_owned(),
+                                    a.key.clone().unwrap_or_default(),
+                                )
+                            })
+                            .collect(),
+                        String::new(),
+                    ),
+                    PayloadDesign::Custom(template) => {
+                        ("custom", Vec::new(), template.as_str().to_owned())
+                    }
+                };
+                ChannelForm {
+                    index,
+                    event_name: c.event_name().as_str().to_owned(),
+                    url: c.url().as_str().to_owned(),
+                    headers: c
+                        .headers()
+                        .iter()
+                        .map(|(n, v)| (n.as_str().to_owned(), v.as_str().to_owned()))
+                        .collect(),
+                    mode: mode.to_owned(),
+                    raw: c.payload().raw,
+                    attributes,
+                    template,
+                    errors: BTreeMap::new(),
+                }
             })
-            .unwrap_or_default();
+            .collect();
         Self {
-            name: text(&view["name"]),
-            trigger: text(&view["trigger"]["event"]),
-            conditions: view["trigger"]["condition"]
-                .as_object()
-                .map(|c| c.iter().map(|(k, v)| (k.clone(), text(v))).collect())
-                .unwrap_or_default(),
-            action: text(&view["action"]),
-            live: view["status"] == "LIVE",
+            name: spec.name().to_owned(),
+            trigger: spec.trigger().event().to_owned(),
+            conditions: spec
+                .trigger()
+                .condition()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                .collect(),
+            action: spec.action().as_str().to_owned(),
+            live: distribution.status == DistributionStatus::Live,
             channels,
             errors: BTreeMap::new(),
         }
@@ -296,16 +314,16 @@ impl DistributionForm {
         match input.clone().parse() {
             Ok(_) => Some(input),
             Err(error) => {
-                self.place(&error);
+                self.place(&error.field_error());
                 None
             }
         }
     }
 
-    /// Puts a core error where it belongs on the form.
-    pub fn place(&mut self, error: &DistributionError) {
-        let (channel, place) = place_of(error);
-        let message = sentence(&message_of(error));
+    /// Puts a refused field's error where it belongs on the form.
+    pub fn place(&mut self, error: &FieldError) {
+        let (channel, place) = place_of(&error.path);
+        let message = sentence(&error.message);
         match channel.and_then(|i| self.channels.get_mut(i)) {
             Some(channel) => {
                 channel.errors.insert(place, message);
@@ -314,6 +332,41 @@ impl DistributionForm {
                 self.errors.insert(place, message);
             }
         }
+    }
+}
+
+/// Where a refused field is on the form: the channel index (if in a channel) and the place
+/// name (`trigger`, `condition`, `action`, `name`, or a channel's `url`, `event_name`,
+/// `headers`, `payload`, `attributes`, `template`).
+pub fn place_of(path: &FieldPath) -> (Option<usize>, String) {
+    fn key(segment: Option<&Segment>) -> Option<&str> {
+        match segment {
+            Some(Segment::Key(name)) => Some(name.as_str()),
+            _ => None,
+        }
+    }
+    let channel_place = |rest: &[Segment]| {
+        let rest = match key(rest.first()) {
+            Some("payload") => &rest[1..],
+            _ => rest,
+        };
+        match key(rest.first()) {
+            None | Some("" | "payload" | "mode" | "raw") => "payload".to_owned(),
+            Some(place) => place.to_owned(),
+        }
+    };
+    let segments = path.segments();
+    match (key(segments.first()), segments.get(1)) {
+        (Some("channels"), Some(Segment::Index(index))) => {
+            (Some(*index), channel_place(&segments[2..]))
+        }
+        // The preview names its one channel `channel`.
+        (Some("channel"), _) => (Some(0), channel_place(&segments[1..])),
+        (Some("trigger"), _) if key(segments.get(1)) == Some("condition") => {
+            (None, "condition".to_owned())
+        }
+        (Some(top), _) => (None, top.to_owned()),
+        (None, _) => (None, path.to_string()),
     }
 }
 
@@ -330,6 +383,29 @@ mod tests {
         &live=on&ch0.event_name=Order-paid&ch0.url=https%3A%2F%2Fcrm.example%2Fhooks\
         &ch0.header_name=x-crm-key&ch0.header_value=abc&ch0.mode=custom\
         &ch0.template=%7B%22total%22%3A%7B%7Border.total_amount%7D%7D%7D";
+
+    #[test]
+    fn errors_are_placed_by_their_field() {
+        let at = |field: &str| place_of(&FieldPath::parse(field));
+        assert_eq!(at("channels[2].url"), (Some(2), "url".to_owned()));
+        assert_eq!(
+            at("channels[0].payload.attributes[1].key"),
+            (Some(0), "attributes".to_owned())
+        );
+        assert_eq!(
+            at("channels[0].payload.mode"),
+            (Some(0), "payload".to_owned())
+        );
+        assert_eq!(
+            at("channel.payload.template"),
+            (Some(0), "template".to_owned())
+        );
+        assert_eq!(
+            at("trigger.condition.segment_id"),
+            (None, "condition".to_owned())
+        );
+        assert_eq!(at("name"), (None, "name".to_owned()));
+    }
 
     #[test]
     fn a_complete_form_is_what_the_api_takes() {

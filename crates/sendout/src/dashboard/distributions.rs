@@ -3,8 +3,9 @@
 //! and its **Show output** panel, which follows the form as it changes (the page's script
 //! posts the form to [`super::designer::preview`]).
 //!
-//! Saving, pausing, setting live, deleting and previewing call the project API's handlers, so
-//! the rules and the rendered bytes are the API's. A form with an error is shown again (422)
+//! Saving, pausing, setting live, deleting and previewing are the operations the project API
+//! calls too ([`crate::ops::distributions`], [`crate::ops::preview`]), so the rules and the
+//! rendered bytes are the API's. A form with an error is shown again (422)
 //! with the error where it belongs and everything entered kept.
 
 use askama::Template;
@@ -13,8 +14,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sendout_core::catalog::{catalog, Channel, Purpose};
-use sendout_core::distribution::MAX_CHANNELS;
-use sendout_store::Project;
+use sendout_core::distribution::{DistributionStatus, MAX_CHANNELS};
+use sendout_store::{Distribution, Project};
 
 use crate::dashboard::auth::{Posted, Signed};
 use crate::dashboard::distribution_form::{
@@ -22,14 +23,12 @@ use crate::dashboard::distribution_form::{
 };
 use crate::dashboard::error::DashError;
 use crate::dashboard::layout::{
-    load_project, project_path, redirect_with, show_iso, Chrome, Section,
+    load_project, project_path, redirect_with, show_time, Chrome, Section,
 };
 use crate::dashboard::session::Flash;
 use crate::dashboard::Dash;
-use crate::http::auth::AppKey;
-use crate::http::distribution_views::{DistributionRequest, DistributionView};
-use crate::http::distributions as api;
-use crate::http::error::{ApiError, Json, Path as ApiPath};
+use crate::ops::distributions::{self, DistributionChange};
+use crate::ops::OpsError;
 
 /// A distribution in the list.
 #[derive(Debug)]
@@ -47,36 +46,35 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(view: &DistributionView) -> Self {
-        let trigger = view.trigger.event().to_owned();
-        let paused = match (&view.paused_reason, &view.paused_at) {
+    fn new(distribution: &Distribution) -> Self {
+        let spec = &distribution.spec;
+        let trigger = spec.trigger().event().to_owned();
+        let paused = match (&distribution.paused_reason, distribution.paused_at) {
             (Some(reason), Some(at)) => {
-                Some(format!("Paused by sendout on {}: {reason}", show_iso(at)))
+                Some(format!("Paused by sendout on {}: {reason}", show_time(at)))
             }
-            (None, Some(at)) => Some(format!("Paused on {}", show_iso(at))),
+            (None, Some(at)) => Some(format!("Paused on {}", show_time(at))),
             _ => None,
         };
+        let status = distribution.status.as_str();
         Self {
-            id: view.id.clone(),
-            name: view.name.clone(),
+            id: distribution.id.to_string(),
+            name: spec.name().to_owned(),
             trigger_title: catalog()
                 .get(&trigger)
                 .and_then(|t| t.title_in(Channel::Distribution))
                 .unwrap_or(&trigger)
                 .to_owned(),
             trigger,
-            action: Purpose::ALL
-                .into_iter()
-                .find(|p| p.as_str() == view.action)
-                .map_or_else(|| view.action.clone(), |p| purpose_label(p).to_owned()),
-            status_class: match view.status.as_str() {
+            action: purpose_label(spec.action()).to_owned(),
+            status_class: match status {
                 "LIVE" => "st-succeeded",
                 "PAUSED" => "st-retrying",
                 _ => "st-pending",
             },
-            status: view.status.clone(),
+            status: status.to_owned(),
             paused,
-            channels: view.channels.len(),
+            channels: spec.channels().len(),
         }
     }
 }
@@ -89,14 +87,9 @@ pub struct ListPage {
     pub rows: Vec<Row>,
 }
 
-/// The API's project key, held by the session for `project`.
-pub fn key(project: &Project) -> AppKey {
-    AppKey(project.clone())
-}
-
-fn not_found(error: ApiError, raw_id: &str) -> DashError {
+fn not_found(error: OpsError, raw_id: &str) -> DashError {
     match error {
-        ApiError::NotFound { .. } => DashError::NotFound(format!("distribution {raw_id}")),
+        OpsError::NotFound { .. } => DashError::NotFound(format!("distribution {raw_id}")),
         other => other.into(),
     }
 }
@@ -108,7 +101,7 @@ pub async fn list(
     Path(project_id): Path<String>,
 ) -> Result<Response, DashError> {
     let project = load_project(&dash, &project_id).await?;
-    let axum::Json(list) = api::list_distributions(key(&project), State(dash.app.clone())).await?;
+    let list = distributions::list(&dash.app, &project).await?;
     let chrome = Chrome::load(
         &dash,
         &signed,
@@ -119,7 +112,7 @@ pub async fn list(
     .await?;
     Ok(ListPage {
         chrome,
-        rows: list.data.iter().map(Row::new).collect(),
+        rows: list.iter().map(Row::new).collect(),
     }
     .into_response())
 }
@@ -245,15 +238,19 @@ pub async fn edit_form(
     Path((project_id, id)): Path<(String, String)>,
 ) -> Result<Response, DashError> {
     let project = load_project(&dash, &project_id).await?;
-    let axum::Json(view) =
-        api::get_distribution(key(&project), State(dash.app.clone()), ApiPath(id.clone()))
-            .await
-            .map_err(|e| not_found(e, &id))?;
-    let value = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let form = DistributionForm::from_view(&value);
-    Ok(form_page(&dash, &signed, &project, Some(view.id), form)
-        .await?
-        .into_response())
+    let distribution = distributions::get(&dash.app, &project, &id)
+        .await
+        .map_err(|e| not_found(e, &id))?;
+    let form = DistributionForm::from_distribution(&distribution);
+    Ok(form_page(
+        &dash,
+        &signed,
+        &project,
+        Some(distribution.id.to_string()),
+        form,
+    )
+    .await?
+    .into_response())
 }
 
 /// The form's own buttons (add or remove a channel, add an attribute row): the form again,
@@ -299,36 +296,25 @@ async fn save(
         let page = form_page(&dash, &posted.signed, &project, id, form).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
-    let request = DistributionRequest {
-        name: input.name,
-        trigger: input.trigger,
-        action: input.action,
-        channels: input.channels,
+    let change = DistributionChange {
+        input,
         status: match (&id, form.live) {
             (Some(_), _) => None,
             (None, true) => Some("LIVE".to_owned()),
             (None, false) => Some("DRAFT".to_owned()),
         },
-        id: None,
-        object: None,
-        created_at: None,
-        updated_at: None,
-        paused_reason: None,
-        paused_at: None,
     };
-    let state = State(dash.app.clone());
     let saved = match &id {
-        Some(raw) => {
-            api::update_distribution(key(&project), state, ApiPath(raw.clone()), Json(request))
-                .await
-                .map_err(|e| not_found(e, raw))?
-        }
-        None => api::create_distribution(key(&project), state, Json(request)).await?,
+        Some(raw) => distributions::update(&dash.app, &project, raw, change)
+            .await
+            .map_err(|e| not_found(e, raw))?,
+        None => distributions::create(&dash.app, &project, change).await?,
     };
     let verb = if id.is_some() { "updated" } else { "created" };
     let flash = Flash::ok(format!(
         "Distribution {} {verb} ({}).",
-        saved.0.name, saved.0.status
+        saved.spec.name(),
+        saved.status.as_str()
     ));
     Ok(redirect_with(
         &dash,
@@ -363,25 +349,26 @@ pub async fn act(
     posted: Posted,
 ) -> Result<Response, DashError> {
     let project = load_project(&dash, &project_id).await?;
-    let (state, path) = (State(dash.app.clone()), ApiPath(id.clone()));
     let text = match action.as_str() {
         "pause" => {
-            let v = api::pause_distribution(key(&project), state, path)
-                .await
-                .map_err(|e| not_found(e, &id))?;
+            let paused =
+                distributions::set_status(&dash.app, &project, &id, DistributionStatus::Paused)
+                    .await
+                    .map_err(|e| not_found(e, &id))?;
             format!(
                 "Distribution {} paused: it sends nothing until it is activated.",
-                v.0.name
+                paused.spec.name()
             )
         }
         "live" => {
-            let v = api::set_distribution_live(key(&project), state, path)
-                .await
-                .map_err(|e| not_found(e, &id))?;
-            format!("Distribution {} is live.", v.0.name)
+            let live =
+                distributions::set_status(&dash.app, &project, &id, DistributionStatus::Live)
+                    .await
+                    .map_err(|e| not_found(e, &id))?;
+            format!("Distribution {} is live.", live.spec.name())
         }
         "delete" => {
-            api::delete_distribution(key(&project), state, path)
+            distributions::delete(&dash.app, &project, &id)
                 .await
                 .map_err(|e| not_found(e, &id))?;
             format!("Distribution {id} deleted. Its send outs stay in the audit log.")

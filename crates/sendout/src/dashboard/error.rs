@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sendout_store::StoreError;
 
-use crate::http::error::ApiError;
+use crate::ops::OpsError;
 
 /// Everything a dashboard handler can answer instead of its page.
 #[derive(Debug, thiserror::Error)]
@@ -24,14 +24,23 @@ pub enum DashError {
     /// 404: no such project, webhook, send out or distribution.
     #[error("there is no {0}")]
     NotFound(String),
-    /// Whatever the API code the dashboard shares answered.
+    /// An operation refused or failed (a missing object is [`DashError::NotFound`]).
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Ops(OpsError),
+}
+
+impl From<OpsError> for DashError {
+    fn from(error: OpsError) -> Self {
+        match error {
+            OpsError::NotFound { resource, id } => Self::NotFound(format!("{resource} {id}")),
+            other => Self::Ops(other),
+        }
+    }
 }
 
 impl From<StoreError> for DashError {
     fn from(error: StoreError) -> Self {
-        Self::Api(error.into())
+        OpsError::from(error).into()
     }
 }
 
@@ -42,7 +51,19 @@ impl DashError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Api(api) => api.status(),
+            Self::Ops(ops) => match ops {
+                OpsError::NotFound { .. } | OpsError::Store(StoreError::NotFound) => {
+                    StatusCode::NOT_FOUND
+                }
+                OpsError::Invalid(_) => StatusCode::BAD_REQUEST,
+                OpsError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                OpsError::Conflict { .. } | OpsError::Store(StoreError::Conflict(_)) => {
+                    StatusCode::CONFLICT
+                }
+                OpsError::Store(StoreError::Database(_)) | OpsError::Internal(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            },
         }
     }
 }
@@ -60,12 +81,7 @@ impl IntoResponse for DashError {
     fn into_response(self) -> Response {
         let status = self.status();
         let message = if status.is_server_error() {
-            match &self {
-                Self::Api(ApiError::Unavailable(cause)) => {
-                    tracing::warn!(error = %cause, "dashboard request refused");
-                }
-                other => tracing::error!(error = %other, "dashboard request failed"),
-            }
+            tracing::error!(error = %self, "dashboard request failed");
             "Something went wrong on the server; the cause is in its log. Try again in a moment."
                 .to_owned()
         } else {
@@ -92,7 +108,7 @@ mod tests {
     #[test]
     fn server_errors_say_nothing_internal() {
         let response =
-            DashError::Api(ApiError::Internal("db file is locked".into())).into_response();
+            DashError::from(OpsError::Internal("db file is locked".into())).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let page = ErrorPage {
             code: 500,
@@ -113,7 +129,7 @@ mod tests {
             StatusCode::NOT_FOUND
         );
         assert_eq!(
-            DashError::Api(ApiError::not_found("project", "proj_x")).status(),
+            DashError::from(OpsError::not_found("project", "proj_x")).status(),
             StatusCode::NOT_FOUND
         );
     }

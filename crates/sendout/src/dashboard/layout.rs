@@ -10,8 +10,7 @@ use crate::dashboard::auth::{local_path, Signed};
 use crate::dashboard::error::DashError;
 use crate::dashboard::session::Flash;
 use crate::dashboard::{Dash, ASSET_VERSION, BASE};
-use crate::http::error::ApiError;
-use crate::http::management;
+use crate::ops::projects;
 
 /// The sections of a project, as the header's tabs name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +54,7 @@ impl Chrome {
         section: Section,
         title: impl Into<String>,
     ) -> Result<Self, DashError> {
-        let projects = dash.app.store.list_projects().await?;
+        let projects = projects::list(&dash.app).await?;
         let current = project.map(|p| p.id.to_string()).unwrap_or_default();
         Ok(Self {
             title: title.into(),
@@ -100,12 +99,7 @@ pub fn project_path(project_id: &str, rest: &str) -> String {
 
 /// The project named by the path, or a 404 page.
 pub async fn load_project(dash: &Dash, raw_id: &str) -> Result<Project, DashError> {
-    management::load_project(&dash.app, raw_id)
-        .await
-        .map_err(|e| match e {
-            ApiError::NotFound { .. } => DashError::NotFound(format!("project {raw_id}")),
-            other => other.into(),
-        })
+    Ok(projects::get(&dash.app, raw_id).await?)
 }
 
 /// A time as the dashboard shows it: `2024-01-01 11:11:11 UTC`.

@@ -13,11 +13,8 @@ use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use sendout_store::hash_token;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
-use crate::app::random_token;
 use crate::dashboard::auth::{
     cookie, is_https, local_path, read_cookie, same_secret, Posted, CSRF_FIELD, LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -25,11 +22,8 @@ use crate::dashboard::auth::{
 use crate::dashboard::error::DashError;
 use crate::dashboard::form::Form;
 use crate::dashboard::{Dash, BASE};
-
-/// Credentials longer than this are not ours; refused before any work.
-const MAX_CREDENTIAL_LEN: usize = 256;
-/// A stand-in hash compared when the key id is unknown, so that the answer takes as long.
-const NO_SUCH_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+use crate::ops::keys::{self, MAX_CREDENTIAL_LEN};
+use crate::ops::projects::random_token;
 
 /// The sign-in page.
 #[derive(Debug, Template, WebTemplate)]
@@ -112,15 +106,8 @@ async fn verify(dash: &Dash, form: &Form) -> Result<Option<String>, DashError> {
         return Ok(right.then(|| "dashboard password".to_owned()));
     }
     let (id, token) = (form.text("management_id"), form.text("management_token"));
-    if id.len() > MAX_CREDENTIAL_LEN || token.len() > MAX_CREDENTIAL_LEN {
-        return Ok(None);
-    }
-    let stored = dash.app.store.management_key(id).await?;
-    let right: bool = hash_token(token)
-        .as_bytes()
-        .ct_eq(stored.as_deref().unwrap_or(NO_SUCH_KEY).as_bytes())
-        .into();
-    Ok((stored.is_some() && right).then(|| format!("management key {id}")))
+    let right = keys::is_management_key(&dash.app, id, token).await?;
+    Ok(right.then(|| format!("management key {id}")))
 }
 
 /// `POST /dashboard/login`.

@@ -12,10 +12,11 @@
 //!   and the payload designer with its live Show output.
 //!
 //! Invariants:
-//! - the dashboard validates and acts through the same code as the API: the `sendout_core`
-//!   input types and the API's own handler functions (audit log, retry, bulk retry, test
-//!   webhook, distributions and their preview), so both surfaces accept, refuse and behave
-//!   alike;
+//! - the dashboard validates and acts through the same operations as the API
+//!   ([`crate::ops`]: projects, keys, webhooks, the audit log, retry, bulk retry, the test
+//!   send, distributions and their preview), so both surfaces accept, refuse and behave
+//!   alike; it renders from store records and places each refused field's error
+//!   ([`sendout_core::field::FieldError`]) by its path; it imports nothing from the API;
 //! - it is merged outside the API's layers (whose error shaping answers JSON) and has its
 //!   own: HTML error pages, an `x-request-id` on every answer, a request log without query
 //!   strings or bodies, a body limit, and headers that keep pages out of frames and caches
@@ -48,8 +49,8 @@ use axum::Router;
 use sendout_core::ids::GroupId;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::app::AppState;
-use crate::http::error::REQUEST_ID_HEADER;
+use crate::ops::AppState;
+use crate::telemetry::REQUEST_ID_HEADER;
 use error::DashError;
 use session::Sessions;
 
@@ -138,7 +139,7 @@ async fn finish(mut request: Request, next: Next) -> Response {
 }
 
 /// The dashboard's routes with their own layers; merged next to the API by
-/// [`crate::http::router`].
+/// [`crate::app::router`].
 pub fn router(app: AppState) -> Router {
     let max_body = app.config.max_body_bytes;
     let dash = Dash {

@@ -20,18 +20,10 @@ use crate::dashboard::layout::{
 };
 use crate::dashboard::session::Flash;
 use crate::dashboard::Dash;
-use crate::http::auth::ManagementKey;
-use crate::http::management;
+use crate::ops::{projects, sendouts, webhooks};
 
 /// How many event names a webhook row shows before "and N more".
 const EVENTS_SHOWN: usize = 3;
-
-/// The management key the shared API code is called with: the session stands for it.
-pub fn as_management(signed: &Signed) -> ManagementKey {
-    ManagementKey {
-        id: signed.0.who.clone(),
-    }
-}
 
 /// The list of projects.
 #[derive(Debug, Template, WebTemplate)]
@@ -55,7 +47,7 @@ pub async fn home(
     signed: Signed,
     axum::extract::State(dash): axum::extract::State<Dash>,
 ) -> Result<Response, DashError> {
-    let projects = dash.app.store.list_projects().await?;
+    let projects = projects::list(&dash.app).await?;
     if let [only] = projects.as_slice() {
         return Ok(Redirect::to(&project_path(only.id.as_str(), "/settings")).into_response());
     }
@@ -210,9 +202,8 @@ pub async fn settings(
     Path(project_id): Path<String>,
 ) -> Result<Response, DashError> {
     let project = load_project(&dash, &project_id).await?;
-    let store = &dash.app.store;
-    let webhooks = store.list_webhooks(&project.id).await?;
-    let last = store.last_status_by_source(&project.id).await?;
+    let webhooks = webhooks::list(&dash.app, &project).await?;
+    let last = sendouts::last_status_by_source(&dash.app, &project).await?;
     let rows = webhooks
         .into_iter()
         .map(|w| {
@@ -246,16 +237,9 @@ pub async fn rotate_secret(
     posted: Posted,
 ) -> Result<Response, DashError> {
     let project = load_project(&dash, &project_id).await?;
-    let axum::Json(rotated) = management::rotate_webhook_token(
-        as_management(&posted.signed),
-        State(dash.app.clone()),
-        crate::http::error::Path(project.id.to_string()),
-    )
-    .await?;
-    let until = rotated
-        .previous_webhook_token_expires_at
-        .as_deref()
-        .map(crate::dashboard::layout::show_iso)
+    let rotated = projects::rotate_webhook_token(&dash.app, project.id.as_str()).await?;
+    let until = projects::previous_token_expiry(&rotated, Timestamp::now())
+        .map(show_time)
         .unwrap_or_default();
     let flash = Flash::ok(format!(
         "The signing secret was rotated. The previous one keeps signing until {until}."

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use sendout_store::hash_token;
 
-use crate::app::random_token;
+use crate::ops::projects::random_token;
 
 /// A session ends after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(2 * 3600);

@@ -1,25 +1,21 @@
 //! The webhook form's values as a person entered them, their checks, and the event picker.
 //!
-//! The checks are the API's: [`TargetUrl`], [`EventFilter`] and [`CustomHeaders`] from
-//! `sendout_core::input`, and the API's description limits; each error is kept with its field
-//! so the page can show it next to that field, with everything entered kept as it was.
+//! The checks are the operations' ([`webhooks::fields`], with `sendout_core`'s
+//! [`CustomHeaders`] for the header rows); each error comes back as data with its field path
+//! and is shown next to that field, with everything entered kept as it was.
 //!
 //! The picker groups project-settings events exactly as the seeds do
 //! (`catalog().groups(Channel::ProjectSettings)`), in seed order, titled as the seeds title
 //! them; "Send me all events" stores `["*"]` (all events, present and future).
 
-use std::collections::BTreeMap;
-
 use sendout_core::catalog::{catalog, Channel};
-use sendout_core::input::{CustomHeaders, EventFilter, TargetUrl};
+use sendout_core::input::{CustomHeaders, TargetUrl};
 use sendout_store::{Webhook, WebhookFields};
 
 use crate::dashboard::form::Form;
-use crate::http::error::ApiError;
-use crate::http::management::text_field;
-
-/// The API's limit on a webhook's description.
-const MAX_DESCRIPTION_CHARS: usize = 2000;
+use crate::ops::test_send::DEFAULT_TEST_TYPE;
+use crate::ops::webhooks::{self, WebhookInput};
+use crate::ops::OpsError;
 
 /// The form's values, as entered.
 #[derive(Debug, Clone, Default)]
@@ -116,63 +112,77 @@ impl WebhookForm {
     }
 
     /// The custom headers, or their error.
-    pub fn custom_headers(&self) -> Result<BTreeMap<String, String>, String> {
+    pub fn custom_headers(&self) -> Result<CustomHeaders, String> {
         if let Some(i) = self.headers.iter().position(|(n, _)| n.is_empty()) {
             return Err(format!("Header row {} has a value but no name.", i + 1));
         }
-        let parsed = CustomHeaders::parse(self.headers.iter().map(|(n, v)| (n, v)))
-            .map_err(|e| sentence(&e.to_string()))?;
-        Ok(parsed
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), v.as_str().to_owned()))
-            .collect())
+        CustomHeaders::parse(self.headers.iter().map(|(n, v)| (n, v)))
+            .map_err(|e| sentence(&e.to_string()))
     }
 
-    /// Checks every field as the API would; the webhook's fields, or every field's error.
-    pub fn validate(&self) -> Result<WebhookFields, FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let target = self.target().map_err(|e| errors.target_url = Some(e)).ok();
-        let headers = self
-            .custom_headers()
-            .map_err(|e| errors.headers = Some(e))
-            .ok();
-        let events = self.event_list().map_err(|e| errors.events = Some(e)).ok();
-        let description = match self.description.as_str() {
-            "" => Some(None),
-            text => match text_field("description", text, MAX_DESCRIPTION_CHARS) {
-                Ok(d) => Some(Some(d)),
-                Err(e) => {
-                    errors.description = Some(api_sentence(&e, "description"));
-                    None
-                }
+    /// The webhook the form stands for, as the operations take it: every field given, so an
+    /// update replaces them all. Header rows that do not parse are left out (and their error
+    /// is [`WebhookForm::custom_headers`]'s).
+    pub fn input(&self) -> WebhookInput {
+        WebhookInput {
+            target_url: self.target_url.clone(),
+            events: if self.all_events {
+                vec!["*".to_owned()]
+            } else {
+                self.events.clone()
             },
-        };
-        match (target, headers, events, description) {
-            (Some(target), Some(headers), Some(events), Some(description)) => Ok(WebhookFields {
-                target_url: target.as_str().to_owned(),
-                events,
-                active: self.active,
-                headers,
-                description,
-            }),
-            _ => Err(errors),
+            active: Some(self.active),
+            headers: self.custom_headers().ok(),
+            description: Some(Some(self.description.clone()).filter(|d| !d.is_empty())),
+            spec_list_is_every_event: false,
         }
     }
 
-    /// `["*"]`, or the ticked events' canonical names, as the API stores them.
-    fn event_list(&self) -> Result<Vec<String>, String> {
-        if self.all_events {
-            return Ok(vec!["*".to_owned()]);
+    /// Each field's error from what an operation refused (the first error of each field), in
+    /// the form's words; `None` when the refusal is not about the form's fields.
+    pub fn errors(&self, error: &OpsError) -> Option<FieldErrors> {
+        let mut errors = FieldErrors::default();
+        for field_error in error.field_errors() {
+            let message = sentence(&field_error.message);
+            let slot = match field_error.path.top() {
+                Some("target_url") if self.target_url.is_empty() => {
+                    errors.target_url.get_or_insert_with(|| {
+                        "Enter the target URL (http:// or https://).".to_owned()
+                    });
+                    continue;
+                }
+                Some("target_url") => &mut errors.target_url,
+                Some("events") if !self.all_events && self.events.is_empty() => {
+                    errors.events.get_or_insert_with(|| {
+                        "Select at least one event, or Send me all events.".to_owned()
+                    });
+                    continue;
+                }
+                Some("events") => &mut errors.events,
+                Some("description") => &mut errors.description,
+                Some("headers") => &mut errors.headers,
+                _ => return None,
+            };
+            slot.get_or_insert(message);
         }
-        if self.events.is_empty() {
-            return Err("Select at least one event, or Send me all events.".into());
+        if let Err(headers) = self.custom_headers() {
+            errors.headers.get_or_insert(headers);
         }
-        let filter = EventFilter::parse(&self.events).map_err(|e| sentence(&e.to_string()))?;
-        Ok(filter
-            .event_types()
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect())
+        (!errors.is_empty()).then_some(errors)
+    }
+
+    /// Checks every field with the operations' rules; the webhook's fields, or every field's
+    /// error.
+    pub fn validate(&self) -> Result<WebhookFields, FieldErrors> {
+        let checked = webhooks::fields(self.input(), None);
+        let errors = match &checked {
+            Ok(_) => self.errors(&OpsError::Invalid(Vec::new())),
+            Err(e) => self.errors(e),
+        };
+        match (checked, errors) {
+            (Ok(fields), None) => Ok(fields),
+            (_, errors) => Err(errors.unwrap_or_default()),
+        }
     }
 
     /// The event a test sends: the first ticked one, or the API's default.
@@ -181,7 +191,7 @@ impl WebhookForm {
             .first()
             .filter(|_| !self.all_events)
             .cloned()
-            .unwrap_or_else(|| crate::http::test_webhook::DEFAULT_TEST_TYPE.to_owned())
+            .unwrap_or_else(|| DEFAULT_TEST_TYPE.to_owned())
     }
 }
 
@@ -198,18 +208,14 @@ pub fn sentence(text: &str) -> String {
     out
 }
 
-/// The message of an API error about `field`, without the API's prefixes.
-pub fn api_sentence(error: &ApiError, field: &str) -> String {
-    let text = match error {
-        ApiError::InvalidPayload(t) | ApiError::InvalidQuery(t) => t.clone(),
-        ApiError::Unprocessable { details, .. } => details.clone(),
-        other => other.to_string(),
-    };
-    let text = text
-        .strip_prefix(&format!("{field}: "))
-        .unwrap_or(&text)
-        .to_owned();
-    sentence(&text)
+/// What an operation refused, as a sentence: the first field error's message (without its
+/// path when it is about `field`), or the refusal itself.
+pub fn refusal(error: &OpsError, field: &str) -> String {
+    match error.field_errors().first() {
+        Some(first) if first.path.to_string() == field => sentence(&first.message),
+        Some(first) => sentence(&first.to_string()),
+        None => sentence(&error.to_string()),
+    }
 }
 
 /// A group of the event picker.

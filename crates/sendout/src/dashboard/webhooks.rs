@@ -7,7 +7,7 @@
 //! - a form with errors is shown again (422) with everything entered and each error next to
 //!   its field; nothing is stored;
 //! - Send test webhook sends what the form holds now (URL and headers as typed, the first
-//!   ticked event's example) through the API's own test code, and shows the outcome on the
+//!   ticked event's example) through the test send the API makes too ([`test_send`]), and shows the outcome on the
 //!   form without saving it; the test is in the audit log like the API's, under the edited
 //!   webhook's id (`wh_test` only on the add form, when no webhook exists yet);
 //! - updating replaces every field the form has, so re-enabling a disabled webhook is ticking
@@ -18,8 +18,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sendout_core::input::CustomHeaders;
-use sendout_store::{Project, StoreError, Webhook};
+use sendout_store::{Project, Webhook};
 
 use crate::dashboard::auth::{Posted, Signed};
 use crate::dashboard::error::DashError;
@@ -27,11 +26,11 @@ use crate::dashboard::layout::{
     load_project, project_path, redirect_with, show_time, Chrome, Section,
 };
 use crate::dashboard::session::Flash;
-use crate::dashboard::webhook_form::{api_sentence, picker, FieldErrors, PickerGroup, WebhookForm};
+use crate::dashboard::webhook_form::{picker, refusal, FieldErrors, PickerGroup, WebhookForm};
 use crate::dashboard::Dash;
-use crate::http::error::ApiError;
-use crate::http::test_webhook::{self, request_group, UrlTestRequest, UNSAVED_WEBHOOK_ID};
-use crate::http::webhooks::load_webhook;
+use crate::ops::test_send::{self, request_group, Tested, UrlTest, UNSAVED_WEBHOOK_ID};
+use crate::ops::{webhooks, OpsError};
+use crate::telemetry::REQUEST_ID_HEADER;
 
 /// The add / edit page.
 #[derive(Debug, Template, WebTemplate)]
@@ -99,19 +98,7 @@ async fn page(
 }
 
 async fn existing(dash: &Dash, project: &Project, raw_id: &str) -> Result<Webhook, DashError> {
-    load_webhook(&dash.app, project, raw_id)
-        .await
-        .map_err(|e| match e {
-            ApiError::NotFound { .. } => DashError::NotFound(format!("webhook {raw_id}")),
-            other => other.into(),
-        })
-}
-
-fn not_found_as(error: StoreError, what: String) -> DashError {
-    match error {
-        StoreError::NotFound => DashError::NotFound(what),
-        other => other.into(),
-    }
+    Ok(webhooks::get(&dash.app, project, raw_id).await?)
 }
 
 /// `GET …/webhooks/new`.
@@ -153,32 +140,32 @@ async fn save(
         None => None,
     };
     let form = WebhookForm::from_form(&posted.form);
-    let fields = match form.validate() {
-        Ok(fields) => fields,
-        Err(errors) => {
+    let input = form.input();
+    let saved = match (form.custom_headers(), &current) {
+        (Err(_), _) => Err(webhooks::fields(input, None)
+            .err()
+            .unwrap_or(OpsError::Invalid(Vec::new()))),
+        (Ok(_), Some(current)) => {
+            webhooks::update(&dash.app, &project, current.id.as_str(), input).await
+        }
+        (Ok(_), None) => webhooks::create(&dash.app, &project, input).await,
+    };
+    let webhook = match saved {
+        Ok(webhook) => webhook,
+        Err(error) => {
+            let Some(errors) = form.errors(&error) else {
+                return Err(error.into());
+            };
             let mut page = page(&dash, &posted.signed, &project, current.as_ref(), form).await?;
             page.errors = errors;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let store = &dash.app.store;
-    let (webhook, verb) = match &current {
-        Some(current) => (
-            store
-                .update_webhook(&project.id, &current.id, fields)
-                .await
-                .map_err(|e| not_found_as(e, format!("webhook {}", current.id)))?,
-            "updated",
-        ),
-        None => (
-            store
-                .create_webhook(&project.id, fields)
-                .await
-                .map_err(|e| not_found_as(e, format!("project {}", project.id)))?,
-            "created",
-        ),
+    let verb = if current.is_some() {
+        "updated"
+    } else {
+        "created"
     };
-    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook {verb} in the dashboard");
     let flash = Flash::ok(format!("Webhook {} {verb}.", webhook.target_url));
     Ok(redirect_with(
         &dash,
@@ -231,30 +218,32 @@ async fn test(
             None
         }
         Ok((url, custom)) => {
-            let request = UrlTestRequest {
+            let input = UrlTest {
                 target_url: url.as_str().to_owned(),
                 event_type: Some(form.test_event()),
-                headers: CustomHeaders::parse(custom.iter()).ok(),
+                headers: Some(custom),
             };
             // The edit form's test is that webhook's (its id in `source`, in the audit log
             // under it); only the add form's, before any webhook exists, is `wh_test`.
             let source_id = current
                 .as_ref()
                 .map_or(UNSAVED_WEBHOOK_ID.to_owned(), |w| w.id.to_string());
-            let result = test_webhook::test_url_as(
+            let request_id = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok());
+            let result = test_send::test_url(
                 &dash.app,
                 &project,
                 &source_id,
-                request,
-                request_group(&headers),
+                input,
+                request_group(request_id),
             )
             .await;
             match result {
                 Ok(result) => Some(outcome(&project, result)),
-                Err(e) => {
-                    errors.events = Some(api_sentence(&e, "event_type"));
+                Err(e) if !e.field_errors().is_empty() => {
+                    errors.events = Some(refusal(&e, "event_type"));
                     None
                 }
+                Err(e) => return Err(e.into()),
             }
         }
     };
@@ -269,12 +258,17 @@ async fn test(
     Ok((status, page).into_response())
 }
 
-fn outcome(project: &Project, result: test_webhook::TestResult) -> TestOutcome {
-    let timing = result
-        .duration_ms
-        .map(|ms| format!(" in {ms} ms"))
+fn outcome(project: &Project, result: Tested) -> TestOutcome {
+    let attempt = result.attempt.as_ref();
+    let timing = attempt
+        .map(|a| format!(" in {} ms", a.duration_ms))
         .unwrap_or_default();
-    let summary = match (result.succeeded, result.response_status, &result.error) {
+    let error = result.error();
+    let summary = match (
+        result.succeeded,
+        attempt.and_then(|a| a.response_status),
+        &error,
+    ) {
         (true, Some(status), _) => {
             format!(
                 "Test webhook {} delivered: the receiver answered {status}{timing}.",
@@ -291,12 +285,18 @@ fn outcome(project: &Project, result: test_webhook::TestResult) -> TestOutcome {
                 result.event_type
             )
         }
-        _ => format!("Test webhook {}: {}.", result.event_type, result.status),
+        _ => format!(
+            "Test webhook {}: {}.",
+            result.event_type,
+            result.status().as_str()
+        ),
     };
     TestOutcome {
         succeeded: result.succeeded,
         summary,
-        response_body: result.response_body.filter(|b| !b.is_empty()),
+        response_body: attempt
+            .and_then(|a| a.response_body.clone())
+            .filter(|b| !b.is_empty()),
         audit_path: project_path(
             project.id.as_str(),
             &format!("/audit-log/{}", result.send_out_id),
@@ -331,13 +331,7 @@ pub async fn delete(
     posted: Posted,
 ) -> Result<Response, DashError> {
     let project = load_project(&dash, &project_id).await?;
-    let webhook = existing(&dash, &project, &webhook_id).await?;
-    dash.app
-        .store
-        .delete_webhook(&project.id, &webhook.id)
-        .await
-        .map_err(|e| not_found_as(e, format!("webhook {webhook_id}")))?;
-    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook deleted in the dashboard");
+    let webhook = webhooks::delete(&dash.app, &project, &webhook_id).await?;
     let flash = Flash::ok(format!(
         "Webhook {} deleted. Its send outs stay in the audit log.",
         webhook.target_url

@@ -3,18 +3,19 @@
 //! - [`ManagementKey`]: `X-Management-Id` + `X-Management-Token`, for `/management/v1/…`;
 //! - [`AppKey`]: a project's server-side key, `X-App-Id` + `X-App-Token`, for `/v1/…`.
 //!
-//! Invariants: tokens are compared as SHA-256 hashes in constant time (an unknown id costs
-//! the same comparison as a wrong token); a route takes exactly one kind of key, so an app key
+//! Invariants: keys are checked by [`crate::ops::keys`] (hashes compared in constant time, an
+//! unknown id costing the same comparison as a wrong token); a route takes exactly one kind
+//! of key, so an app key
 //! on a management route is a 401 like no key at all; every failure is the same 401, which
 //! says nothing about which part was wrong; no token is ever logged.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sendout_store::{hash_token, Project};
-use subtle::ConstantTimeEq;
+use sendout_store::Project;
 
-use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::ops::keys::{self, MAX_CREDENTIAL_LEN};
+use crate::ops::AppState;
 
 /// The management key's id header.
 pub const MANAGEMENT_ID: &str = "x-management-id";
@@ -24,12 +25,6 @@ pub const MANAGEMENT_TOKEN: &str = "x-management-token";
 pub const APP_ID: &str = "x-app-id";
 /// A project key's token header.
 pub const APP_TOKEN: &str = "x-app-token";
-
-/// Ids and tokens longer than this are not ours; refused before any work.
-const MAX_CREDENTIAL_LEN: usize = 256;
-
-/// A stand-in hash compared when the id is unknown, so that the answer takes as long.
-const NO_SUCH_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A caller holding the management key.
 #[derive(Debug, Clone)]
@@ -62,22 +57,12 @@ fn credentials<'a>(
     }
 }
 
-/// Whether `token` hashes to `expected_hash`, in time independent of where they differ.
-fn token_matches(token: &str, expected_hash: &str) -> bool {
-    hash_token(token)
-        .as_bytes()
-        .ct_eq(expected_hash.as_bytes())
-        .into()
-}
-
 impl FromRequestParts<AppState> for ManagementKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (id, token) = credentials(parts, MANAGEMENT_ID, MANAGEMENT_TOKEN)?;
-        let stored = state.store.management_key(id).await?;
-        let matches = token_matches(token, stored.as_deref().unwrap_or(NO_SUCH_KEY));
-        if stored.is_some() && matches {
+        if keys::is_management_key(state, id, token).await? {
             Ok(Self { id: id.to_owned() })
         } else {
             Err(ApiError::Unauthorized)
@@ -90,28 +75,9 @@ impl FromRequestParts<AppState> for AppKey {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (app_id, token) = credentials(parts, APP_ID, APP_TOKEN)?;
-        let project = state.store.project_by_app_id(app_id).await?;
-        let expected = project
-            .as_ref()
-            .map_or(NO_SUCH_KEY, |p| p.app_token_hash.as_str());
-        let matches = token_matches(token, expected);
-        match project {
-            Some(project) if matches => Ok(Self(project)),
-            _ => Err(ApiError::Unauthorized),
+        match keys::project_of_app_key(state, app_id, token).await? {
+            Some(project) => Ok(Self(project)),
+            None => Err(ApiError::Unauthorized),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_token_matches_only_its_own_hash() {
-        let hash = hash_token("s3cret");
-        assert!(token_matches("s3cret", &hash));
-        assert!(!token_matches("s3cret ", &hash));
-        assert!(!token_matches("s3cret", NO_SUCH_KEY));
-        assert!(!token_matches("s3cret", ""));
     }
 }

@@ -20,82 +20,27 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use sendout_core::distribution::{
-    ChannelInput, DistributionError, DistributionInput, DistributionSpec, DistributionStatus,
-    TriggerInput,
-};
-use sendout_core::ids::DistributionId;
-use sendout_store::{Distribution, Project};
+use sendout_core::distribution::{DistributionInput, DistributionStatus};
 
-use crate::app::AppState;
 use crate::http::auth::AppKey;
 use crate::http::distribution_views::{DistributionList, DistributionRequest, DistributionView};
-use crate::http::error::{ApiError, ErrorBody, Json, Path};
-use crate::http::management::not_found_as;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Json, Path};
+use crate::ops::distributions::{self, DistributionChange};
+use crate::ops::AppState;
 
-/// A rule of the core as an API error: 400 for a malformed value, 422 for a semantic one.
-pub fn api_error(error: DistributionError) -> ApiError {
-    if error.is_semantic() {
-        ApiError::Unprocessable {
-            key: error.key(),
-            details: error.to_string(),
+impl From<DistributionRequest> for DistributionChange {
+    fn from(request: DistributionRequest) -> Self {
+        Self {
+            input: DistributionInput {
+                name: request.name,
+                trigger: request.trigger,
+                action: request.action,
+                channels: request.channels,
+            },
+            status: request.status,
         }
-    } else {
-        ApiError::InvalidPayload(error.to_string())
     }
-}
-
-/// The checked spec of a request.
-fn spec(
-    name: String,
-    trigger: TriggerInput,
-    action: String,
-    channels: Vec<ChannelInput>,
-) -> Result<DistributionSpec, ApiError> {
-    DistributionInput {
-        name,
-        trigger,
-        action,
-        channels,
-    }
-    .parse()
-    .map_err(api_error)
-}
-
-fn status(text: Option<&str>) -> Result<Option<DistributionStatus>, ApiError> {
-    text.map(|text| {
-        DistributionStatus::parse(text)
-            .ok_or_else(|| ApiError::invalid_field("status", "must be `DRAFT`, `LIVE` or `PAUSED`"))
-    })
-    .transpose()
-}
-
-/// The checked spec and status of a create or update body.
-fn parts(
-    request: DistributionRequest,
-) -> Result<(DistributionSpec, Option<DistributionStatus>), ApiError> {
-    let status = status(request.status.as_deref())?;
-    let spec = spec(
-        request.name,
-        request.trigger,
-        request.action,
-        request.channels,
-    )?;
-    Ok((spec, status))
-}
-
-/// The distribution named by a path segment, in `project`; malformed or foreign ids are a 404.
-async fn load(state: &AppState, project: &Project, raw_id: &str) -> Result<Distribution, ApiError> {
-    let id = parse_id(raw_id)?;
-    state
-        .store
-        .get_distribution(&project.id, &id)
-        .await
-        .map_err(|e| not_found_as(e, "distribution", raw_id))
-}
-
-fn parse_id(raw_id: &str) -> Result<DistributionId, ApiError> {
-    DistributionId::parse(raw_id).map_err(|_| ApiError::not_found("distribution", raw_id))
 }
 
 /// Creates a distribution.
@@ -117,16 +62,7 @@ pub async fn create_distribution(
     State(state): State<AppState>,
     Json(request): Json<DistributionRequest>,
 ) -> Result<axum::Json<DistributionView>, ApiError> {
-    let (spec, status) = parts(request)?;
-    let created = state
-        .store
-        .create_distribution(
-            &project.id,
-            spec,
-            status.unwrap_or(DistributionStatus::Live),
-        )
-        .await?;
-    tracing::info!(project.id = %project.id, distribution.id = %created.id, "distribution created");
+    let created = distributions::create(&state, &project, request.into()).await?;
     Ok(axum::Json(created.into()))
 }
 
@@ -145,9 +81,7 @@ pub async fn list_distributions(
     AppKey(project): AppKey,
     State(state): State<AppState>,
 ) -> Result<axum::Json<DistributionList>, ApiError> {
-    let data: Vec<DistributionView> = state
-        .store
-        .list_distributions(&project.id)
+    let data: Vec<DistributionView> = distributions::list(&state, &project)
         .await?
         .into_iter()
         .map(DistributionView::from)
@@ -178,7 +112,8 @@ pub async fn get_distribution(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
 ) -> Result<axum::Json<DistributionView>, ApiError> {
-    Ok(axum::Json(load(&state, &project, &raw_id).await?.into()))
+    let distribution = distributions::get(&state, &project, &raw_id).await?;
+    Ok(axum::Json(distribution.into()))
 }
 
 /// Replaces a distribution's configuration (and its status, when given).
@@ -203,14 +138,7 @@ pub async fn update_distribution(
     Path(raw_id): Path<String>,
     Json(request): Json<DistributionRequest>,
 ) -> Result<axum::Json<DistributionView>, ApiError> {
-    let id = parse_id(&raw_id)?;
-    let (spec, status) = parts(request)?;
-    let updated = state
-        .store
-        .update_distribution(&project.id, &id, spec, status)
-        .await
-        .map_err(|e| not_found_as(e, "distribution", &raw_id))?;
-    tracing::info!(project.id = %project.id, distribution.id = %id, "distribution updated");
+    let updated = distributions::update(&state, &project, &raw_id, request.into()).await?;
     Ok(axum::Json(updated.into()))
 }
 
@@ -232,30 +160,8 @@ pub async fn delete_distribution(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&raw_id)?;
-    state
-        .store
-        .delete_distribution(&project.id, &id)
-        .await
-        .map_err(|e| not_found_as(e, "distribution", &raw_id))?;
-    tracing::info!(project.id = %project.id, distribution.id = %id, "distribution deleted");
+    distributions::delete(&state, &project, &raw_id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn set_status(
-    state: &AppState,
-    project: &Project,
-    raw_id: &str,
-    status: DistributionStatus,
-) -> Result<axum::Json<DistributionView>, ApiError> {
-    let id = parse_id(raw_id)?;
-    let changed = state
-        .store
-        .set_distribution_status(&project.id, &id, status, None)
-        .await
-        .map_err(|e| not_found_as(e, "distribution", raw_id))?;
-    tracing::info!(project.id = %project.id, distribution.id = %id, status = %status, "distribution status set");
-    Ok(axum::Json(changed.into()))
 }
 
 /// Pauses a distribution: its events stop fanning out, and its pending send outs are not sent
@@ -277,7 +183,9 @@ pub async fn pause_distribution(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
 ) -> Result<axum::Json<DistributionView>, ApiError> {
-    set_status(&state, &project, &raw_id, DistributionStatus::Paused).await
+    let paused =
+        distributions::set_status(&state, &project, &raw_id, DistributionStatus::Paused).await?;
+    Ok(axum::Json(paused.into()))
 }
 
 /// Sets a distribution live (from draft, or resuming after a pause, clearing its reason).
@@ -298,5 +206,7 @@ pub async fn set_distribution_live(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
 ) -> Result<axum::Json<DistributionView>, ApiError> {
-    set_status(&state, &project, &raw_id, DistributionStatus::Live).await
+    let live =
+        distributions::set_status(&state, &project, &raw_id, DistributionStatus::Live).await?;
+    Ok(axum::Json(live.into()))
 }

@@ -16,11 +16,9 @@ use sendout_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::http::extract::is_json_content_type;
-pub use crate::http::extract::{Json, Path, Query};
-
-/// The header that carries the request id (`v-…`) on every response.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+use crate::http::media::is_json_content_type;
+use crate::ops::OpsError;
+use crate::telemetry::REQUEST_ID_HEADER;
 
 /// Everything a handler can answer instead of success.
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +190,25 @@ impl From<StoreError> for ApiError {
                 details,
             },
             StoreError::Database(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<OpsError> for ApiError {
+    fn from(error: OpsError) -> Self {
+        let first = |errors: &[sendout_core::field::FieldError]| {
+            errors.first().map(ToString::to_string).unwrap_or_default()
+        };
+        match error {
+            OpsError::NotFound { resource, id } => Self::not_found(resource, id),
+            OpsError::Invalid(errors) => Self::InvalidPayload(first(&errors)),
+            OpsError::Unprocessable { key, errors } => Self::Unprocessable {
+                key,
+                details: first(&errors),
+            },
+            OpsError::Conflict { key, details } => Self::Conflict { key, details },
+            OpsError::Store(error) => error.into(),
+            OpsError::Internal(cause) => Self::Internal(cause),
         }
     }
 }

@@ -9,7 +9,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::http::auth::AppKey;
-use crate::http::error::{ApiError, ErrorBody, Path, Query};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Path, Query};
 
 /// An event type in the catalog listing.
 #[derive(Debug, Serialize, ToSchema)]

@@ -17,8 +17,7 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use sendout_core::catalog::{catalog, EventType};
-use sendout_core::envelope;
+use sendout_core::envelope::{self, minify};
 use sendout_core::ids::{EventId, GroupId};
 use sendout_core::time::Timestamp;
 use sendout_store::{NewEvent, Project};
@@ -27,9 +26,12 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::http::auth::AppKey;
-use crate::http::error::{ApiError, ErrorBody, Json, REQUEST_ID_HEADER};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::Json;
+use crate::ops::test_send::known_type;
+use crate::ops::AppState;
+use crate::telemetry::REQUEST_ID_HEADER;
 
 mod json_text;
 use json_text::Unreadable;
@@ -125,30 +127,6 @@ pub struct EventAcceptedList {
     pub data_ref: &'static str,
     pub data: Vec<EventAccepted>,
     pub total: usize,
-}
-
-/// Removes insignificant whitespace from valid JSON text, leaving everything else as is.
-pub fn minify(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for c in json.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn compact_raw(raw: &RawValue) -> Result<Box<RawValue>, ApiError> {
@@ -265,17 +243,6 @@ fn parse_event(raw: &RawValue, at: &str, context: &Context<'_>) -> Result<NewEve
         group_id,
         event_source,
         created_at,
-    })
-}
-
-/// The catalog entry of `name` (accepting the documented misspellings), or a 422 naming it.
-pub fn known_type(name: &str, field: &str) -> Result<&'static EventType, ApiError> {
-    catalog().get(name).ok_or_else(|| ApiError::Unprocessable {
-        key: "unknown_event_type",
-        details: format!(
-            "{field}: `{}` is not a known event type; GET /v1/event-types lists them all",
-            name.chars().take(128).collect::<String>()
-        ),
     })
 }
 
@@ -445,18 +412,4 @@ pub async fn ingest(
         IngestAnswer::One(one)
     };
     Ok((StatusCode::ACCEPTED, axum::Json(answer)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn minify_keeps_strings_and_numbers_exactly() {
-        let text = "{ \"a b\" : [ 1.10 , 2e3 ] ,\n\t\"c\\\" d\": \"x  y\\\\\" , \"e\": {} }";
-        assert_eq!(
-            minify(text),
-            r#"{"a b":[1.10,2e3],"c\" d":"x  y\\","e":{}}"#
-        );
-    }
 }

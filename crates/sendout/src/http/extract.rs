@@ -5,25 +5,11 @@
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::http::error::ApiError;
-
-/// A `Content-Type` header value naming JSON.
-pub(crate) fn is_json_content_type(value: Option<&HeaderValue>) -> bool {
-    let Some(mime) = value.and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let essence = mime
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
+use crate::http::media::is_json_content_type;
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
@@ -108,22 +94,5 @@ where
             .map_err(|rejection: PathRejection| {
                 ApiError::RouteNotFound(strip_prefix(&rejection.body_text()))
             })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_content_types_are_recognised() {
-        let ok = |v: &str| is_json_content_type(Some(&HeaderValue::from_str(v).expect("valid")));
-        assert!(ok("application/json"));
-        assert!(ok("application/json; charset=utf-8"));
-        assert!(ok("Application/JSON"));
-        assert!(ok("application/merge-patch+json"));
-        assert!(!ok("text/plain"));
-        assert!(!ok("application/x-www-form-urlencoded"));
-        assert!(!is_json_content_type(None));
     }
 }

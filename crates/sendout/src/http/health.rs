@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::ops::AppState;
 
 /// The health report.
 #[derive(Debug, Serialize, ToSchema)]

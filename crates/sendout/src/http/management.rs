@@ -16,23 +16,16 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
-use sendout_store::{Project, ProjectUpdate, StoreError};
+use sendout_store::Project;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::{self, AppState};
 use crate::http::auth::ManagementKey;
-use crate::http::error::{ApiError, Json, Path};
-
-/// The only webhook format sendout speaks.
-pub const WEBHOOK_VERSION: &str = "v2024-01-01";
-/// The time zone of a project created without one.
-const DEFAULT_TIMEZONE: &str = "Etc/UTC";
-const MAX_NAME_CHARS: usize = 200;
-const MAX_DESCRIPTION_CHARS: usize = 2000;
-const MAX_TIMEZONE_CHARS: usize = 64;
+use crate::http::error::ApiError;
+use crate::http::extract::{Json, Path};
+use crate::ops::projects::{self, ProjectChange, ProjectInput};
+use crate::ops::AppState;
 
 /// A project's server-side key; `app_token` only in the answer to create.
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,14 +59,8 @@ pub struct ProjectView {
 
 impl ProjectView {
     fn new(project: Project, app_token: Option<String>) -> Self {
-        let now = Timestamp::now();
-        let previous_expires = match (
-            &project.previous_webhook_token,
-            project.previous_token_expires_at,
-        ) {
-            (Some(_), Some(until)) if until > now => Some(until.to_string()),
-            _ => None,
-        };
+        let previous_expires =
+            projects::previous_token_expiry(&project, Timestamp::now()).map(|t| t.to_string());
         Self {
             id: project.id.to_string(),
             name: project.name,
@@ -147,67 +134,6 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// Trimmed, non-empty text of at most `max` characters without control characters.
-pub fn text_field(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(ApiError::invalid_field(field, "must not be empty"));
-    }
-    if value.chars().count() > max {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("must be at most {max} characters long"),
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ApiError::invalid_field(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(value.to_owned())
-}
-
-fn timezone(value: &str) -> Result<String, ApiError> {
-    let value = text_field("timezone", value, MAX_TIMEZONE_CHARS)?;
-    let valid = value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+' | ':'));
-    if valid {
-        Ok(value)
-    } else {
-        Err(ApiError::invalid_field(
-            "timezone",
-            "must be an IANA time zone such as Europe/Warsaw, or a GMT offset such as Etc/GMT+1",
-        ))
-    }
-}
-
-fn webhook_version(value: &str) -> Result<String, ApiError> {
-    if value == WEBHOOK_VERSION {
-        Ok(value.to_owned())
-    } else {
-        Err(ApiError::invalid_field(
-            "webhook_version",
-            format!("only {WEBHOOK_VERSION} is supported"),
-        ))
-    }
-}
-
-/// The project named by a path segment; a malformed or unknown id is a 404.
-pub async fn load_project(state: &AppState, raw_id: &str) -> Result<Project, ApiError> {
-    let not_found = || ApiError::not_found("project", raw_id);
-    let id = ProjectId::parse(raw_id).map_err(|_| not_found())?;
-    match state.store.get_project(&id).await {
-        Ok(project) => Ok(project),
-        Err(StoreError::NotFound) => Err(not_found()),
-        Err(other) => Err(other.into()),
-    }
-}
-
 /// Creates a project with fresh keys; the answer is the only time `app_token` is shown.
 #[utoipa::path(
     post,
@@ -226,20 +152,13 @@ pub async fn create_project(
     State(state): State<AppState>,
     Json(request): Json<ProjectCreate>,
 ) -> Result<axum::Json<ProjectView>, ApiError> {
-    let name = text_field("name", &request.name, MAX_NAME_CHARS)?;
-    let description = request
-        .description
-        .map(|d| text_field("description", &d, MAX_DESCRIPTION_CHARS))
-        .transpose()?;
-    let timezone = match request.timezone {
-        Some(tz) => timezone(&tz)?,
-        None => DEFAULT_TIMEZONE.to_owned(),
+    let input = ProjectInput {
+        name: request.name,
+        description: request.description,
+        timezone: request.timezone,
+        webhook_version: request.webhook_version,
     };
-    if let Some(version) = request.webhook_version {
-        webhook_version(&version)?;
-    }
-    let keys = app::create_project(state.store.as_ref(), name, description, timezone).await?;
-    tracing::info!(project.id = %keys.project.id, "project created");
+    let keys = projects::create(&state, input).await?;
     Ok(axum::Json(ProjectView::new(
         keys.project,
         Some(keys.app_token.expose().to_owned()),
@@ -261,7 +180,7 @@ pub async fn list_projects(
     _key: ManagementKey,
     State(state): State<AppState>,
 ) -> Result<axum::Json<ProjectList>, ApiError> {
-    let projects = state.store.list_projects().await?;
+    let projects = projects::list(&state).await?;
     Ok(axum::Json(ProjectList {
         object: "list",
         data_ref: "data",
@@ -288,7 +207,7 @@ pub async fn get_project(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
 ) -> Result<axum::Json<ProjectView>, ApiError> {
-    let project = load_project(&state, &project_id).await?;
+    let project = projects::get(&state, &project_id).await?;
     Ok(axum::Json(project.into()))
 }
 
@@ -313,29 +232,13 @@ pub async fn update_project(
     Path(project_id): Path<String>,
     Json(request): Json<ProjectUpdateRequest>,
 ) -> Result<axum::Json<ProjectView>, ApiError> {
-    let project = load_project(&state, &project_id).await?;
-    let update = ProjectUpdate {
-        name: request
-            .name
-            .map(|n| text_field("name", &n, MAX_NAME_CHARS))
-            .transpose()?,
-        description: match request.description {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(d)) if d.trim().is_empty() => Some(None),
-            Some(Some(d)) => Some(Some(text_field("description", &d, MAX_DESCRIPTION_CHARS)?)),
-        },
-        timezone: request.timezone.map(|tz| timezone(&tz)).transpose()?,
-        webhook_version: request
-            .webhook_version
-            .map(|v| webhook_version(&v))
-            .transpose()?,
+    let change = ProjectChange {
+        name: request.name,
+        description: request.description,
+        timezone: request.timezone,
+        webhook_version: request.webhook_version,
     };
-    let updated = state
-        .store
-        .update_project(&project.id, update)
-        .await
-        .map_err(|e| not_found_as(e, "project", &project_id))?;
+    let updated = projects::update(&state, &project_id, change).await?;
     Ok(axum::Json(updated.into()))
 }
 
@@ -357,13 +260,7 @@ pub async fn delete_project(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let project = load_project(&state, &project_id).await?;
-    state
-        .store
-        .delete_project(&project.id)
-        .await
-        .map_err(|e| not_found_as(e, "project", &project_id))?;
-    tracing::info!(project.id = %project.id, "project deleted");
+    projects::delete(&state, &project_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -385,24 +282,6 @@ pub async fn rotate_webhook_token(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
 ) -> Result<axum::Json<ProjectView>, ApiError> {
-    let project = load_project(&state, &project_id).await?;
-    let grace_ms =
-        i64::try_from(state.config.secret_rotation_grace.as_millis()).unwrap_or(i64::MAX);
-    let grace_until = Timestamp::now().plus_millis(grace_ms);
-    let new_token = app::random_token(40);
-    let rotated = state
-        .store
-        .rotate_webhook_token(&project.id, &new_token, grace_until)
-        .await
-        .map_err(|e| not_found_as(e, "project", &project_id))?;
-    tracing::info!(project.id = %project.id, "webhook token rotated");
+    let rotated = projects::rotate_webhook_token(&state, &project_id).await?;
     Ok(axum::Json(rotated.into()))
-}
-
-/// A store `NotFound` as a 404 for the object the handler was working on.
-pub fn not_found_as(error: StoreError, resource_type: &'static str, id: &str) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::not_found(resource_type, id),
-        other => other.into(),
-    }
 }

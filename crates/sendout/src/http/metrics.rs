@@ -12,8 +12,8 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use sendout_core::time::Timestamp;
 
-use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::ops::AppState;
 
 /// The media type of the OpenMetrics text exposition format, which Prometheus negotiates.
 pub const CONTENT_TYPE_OPENMETRICS: &str =

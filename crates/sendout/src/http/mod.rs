@@ -1,6 +1,8 @@
 //! The HTTP API: the Voucherify-compatible management API, the project API, the OpenAPI
-//! document and health. Handlers parse input into core types, call the store, and shape the
-//! answer; they hold no SQL and no delivery logic.
+//! document and health. Handlers parse input into ops' typed inputs, call one operation of
+//! [`crate::ops`] (ingest, health and metrics call the store themselves), and shape the answer
+//! or map the [`crate::ops::OpsError`] to [`error::ApiError`]; they hold no SQL, no business
+//! rule and no delivery logic. Nothing here knows the dashboard.
 //!
 //! - [`management`] and [`webhooks`], [`test_webhook`]: `/management/v1/…`, management key;
 //! - [`events`], [`event_types`], [`sendouts`] (shown as [`sendout_views`]) and
@@ -22,6 +24,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod management;
+pub mod media;
 pub mod metrics;
 pub mod openapi;
 pub mod sendout_views;
@@ -43,8 +46,8 @@ use tower_http::request_id::{MakeRequestId, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::app::AppState;
-use error::REQUEST_ID_HEADER;
+use crate::ops::AppState;
+use crate::telemetry::REQUEST_ID_HEADER;
 
 /// Makes request ids in Voucherify's `v-…` form, usable as an event's `group_id`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -148,7 +151,6 @@ fn distribution_routes() -> Router<AppState> {
 
 /// The whole API with its layers: request id, request log, error shaping, body limit.
 pub fn router(state: AppState) -> Router {
-    let dashboard_state = state.clone();
     let max_body = state.config.max_body_bytes;
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {
@@ -190,6 +192,4 @@ pub fn router(state: AppState) -> Router {
                 .layer(RequestBodyLimitLayer::new(max_body))
                 .layer(DefaultBodyLimit::max(max_body)),
         )
-        // Outside the API's layers: the dashboard answers HTML, with its own (see its docs).
-        .merge(crate::dashboard::router(dashboard_state))
 }

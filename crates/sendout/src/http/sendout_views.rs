@@ -12,17 +12,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-/// Parts of header names that mark a credential.
-const SECRET_NAME_PARTS: [&str; 8] = [
-    "auth",
-    "token",
-    "key",
-    "secret",
-    "password",
-    "cookie",
-    "signature",
-    "credential",
-];
+use crate::ops::sendouts::redact;
 
 /// Where a send out goes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -164,23 +154,6 @@ fn empty_object() -> Box<RawValue> {
     serde_json::from_str("{}").unwrap_or_else(|_| unreachable!("`{{}}` is JSON"))
 }
 
-/// Custom headers with the values of credential-like names replaced.
-pub fn redact(headers: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            let lower = name.to_ascii_lowercase();
-            let secret = SECRET_NAME_PARTS.iter().any(|part| lower.contains(part));
-            let shown = if secret {
-                "[redacted]".to_owned()
-            } else {
-                value.clone()
-            };
-            (name.clone(), shown)
-        })
-        .collect()
-}
-
 /// A page of the audit log.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SendOutList {
@@ -195,27 +168,4 @@ pub struct SendOutList {
     /// Pass as `starting_after_id` for the next page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more_starting_after: Option<String>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credential_like_header_values_are_redacted() {
-        let headers: BTreeMap<String, String> = [
-            ("authorization", "Bearer x"),
-            ("x-api-key", "k"),
-            ("x-crm-token", "t"),
-            ("x-tenant", "acme"),
-        ]
-        .into_iter()
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .collect();
-        let shown = redact(&headers);
-        assert_eq!(shown["authorization"], "[redacted]");
-        assert_eq!(shown["x-api-key"], "[redacted]");
-        assert_eq!(shown["x-crm-token"], "[redacted]");
-        assert_eq!(shown["x-tenant"], "acme");
-    }
 }

@@ -20,20 +20,16 @@
 //!   how many; the workers send them.
 
 use axum::extract::State;
-use sendout_core::ids::{SendOutId, WebhookId};
-use sendout_core::time::Timestamp;
-use sendout_store::{Claim, Completion, Project, SendOutFilter, SendOutStatus, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::http::auth::AppKey;
-use crate::http::error::{ApiError, ErrorBody, Json, Path, Query};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::sendout_views::{AttemptView, SendOutDetail, SendOutList, SendOutView};
+use crate::ops::sendouts::{self, BulkRetryInput, ListInput};
+use crate::ops::{AppState, OpsError};
 
-/// The default and largest page sizes.
-const DEFAULT_LIMIT: u32 = 10;
-const MAX_LIMIT: u32 = 100;
 /// Filters and paging of the audit log; every value is checked and named when wrong.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -59,68 +55,28 @@ pub struct SendOutQuery {
     pub starting_after_id: Option<String>,
 }
 
-fn query_error(parameter: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::InvalidQuery(format!("{parameter}: {message}"))
-}
-
-fn timestamp_param(parameter: &str, text: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
-    text.map(|t| Timestamp::parse(t).map_err(|e| query_error(parameter, e)))
-        .transpose()
-}
-
-fn filter(query: &SendOutQuery) -> Result<SendOutFilter, ApiError> {
-    let status = query
-        .status
-        .as_deref()
-        .map(|s| {
-            SendOutStatus::parse(&s.to_ascii_uppercase()).ok_or_else(|| {
-                query_error("status", "must be PENDING, RETRYING, SUCCEEDED or FAILED")
-            })
-        })
-        .transpose()?;
-    let is_test = query
-        .is_test
-        .as_deref()
-        .map(|v| match v {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(query_error("is_test", "must be true or false")),
-        })
-        .transpose()?;
-    let event_type = query.event_type.as_deref().map(|t| {
-        sendout_core::catalog::catalog()
-            .get(t)
-            .map_or_else(|| t.to_owned(), |known| known.name().to_owned())
-    });
-    Ok(SendOutFilter {
-        status,
-        source_id: query.source_id.clone(),
-        event_type,
-        target_url: query.target_url.clone(),
-        created_after: timestamp_param("created_after", query.created_after.as_deref())?,
-        created_before: timestamp_param("created_before", query.created_before.as_deref())?,
-        is_test,
-    })
-}
-
-fn limit(text: Option<&str>) -> Result<u32, ApiError> {
-    match text {
-        None => Ok(DEFAULT_LIMIT),
-        Some(t) => t
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| query_error("limit", "must be a whole number from 1 to 100")),
+impl From<SendOutQuery> for ListInput {
+    fn from(query: SendOutQuery) -> Self {
+        Self {
+            status: query.status,
+            source_id: query.source_id,
+            event_type: query.event_type,
+            target_url: query.target_url,
+            created_after: query.created_after,
+            created_before: query.created_before,
+            is_test: query.is_test,
+            limit: query.limit,
+            starting_after_id: query.starting_after_id,
+        }
     }
 }
 
-fn send_out_id(raw: &str) -> Result<SendOutId, ApiError> {
-    SendOutId::parse(raw).map_err(|_| ApiError::not_found("webhook_sendout", raw))
-}
-
-fn not_found(error: StoreError, raw: &str) -> ApiError {
+/// An error about the list's input: its fields are query parameters.
+fn query_error(error: OpsError) -> ApiError {
     match error {
-        StoreError::NotFound => ApiError::not_found("webhook_sendout", raw),
+        OpsError::Invalid(errors) => {
+            ApiError::InvalidQuery(errors.first().map(ToString::to_string).unwrap_or_default())
+        }
         other => other.into(),
     }
 }
@@ -143,20 +99,9 @@ pub async fn list_send_outs(
     State(state): State<AppState>,
     Query(query): Query<SendOutQuery>,
 ) -> Result<axum::Json<SendOutList>, ApiError> {
-    let filter = filter(&query)?;
-    let limit = limit(query.limit.as_deref())?;
-    let starting_after = query
-        .starting_after_id
-        .as_deref()
-        .map(|id| {
-            SendOutId::parse(id)
-                .map_err(|_| query_error("starting_after_id", "is not a send out id (whs_…)"))
-        })
-        .transpose()?;
-    let page = state
-        .store
-        .list_send_outs(&project.id, &filter, starting_after.as_ref(), limit)
-        .await?;
+    let page = sendouts::list(&state, &project, &query.into())
+        .await
+        .map_err(query_error)?;
     let more_starting_after = page
         .has_more
         .then(|| page.items.last().map(|s| s.id.to_string()))
@@ -189,20 +134,8 @@ pub async fn get_send_out(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
 ) -> Result<axum::Json<SendOutDetail>, ApiError> {
-    let id = send_out_id(&raw_id)?;
-    let (send_out, attempts) = state
-        .store
-        .get_send_out(&project.id, &id)
-        .await
-        .map_err(|e| not_found(e, &raw_id))?;
+    let (send_out, attempts) = sendouts::get(&state, &project, &raw_id).await?;
     Ok(axum::Json(SendOutDetail::new(&send_out, &attempts)))
-}
-
-/// Makes one attempt of a claimed send out now and records it. Returns what was recorded.
-pub async fn attempt_now(state: &AppState, claim: &Claim) -> Result<Completion, ApiError> {
-    let completion = state.deliverer.attempt_manual(claim).await;
-    state.store.complete(vec![completion.clone()]).await?;
-    Ok(completion)
 }
 
 /// The answer to a manual retry.
@@ -235,37 +168,11 @@ pub async fn retry_send_out(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
 ) -> Result<axum::Json<RetryResult>, ApiError> {
-    let id = send_out_id(&raw_id)?;
-    let claim = state
-        .store
-        .claim_one(&project.id, &id, Timestamp::now(), state.config.lease)
-        .await
-        .map_err(|e| not_found(e, &raw_id))?
-        .ok_or_else(|| ApiError::Conflict {
-            key: "send_out_busy",
-            details: format!("{raw_id} is being attempted right now; try again in a moment"),
-        })?;
-    let completion = attempt_now(&state, &claim).await?;
-    tracing::info!(
-        project.id = %project.id,
-        sendout.id = %id,
-        attempted = completion.attempt.is_some(),
-        "manual retry"
-    );
-    let (send_out, attempts) = state
-        .store
-        .get_send_out(&project.id, &id)
-        .await
-        .map_err(|e| not_found(e, &raw_id))?;
-    let attempt = completion
-        .attempt
-        .as_ref()
-        .and_then(|_| attempts.last())
-        .map(AttemptView::from);
+    let retried = sendouts::retry(&state, &project, &raw_id).await?;
     Ok(axum::Json(RetryResult {
         object: "webhook_sendout_retry",
-        attempt,
-        send_out: SendOutDetail::new(&send_out, &attempts),
+        attempt: retried.attempt.as_ref().map(AttemptView::from),
+        send_out: SendOutDetail::new(&retried.send_out, &retried.attempts),
     }))
 }
 
@@ -310,62 +217,15 @@ pub async fn bulk_retry(
     State(state): State<AppState>,
     Json(request): Json<BulkRetryRequest>,
 ) -> Result<axum::Json<BulkRetryResult>, ApiError> {
-    let source_id = request.source_id.trim();
-    if !(source_id.starts_with("wh_") || source_id.starts_with("distr_")) || source_id.len() > 64 {
-        return Err(ApiError::invalid_field(
-            "source_id",
-            "must be a webhook id (wh_…) or a distribution id (distr_…)",
-        ));
-    }
-    let since = request
-        .since
-        .as_deref()
-        .map(|t| Timestamp::parse(t).map_err(|e| ApiError::invalid_field("since", e)))
-        .transpose()?;
-    let requeued = requeue(&state, &project, source_id, since).await?;
-    tracing::info!(project.id = %project.id, source_id, requeued, "bulk retry");
+    let input = BulkRetryInput {
+        source_id: request.source_id,
+        since: request.since,
+    };
+    let done = sendouts::bulk_retry(&state, &project, input).await?;
     Ok(axum::Json(BulkRetryResult {
         object: "bulk_retry",
-        source_id: source_id.to_owned(),
-        since: since.map(|t| t.to_string()),
-        requeued,
+        source_id: done.source_id,
+        since: done.since.map(|t| t.to_string()),
+        requeued: done.requeued,
     }))
-}
-
-async fn requeue(
-    state: &AppState,
-    project: &Project,
-    source_id: &str,
-    since: Option<Timestamp>,
-) -> Result<u64, ApiError> {
-    if let Some(raw) = source_id.strip_prefix("wh_").map(|_| source_id) {
-        let id = WebhookId::parse(raw).map_err(|_| ApiError::not_found("webhook", raw))?;
-        state
-            .store
-            .get_webhook(&project.id, &id)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ApiError::not_found("webhook", raw),
-                other => other.into(),
-            })?;
-    }
-    let since = since.unwrap_or_else(|| Timestamp::from_millis(0));
-    Ok(state
-        .store
-        .requeue_failed(&project.id, source_id, since, Timestamp::now())
-        .await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_outside_one_to_a_hundred_are_refused() {
-        assert_eq!(limit(None).ok(), Some(10));
-        assert_eq!(limit(Some("100")).ok(), Some(100));
-        assert!(limit(Some("0")).is_err());
-        assert!(limit(Some("101")).is_err());
-        assert!(limit(Some("ten")).is_err());
-    }
 }

@@ -24,21 +24,18 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use sendout_core::ids::WebhookId;
-use sendout_core::input::{CustomHeaders, EventFilter, InputError, TargetUrl};
-use sendout_store::{Project, Webhook, WebhookFields};
+use sendout_core::input::CustomHeaders;
+use sendout_store::Webhook;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::http::auth::ManagementKey;
-use crate::http::error::{ApiError, ErrorBody, Json, Path};
-use crate::http::management::{load_project, not_found_as, present, text_field};
-
-pub mod spec_events;
-
-const MAX_DESCRIPTION_CHARS: usize = 2000;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Json, Path};
+use crate::http::management::present;
+use crate::ops::webhooks::{self, spec_events, WebhookInput};
+use crate::ops::{projects, AppState};
 
 /// A webhook, as the management API shows it (Voucherify's fields first).
 #[derive(Debug, Serialize, ToSchema)]
@@ -141,96 +138,17 @@ pub struct WebhookRequest {
     pub all_events: Option<IgnoredAny>,
 }
 
-/// A target URL from input, or a 400 naming `field`.
-pub fn target_url(field: &str, text: &str) -> Result<TargetUrl, ApiError> {
-    TargetUrl::parse(text.trim()).map_err(|e| ApiError::invalid_field(field, e))
-}
-
-/// A webhook's subscription from input: `["*"]`, or canonical names of project-settings
-/// event types. Unknown names and distribution-only triggers are a 422 naming them.
-pub fn event_filter(events: &[String]) -> Result<Vec<String>, ApiError> {
-    let filter = EventFilter::parse(events).map_err(|e| match e {
-        InputError::UnknownEventTypes { .. } => ApiError::Unprocessable {
-            key: "unknown_event_type",
-            details: format!("events: {e}"),
-        },
-        InputError::DistributionOnlyEventTypes { .. } => ApiError::Unprocessable {
-            key: "event_type_not_for_webhooks",
-            details: format!("events: {e}"),
-        },
-        other => ApiError::invalid_field("events", other),
-    })?;
-    if filter.is_all() {
-        return Ok(vec!["*".to_owned()]);
+impl From<WebhookRequest> for WebhookInput {
+    fn from(request: WebhookRequest) -> Self {
+        Self {
+            target_url: request.target_url,
+            events: request.events,
+            active: request.active,
+            headers: request.headers,
+            description: request.description,
+            spec_list_is_every_event: true,
+        }
     }
-    Ok(filter
-        .event_types()
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect())
-}
-
-fn description(
-    value: Option<Option<String>>,
-    current: Option<String>,
-) -> Result<Option<String>, ApiError> {
-    match value {
-        None => Ok(current),
-        Some(None) => Ok(None),
-        Some(Some(d)) if d.trim().is_empty() => Ok(None),
-        Some(Some(d)) => text_field("description", &d, MAX_DESCRIPTION_CHARS).map(Some),
-    }
-}
-
-fn headers_map(headers: &CustomHeaders) -> BTreeMap<String, String> {
-    headers
-        .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_str().to_owned()))
-        .collect()
-}
-
-/// The fields of a webhook from a request; `current` supplies what an update leaves out.
-/// Pure (the fuzz targets call it).
-pub fn fields(
-    request: WebhookRequest,
-    current: Option<&Webhook>,
-) -> Result<WebhookFields, ApiError> {
-    let target_url = target_url("target_url", &request.target_url)?;
-    let mut events = event_filter(&request.events)?;
-    // What a webhook for every event reads as, put back: it stays for every event.
-    if current.is_some_and(|w| spec_events::is_every_event(&w.events))
-        && spec_events::is_spec_list(&events)
-    {
-        events = vec!["*".to_owned()];
-    }
-    Ok(WebhookFields {
-        target_url: target_url.as_str().to_owned(),
-        events,
-        active: request.active.or(current.map(|w| w.active)).unwrap_or(true),
-        headers: match (&request.headers, current) {
-            (Some(headers), _) => headers_map(headers),
-            (None, Some(current)) => current.headers.clone(),
-            (None, None) => BTreeMap::new(),
-        },
-        description: description(
-            request.description,
-            current.and_then(|w| w.description.clone()),
-        )?,
-    })
-}
-
-/// The webhook named by a path segment, in `project`; malformed or foreign ids are a 404.
-pub async fn load_webhook(
-    state: &AppState,
-    project: &Project,
-    raw_id: &str,
-) -> Result<Webhook, ApiError> {
-    let id = WebhookId::parse(raw_id).map_err(|_| ApiError::not_found("webhook", raw_id))?;
-    state
-        .store
-        .get_webhook(&project.id, &id)
-        .await
-        .map_err(|e| not_found_as(e, "webhook", raw_id))
 }
 
 /// Creates a webhook.
@@ -255,14 +173,8 @@ pub async fn create_webhook(
     Path(project_id): Path<String>,
     Json(request): Json<WebhookRequest>,
 ) -> Result<axum::Json<WebhookView>, ApiError> {
-    let project = load_project(&state, &project_id).await?;
-    let fields = fields(request, None)?;
-    let webhook = state
-        .store
-        .create_webhook(&project.id, fields)
-        .await
-        .map_err(|e| not_found_as(e, "project", &project_id))?;
-    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook created");
+    let project = projects::get(&state, &project_id).await?;
+    let webhook = webhooks::create(&state, &project, request.into()).await?;
     Ok(axum::Json(webhook.into()))
 }
 
@@ -284,12 +196,8 @@ pub async fn list_webhooks(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
 ) -> Result<axum::Json<WebhookList>, ApiError> {
-    let project = load_project(&state, &project_id).await?;
-    let webhooks = state
-        .store
-        .list_webhooks(&project.id)
-        .await
-        .map_err(|e| not_found_as(e, "project", &project_id))?;
+    let project = projects::get(&state, &project_id).await?;
+    let webhooks = webhooks::list(&state, &project).await?;
     Ok(axum::Json(WebhookList {
         object: "list",
         data_ref: "data",
@@ -319,8 +227,8 @@ pub async fn get_webhook(
     State(state): State<AppState>,
     Path((project_id, webhook_id)): Path<(String, String)>,
 ) -> Result<axum::Json<WebhookView>, ApiError> {
-    let project = load_project(&state, &project_id).await?;
-    let webhook = load_webhook(&state, &project, &webhook_id).await?;
+    let project = projects::get(&state, &project_id).await?;
+    let webhook = webhooks::get(&state, &project, &webhook_id).await?;
     Ok(axum::Json(webhook.into()))
 }
 
@@ -349,15 +257,8 @@ pub async fn update_webhook(
     Path((project_id, webhook_id)): Path<(String, String)>,
     Json(request): Json<WebhookRequest>,
 ) -> Result<axum::Json<WebhookView>, ApiError> {
-    let project = load_project(&state, &project_id).await?;
-    let current = load_webhook(&state, &project, &webhook_id).await?;
-    let fields = fields(request, Some(&current))?;
-    let webhook = state
-        .store
-        .update_webhook(&project.id, &current.id, fields)
-        .await
-        .map_err(|e| not_found_as(e, "webhook", &webhook_id))?;
-    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook updated");
+    let project = projects::get(&state, &project_id).await?;
+    let webhook = webhooks::update(&state, &project, &webhook_id, request.into()).await?;
     Ok(axum::Json(webhook.into()))
 }
 
@@ -382,13 +283,7 @@ pub async fn delete_webhook(
     State(state): State<AppState>,
     Path((project_id, webhook_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let project = load_project(&state, &project_id).await?;
-    let webhook = load_webhook(&state, &project, &webhook_id).await?;
-    state
-        .store
-        .delete_webhook(&project.id, &webhook.id)
-        .await
-        .map_err(|e| not_found_as(e, "webhook", &webhook_id))?;
-    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook deleted");
+    let project = projects::get(&state, &project_id).await?;
+    webhooks::delete(&state, &project, &webhook_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,13 +1,12 @@
 //! How the audit log shows its rows, attempts and filter choices.
 
 use sendout_core::catalog::{catalog, Channel};
-use sendout_store::Webhook;
+use sendout_store::{Attempt, SendOut, Webhook};
 
 use crate::dashboard::audit::ListQuery;
 use crate::dashboard::chart::{Period, PERIODS};
-use crate::dashboard::layout::show_iso;
-use crate::http::sendout_views::{AttemptView, SendOutView};
-use crate::http::test_webhook::UNSAVED_WEBHOOK_ID;
+use crate::dashboard::layout::show_time;
+use crate::ops::test_send::UNSAVED_WEBHOOK_ID;
 
 /// One option of a `<select>`.
 #[derive(Debug, Clone)]
@@ -142,29 +141,26 @@ pub struct Row {
 
 impl Row {
     /// The row of a send out; `base` is the audit log's path.
-    pub fn new(view: &SendOutView, base: &str) -> Self {
+    pub fn new(send_out: &SendOut, base: &str) -> Self {
+        let status = send_out.status.as_str();
         Self {
-            id: view.id.clone(),
-            status: view.status.to_owned(),
-            status_class: format!("st-{}", view.status.to_ascii_lowercase()),
-            trigger: (view.event_type != view.envelope_type).then(|| view.event_type.clone()),
-            type_name: view.envelope_type.clone(),
-            source_id: view.source.id.clone(),
-            source_object: view.source.object.to_owned(),
-            target_url: view.source.target_url.clone(),
-            request_id: view.group_id.clone().unwrap_or_default(),
-            event_created_at: view
-                .event_created_at
-                .as_deref()
-                .map(show_iso)
-                .unwrap_or_default(),
-            executed_at: view
+            id: send_out.id.to_string(),
+            status: status.to_owned(),
+            status_class: format!("st-{}", status.to_ascii_lowercase()),
+            trigger: (send_out.event_type != send_out.envelope_type)
+                .then(|| send_out.event_type.clone()),
+            type_name: send_out.envelope_type.clone(),
+            source_id: send_out.source_id.clone(),
+            source_object: send_out.source_kind.as_str().to_owned(),
+            target_url: send_out.target_url.clone(),
+            request_id: send_out.group_id.clone().unwrap_or_default(),
+            event_created_at: send_out.event_created_at.map(show_time).unwrap_or_default(),
+            executed_at: send_out
                 .last_attempt_at
-                .as_deref()
-                .map_or_else(|| "not yet".to_owned(), show_iso),
-            is_test: view.is_test,
-            show_path: format!("{base}/{}", view.id),
-            retry_path: format!("{base}/{}/retry", view.id),
+                .map_or_else(|| "not yet".to_owned(), show_time),
+            is_test: send_out.is_test,
+            show_path: format!("{base}/{}", send_out.id),
+            retry_path: format!("{base}/{}/retry", send_out.id),
         }
     }
 }
@@ -182,7 +178,7 @@ pub struct AttemptRow {
 
 impl AttemptRow {
     /// The row of an attempt.
-    pub fn new(attempt: &AttemptView) -> Self {
+    pub fn new(attempt: &Attempt) -> Self {
         let outcome = match (attempt.response_status, &attempt.error) {
             (Some(status), _) => format!("HTTP {status}"),
             (None, Some(error)) => error.clone(),
@@ -190,7 +186,7 @@ impl AttemptRow {
         };
         Self {
             number: attempt.number,
-            started_at: show_iso(&attempt.started_at),
+            started_at: show_time(attempt.started_at),
             duration_ms: attempt.duration_ms,
             succeeded: attempt.succeeded,
             outcome,

@@ -1,0 +1,181 @@
+//! The payload designer's preview: a distribution channel's request for a trigger, rendered
+//! exactly as it would be sent, without storing anything.
+//!
+//! Invariants: the body comes from [`WebhookChannel::body`], the function fan-out uses, with
+//! the event's data compacted as ingest compacts it; the headers come from the delivery
+//! client's own header builder, signatures included (made with the project's secret over
+//! this very body), plus `user-agent`. So a receiver's signature check can be tried on a
+//! preview.
+//!
+//! Decisions (docs/DISTRIBUTIONS.md): without `data`, the trigger's catalog example is used
+//! (`{}` for a trigger without a public example); ids in the body are valid placeholders made
+//! of zeros (`whs_000…`, `distr_000…`, `evcus_000…`, `v-000…`), the project id is the
+//! caller's, both times are now, `entity_id` is `null` and `event_source` is
+//! `{"channel":"INTERNAL"}`, as in Voucherify's own sample output.
+
+use std::collections::BTreeMap;
+
+use sendout_core::distribution::{
+    ChannelInput, EventData, SendOutContext, TriggerInput, WebhookChannel,
+};
+use sendout_core::envelope::{self, minify, EventRef};
+use sendout_core::ids::{DistributionId, EventId, GroupId, SendOutId};
+use sendout_core::time::Timestamp;
+use sendout_store::{Claim, Project, SendOut, SendOutStatus, SourceKind};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use crate::delivery::client::request_headers;
+use crate::delivery::USER_AGENT;
+use crate::ops::distributions::distribution_error;
+use crate::ops::OpsError;
+
+/// A channel's request, exactly as it would be sent.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// Every header sendout sends, signatures included, and the channel's custom headers.
+    pub headers: BTreeMap<String, String>,
+    /// The exact body text.
+    pub body: String,
+    /// Whether an event with this data fires the trigger (its condition matches).
+    pub matches: bool,
+}
+
+/// What to preview: a channel for a trigger, with the event's data or the catalog example.
+#[derive(Debug, Clone)]
+pub struct PreviewInput {
+    pub trigger: TriggerInput,
+    /// Checked as a distribution's channel, named `channel`.
+    pub channel: ChannelInput,
+    /// The event's `data` (an object); the trigger's catalog example when absent.
+    pub data: Option<Box<RawValue>>,
+}
+
+/// The body of every placeholder id: a ULID of zeros.
+const ZEROS: &str = "00000000000000000000000000";
+
+/// The placeholder ids of a preview.
+struct Placeholders {
+    send_out: SendOutId,
+    distribution: DistributionId,
+    event: EventId,
+    group: GroupId,
+}
+
+impl Placeholders {
+    fn for_trigger(trigger: &str) -> Result<Self, OpsError> {
+        let broken = |e: sendout_core::ids::IdError| OpsError::Internal(e.to_string());
+        Ok(Self {
+            send_out: SendOutId::parse(&format!("{}{ZEROS}", SendOutId::PREFIX)).map_err(broken)?,
+            distribution: DistributionId::parse(&format!("{}{ZEROS}", DistributionId::PREFIX))
+                .map_err(broken)?,
+            event: EventId::parse(&format!("ev{}_{ZEROS}", EventId::letters_for(trigger)))
+                .map_err(broken)?,
+            group: GroupId::parse(&format!("{}{ZEROS}", GroupId::PREFIX)).map_err(broken)?,
+        })
+    }
+}
+
+/// The event's data as ingest would keep it: the given object compacted, or the example.
+fn event_data(
+    given: Option<Box<RawValue>>,
+    example: Option<&Value>,
+) -> Result<Box<RawValue>, OpsError> {
+    match given {
+        Some(raw) if raw.get().trim_start().starts_with('{') => {
+            RawValue::from_string(minify(raw.get()))
+                .map_err(|e| OpsError::Internal(format!("minified JSON does not parse: {e}")))
+        }
+        Some(_) => Err(OpsError::invalid("data", "must be an object")),
+        None => Ok(envelope::compact(example.unwrap_or(&json!({})))),
+    }
+}
+
+/// Renders the channel's request for the trigger, for `project`, now.
+pub fn preview(project: &Project, input: PreviewInput) -> Result<Preview, OpsError> {
+    let (trigger, event_type) = input.trigger.parse().map_err(|e| distribution_error(&e))?;
+    let channel = input
+        .channel
+        .parse("channel", event_type)
+        .map_err(|e| distribution_error(&e))?;
+    let raw = event_data(input.data, event_type.example_data())?;
+    let value: Value = serde_json::from_str(raw.get())
+        .map_err(|e| OpsError::Internal(format!("compacted data does not parse: {e}")))?;
+    let data = EventData {
+        raw: &raw,
+        value: &value,
+    };
+    let rendered = render(project, &channel, event_type.name(), data, Timestamp::now())?;
+    Ok(Preview {
+        matches: trigger.matches(event_type.name(), &value),
+        ..rendered
+    })
+}
+
+/// The headers and body of `channel` for an event of `trigger` with `data`, at `now`.
+fn render(
+    project: &Project,
+    channel: &WebhookChannel,
+    trigger: &str,
+    data: EventData<'_>,
+    now: Timestamp,
+) -> Result<Preview, OpsError> {
+    let ids = Placeholders::for_trigger(trigger)?;
+    let event_source = envelope::compact(&json!({"channel": "INTERNAL"}));
+    let event = EventRef {
+        id: &ids.event,
+        event_type: trigger,
+        created_at: now,
+        entity_id: None,
+        group_id: &ids.group,
+        event_source: &event_source,
+    };
+    let context = SendOutContext {
+        send_out_id: &ids.send_out,
+        project_id: &project.id,
+        distribution_id: &ids.distribution,
+        created_at: now,
+    };
+    let body = channel.body(context, &event, data);
+    let claim = Claim {
+        send_out: SendOut {
+            id: ids.send_out.clone(),
+            project_id: project.id.clone(),
+            event_id: Some(ids.event.clone()),
+            envelope_type: channel.event_name().as_str().to_owned(),
+            event_type: trigger.to_owned(),
+            source_kind: SourceKind::Distribution,
+            source_id: ids.distribution.to_string(),
+            channel: Some(0),
+            target_url: channel.url().as_str().to_owned(),
+            headers: channel.header_map(),
+            body,
+            status: SendOutStatus::Pending,
+            attempts: 0,
+            next_attempt_at: Some(now),
+            last_attempt_at: None,
+            failure_reason: None,
+            is_test: false,
+            group_id: Some(ids.group.to_string()),
+            event_created_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        },
+        secrets: project.signing_secrets(now),
+        target_active: true,
+        // A preview is never stored, claimed or completed.
+        lease_until: now,
+    };
+    let mut headers: BTreeMap<String, String> = request_headers(&claim, now.as_secs())
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect();
+    headers.insert("user-agent".to_owned(), USER_AGENT.to_owned());
+    Ok(Preview {
+        headers,
+        body: claim.send_out.body,
+        matches: true,
+    })
+}

@@ -1,0 +1,179 @@
+//! Project-settings webhooks: their rules, written once for the management API and the
+//! dashboard.
+//!
+//! Rules (docs/API.md, "Webhooks"):
+//! - `target_url` is an absolute `http`/`https` URL ([`TargetUrl`]);
+//! - `events` is `["*"]` (every event, present and future) or catalog names of
+//!   project-settings events, stored canonically (the spec's `…aded` read as `…added`); an
+//!   unknown name or a distribution-only trigger is unprocessable, naming it;
+//! - on update, `active`, `headers` and `description` keep their values when absent, and a
+//!   blank description clears it; with [`WebhookInput::spec_list_is_every_event`], the
+//!   management spec's whole list put back to a webhook for every event keeps it so.
+
+pub mod spec_events;
+
+use std::collections::BTreeMap;
+
+use sendout_core::field::FieldError;
+use sendout_core::ids::WebhookId;
+use sendout_core::input::{CustomHeaders, EventFilter, InputError, TargetUrl};
+use sendout_store::{Project, Webhook, WebhookFields};
+
+use crate::ops::{not_found_as, text, AppState, OpsError, Problems};
+
+/// A webhook as asked for, unchecked (headers are already typed).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookInput {
+    pub target_url: String,
+    /// `["*"]` or event type names.
+    pub events: Vec<String>,
+    /// True when absent on create; kept when absent on update.
+    pub active: Option<bool>,
+    /// Kept when absent on update; empty removes them all.
+    pub headers: Option<CustomHeaders>,
+    /// Kept when absent on update; `Some(None)` or blank text clears it.
+    pub description: Option<Option<String>>,
+    /// Whether `events` naming exactly the management spec's list (what a webhook for every
+    /// event reads as there) keeps a webhook for every event so.
+    pub spec_list_is_every_event: bool,
+}
+
+/// A target URL from input, or an error about `field`.
+pub fn target_url(field: &str, text: &str) -> Result<TargetUrl, FieldError> {
+    TargetUrl::parse(text.trim()).map_err(|e| FieldError::at(field, e))
+}
+
+/// A webhook's subscription from input: `["*"]`, or canonical names of project-settings
+/// event types. Unknown names and distribution-only triggers are unprocessable.
+pub fn event_filter(events: &[String]) -> Result<Vec<String>, OpsError> {
+    let filter = EventFilter::parse(events).map_err(|e| match e {
+        InputError::UnknownEventTypes { .. } => OpsError::Unprocessable {
+            key: "unknown_event_type",
+            errors: vec![FieldError::at("events", e)],
+        },
+        InputError::DistributionOnlyEventTypes { .. } => OpsError::Unprocessable {
+            key: "event_type_not_for_webhooks",
+            errors: vec![FieldError::at("events", e)],
+        },
+        other => OpsError::invalid("events", other),
+    })?;
+    if filter.is_all() {
+        return Ok(vec!["*".to_owned()]);
+    }
+    Ok(filter
+        .event_types()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect())
+}
+
+fn headers_map(headers: &CustomHeaders) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_str().to_owned()))
+        .collect()
+}
+
+/// The fields of a webhook from `input`, checked; `current` supplies what an update leaves
+/// out. Every field is checked, and every error kept, first-checked first. Pure.
+pub fn fields(input: WebhookInput, current: Option<&Webhook>) -> Result<WebhookFields, OpsError> {
+    let mut problems = Problems::default();
+    let target = problems.field(target_url("target_url", &input.target_url));
+    let events = problems.check(event_filter(&input.events)).map(|events| {
+        let every = current.is_some_and(|w| spec_events::is_every_event(&w.events));
+        if input.spec_list_is_every_event && every && spec_events::is_spec_list(&events) {
+            vec!["*".to_owned()]
+        } else {
+            events
+        }
+    });
+    let description = problems.field(text::description(
+        input.description,
+        current.and_then(|w| w.description.clone()),
+    ));
+    let fields = target
+        .zip(events)
+        .zip(description)
+        .map(|((target, events), description)| WebhookFields {
+            target_url: target.as_str().to_owned(),
+            events,
+            active: input.active.or(current.map(|w| w.active)).unwrap_or(true),
+            headers: match (&input.headers, current) {
+                (Some(headers), _) => headers_map(headers),
+                (None, Some(current)) => current.headers.clone(),
+                (None, None) => BTreeMap::new(),
+            },
+            description,
+        });
+    problems.finish_with(fields)
+}
+
+/// The project's webhooks.
+pub async fn list(state: &AppState, project: &Project) -> Result<Vec<Webhook>, OpsError> {
+    state
+        .store
+        .list_webhooks(&project.id)
+        .await
+        .map_err(|e| not_found_as(e, "project", project.id.as_str()))
+}
+
+/// The webhook named by `raw_id` in `project`; malformed or foreign ids are not found.
+pub async fn get(state: &AppState, project: &Project, raw_id: &str) -> Result<Webhook, OpsError> {
+    let id = WebhookId::parse(raw_id).map_err(|_| OpsError::not_found("webhook", raw_id))?;
+    state
+        .store
+        .get_webhook(&project.id, &id)
+        .await
+        .map_err(|e| not_found_as(e, "webhook", raw_id))
+}
+
+/// Checks `input` and creates the webhook.
+pub async fn create(
+    state: &AppState,
+    project: &Project,
+    input: WebhookInput,
+) -> Result<Webhook, OpsError> {
+    let fields = fields(input, None)?;
+    let webhook = state
+        .store
+        .create_webhook(&project.id, fields)
+        .await
+        .map_err(|e| not_found_as(e, "project", project.id.as_str()))?;
+    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook created");
+    Ok(webhook)
+}
+
+/// Checks `input` and replaces the webhook named by `raw_id` with it.
+pub async fn update(
+    state: &AppState,
+    project: &Project,
+    raw_id: &str,
+    input: WebhookInput,
+) -> Result<Webhook, OpsError> {
+    let current = get(state, project, raw_id).await?;
+    let fields = fields(input, Some(&current))?;
+    let webhook = state
+        .store
+        .update_webhook(&project.id, &current.id, fields)
+        .await
+        .map_err(|e| not_found_as(e, "webhook", raw_id))?;
+    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook updated");
+    Ok(webhook)
+}
+
+/// Deletes the webhook named by `raw_id` (its send outs stay in the audit log); answers what
+/// it was.
+pub async fn delete(
+    state: &AppState,
+    project: &Project,
+    raw_id: &str,
+) -> Result<Webhook, OpsError> {
+    let webhook = get(state, project, raw_id).await?;
+    state
+        .store
+        .delete_webhook(&project.id, &webhook.id)
+        .await
+        .map_err(|e| not_found_as(e, "webhook", raw_id))?;
+    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook deleted");
+    Ok(webhook)
+}
