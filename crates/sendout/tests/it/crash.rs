@@ -15,7 +15,6 @@
 
 use crate::helpers::pg;
 use crate::helpers::process;
-mod receiver;
 mod store;
 
 use std::collections::HashSet;
@@ -25,10 +24,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::helpers::counter::{Counter, Counters, Options};
 use process::{Sendout, MANAGEMENT_ID, MANAGEMENT_TOKEN};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use receiver::{Counters, CountingReceiver};
 use serde_json::{json, Value};
 use store::Backend;
 use tokio::sync::watch;
@@ -311,9 +310,15 @@ async fn run(scale: &Scale, dir: &std::path::Path, store: &Backend) {
     let env: Vec<(&str, &str)> = ENV.iter().copied().chain(store.env()).collect();
     let counters = Arc::new(Counters::default());
     let delay = scale.receiver_delay;
+    let receiver_on = |ip| Options {
+        ip,
+        delay,
+        fail_some_first_attempts: true,
+        counters: counters.clone(),
+    };
     let receivers = [
-        CountingReceiver::start(LOCAL, delay, counters.clone()).await,
-        CountingReceiver::start(OTHER_LOCAL, delay, counters.clone()).await,
+        Counter::start_with(receiver_on(LOCAL)).await,
+        Counter::start_with(receiver_on(OTHER_LOCAL)).await,
     ];
     let mut log = Vec::new();
     let mut in_flight = 0;
@@ -336,7 +341,7 @@ async fn run(scale: &Scale, dir: &std::path::Path, store: &Backend) {
     );
     let mut webhooks = Vec::new();
     for receiver in &receivers {
-        let body = json!({"target_url": receiver.url(), "events": ["voucher.published"]});
+        let body = json!({"target_url": receiver.url("/hook"), "events": ["voucher.published"]});
         let webhook = management(&server, &hooks, body).await;
         webhooks.push(webhook["id"].as_str().unwrap().to_owned());
     }
@@ -393,7 +398,7 @@ async fn run(scale: &Scale, dir: &std::path::Path, store: &Backend) {
     let timed_out = store::timed_out_attempts(store).await;
     let (distinct, answered) = receivers
         .iter()
-        .map(CountingReceiver::figures)
+        .map(Counter::figures)
         .fold((0, 0), |(d, t), (d2, t2)| (d + d2, t + t2));
     let duplicates = answered - distinct;
     for line in &log {

@@ -13,7 +13,6 @@
 //! `sendout-store/tests/story/pg.rs`) and its server binaries; they fail, never skip, without.
 
 mod cluster;
-mod counter;
 mod instance;
 use crate::helpers::pg;
 mod tether;
@@ -27,8 +26,8 @@ use futures::StreamExt;
 use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
 
+use crate::helpers::counter::Counter;
 use cluster::{Acknowledged, Api, Ingested, Node, NodeConfig};
-use counter::Counter;
 
 const WEBHOOKS: usize = 4;
 /// The most events the ingest API takes in one request.

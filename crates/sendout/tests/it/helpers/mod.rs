@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 pub mod app;
+pub mod counter;
 pub mod harness;
 #[path = "../../../../sendout-store/tests/story/pg.rs"]
 pub mod pg;

@@ -3,8 +3,8 @@
 //! without mocking the HTTP client.
 //!
 //! ```ignore
-//! mod common;
-//! use common::receiver::{Behaviour, Receiver, Reply};
+//! use std::time::Duration;
+//! use crate::helpers::receiver::{Behaviour, Receiver, Reply};
 //!
 //! let receiver = Receiver::start().await;
 //! receiver.on("/hook", Behaviour::fail_then_succeed(2, Reply::status(500)));
