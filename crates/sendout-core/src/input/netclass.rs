@@ -5,9 +5,17 @@
 //! to, at connect time, so DNS rebinding cannot slip past a check made on the URL text. This
 //! module is pure: it classifies addresses and never resolves or connects.
 //!
-//! Addresses that embed an IPv4 address and can reach it (IPv4-mapped `::ffff:a.b.c.d`, NAT64
-//! `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`) are classified by the embedded address, so
-//! `::ffff:127.0.0.1` is loopback, not public.
+//! Every range of IANA's IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and its
+//! updates) has a class other than [`IpClass::Public`], even those the registries mark as
+//! globally reachable (anycast services such as AS112 or AMT are no webhook receiver): an
+//! operator who wants one allows its range. The tests hold every registry entry, first and
+//! last address, to its class.
+//!
+//! Addresses that embed an IPv4 address and can reach it (IPv4-mapped `::ffff:a.b.c.d`,
+//! IPv4-translated `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`) are
+//! classified by the embedded address, so `::ffff:127.0.0.1` is loopback, not public. The
+//! local-use NAT64 prefix `64:ff9b:1::/48` is the operator's own translator, wherever in it the
+//! IPv4 address sits: it is private.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -41,7 +49,9 @@ pub enum IpClass {
     CarrierGradeNat,
     /// `255.255.255.255`.
     Broadcast,
-    /// Other special-purpose ranges (`240/4`, benchmarking, protocol assignments, discard).
+    /// Other special-purpose ranges: `240/4`, benchmarking, IETF protocol assignments, the
+    /// AS112, AMT and 6to4-relay anycast ranges, discard-only and dummy IPv6 prefixes, SRv6
+    /// SIDs.
     Reserved,
 }
 
@@ -75,9 +85,15 @@ fn classify_v4(ip: Ipv4Addr) -> IpClass {
         (192, 0, 2, _) | (198, 51, 100, _) | (203, 0, 113, _) => IpClass::Documentation,
         (255, 255, 255, 255) => IpClass::Broadcast,
         (224..=239, ..) => IpClass::Multicast,
-        (240..=255, ..) | (192, 0, 0, _) | (198, 18..=19, ..) | (192, 88, 99, _) => {
-            IpClass::Reserved
-        }
+        // Reserved for future use; IETF protocol assignments; benchmarking; the 6to4 relay,
+        // AS112 (two ranges) and AMT anycast ranges.
+        (240..=255, ..)
+        | (192, 0, 0, _)
+        | (198, 18..=19, ..)
+        | (192, 88, 99, _)
+        | (192, 31, 196, _)
+        | (192, 175, 48, _)
+        | (192, 52, 193, _) => IpClass::Reserved,
         _ => IpClass::Public,
     }
 }
@@ -97,7 +113,7 @@ fn classify_v6(ip: Ipv6Addr) -> IpClass {
         IpClass::UniqueLocal
     } else if segments[0] & 0xffc0 == 0xfe80 {
         IpClass::LinkLocal
-    } else if segments[0] & 0xffc0 == 0xfec0 {
+    } else if segments[0] & 0xffc0 == 0xfec0 || segments[..3] == [0x64, 0xff9b, 1] {
         IpClass::Private
     } else if segments[0] & 0xff00 == 0xff00 {
         IpClass::Multicast
@@ -106,10 +122,14 @@ fn classify_v6(ip: Ipv6Addr) -> IpClass {
     {
         IpClass::Documentation
     } else if segments[..5] == [0; 5]
-        || segments[..4] == [0x0100, 0, 0, 0]
+        || (segments[..3] == [0x0100, 0, 0] && segments[3] <= 1)
         || (segments[0] == 0x2001 && segments[1] < 0x0200)
+        || segments[..3] == [0x2620, 0x004f, 0x8000]
+        || segments[0] == 0x5f00
     {
-        // Deprecated IPv4-compatible addresses, discard-only, IETF protocol assignments.
+        // Deprecated IPv4-compatible addresses, discard-only `100::/64` and the dummy prefix
+        // `100:0:0:1::/64`, IETF protocol assignments, AS112's
+        // direct delegation, SRv6 SIDs.
         IpClass::Reserved
     } else {
         IpClass::Public
@@ -121,7 +141,9 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let from = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     match s {
-        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
+        [0, 0, 0, 0, 0, 0xffff, hi, lo]
+        | [0, 0, 0, 0, 0xffff, 0, hi, lo]
+        | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
         [0x2002, hi, lo, ..] => Some(from(hi, lo)),
         _ => None,
     }
@@ -263,6 +285,112 @@ mod tests {
         assert_eq!(class("64:ff9b::808:808"), IpClass::Public);
         assert_eq!(class("2002:c0a8:0101::1"), IpClass::Private);
         assert_eq!(class("2002:0808:0808::1"), IpClass::Public);
+    }
+
+    /// IANA's IPv4 and IPv6 Special-Purpose Address Registries, every entry (as of 2026),
+    /// with the class each gets here. Entries that embed an IPv4 address are tested apart.
+    const REGISTRIES: &[(&str, IpClass)] = {
+        use IpClass::*;
+        &[
+            ("0.0.0.0/8", Unspecified),
+            ("10.0.0.0/8", Private),
+            ("100.64.0.0/10", CarrierGradeNat),
+            ("127.0.0.0/8", Loopback),
+            ("169.254.0.0/16", LinkLocal),
+            ("172.16.0.0/12", Private),
+            ("192.0.0.0/24", Reserved),
+            ("192.0.0.0/29", Reserved),
+            ("192.0.0.8/32", Reserved),
+            ("192.0.0.9/32", Reserved),
+            ("192.0.0.10/32", Reserved),
+            ("192.0.0.170/32", Reserved),
+            ("192.0.0.171/32", Reserved),
+            ("192.0.2.0/24", Documentation),
+            ("192.31.196.0/24", Reserved),
+            ("192.52.193.0/24", Reserved),
+            ("192.88.99.0/24", Reserved),
+            ("192.168.0.0/16", Private),
+            ("192.175.48.0/24", Reserved),
+            ("198.18.0.0/15", Reserved),
+            ("198.51.100.0/24", Documentation),
+            ("203.0.113.0/24", Documentation),
+            ("224.0.0.0/4", Multicast),
+            ("240.0.0.0/4", Reserved),
+            ("255.255.255.255/32", Broadcast),
+            ("::1/128", Loopback),
+            ("::/128", Unspecified),
+            ("64:ff9b:1::/48", Private),
+            ("100::/64", Reserved),
+            ("100:0:0:1::/64", Reserved),
+            ("2001::/23", Reserved),
+            ("2001::/32", Reserved),
+            ("2001:1::1/128", Reserved),
+            ("2001:1::2/128", Reserved),
+            ("2001:1::3/128", Reserved),
+            ("2001:2::/48", Reserved),
+            ("2001:3::/32", Reserved),
+            ("2001:4:112::/48", Reserved),
+            ("2001:10::/28", Reserved),
+            ("2001:20::/28", Reserved),
+            ("2001:30::/28", Reserved),
+            ("2001:db8::/32", Documentation),
+            ("2620:4f:8000::/48", Reserved),
+            ("3fff::/20", Documentation),
+            ("5f00::/16", Reserved),
+            ("fc00::/7", UniqueLocal),
+            ("fe80::/10", LinkLocal),
+            ("fec0::/10", Private),
+            ("ff00::/8", Multicast),
+        ]
+    };
+
+    /// The class of the most specific registry entry holding `address`.
+    fn registry_class(address: IpAddr) -> Option<IpClass> {
+        REGISTRIES
+            .iter()
+            .map(|(range, class)| (range.parse::<IpNet>().expect("a CIDR range"), *class))
+            .filter(|(net, _)| net.contains(&address))
+            .max_by_key(|(net, _)| net.prefix_len())
+            .map(|(_, class)| class)
+    }
+
+    #[test]
+    fn every_special_purpose_range_of_the_iana_registries_is_classified() {
+        for (range, _) in REGISTRIES {
+            let net: IpNet = range.parse().expect("a CIDR range");
+            for address in [net.network(), net.broadcast()] {
+                let got = classify_ip(address);
+                let expected = registry_class(address).expect("in its own range");
+                assert_eq!(got, expected, "{address} (in {range})");
+                assert!(got.is_forbidden_by_default(), "{address} (in {range})");
+            }
+        }
+    }
+
+    #[test]
+    fn the_ranges_around_the_registries_stay_public() {
+        for address in [
+            "192.31.195.255",
+            "192.31.197.0",
+            "192.52.192.255",
+            "192.175.49.0",
+            "64:ff9b:2::1",
+            "100:0:0:2::1",
+            "2620:4f:8001::1",
+            "5f01::1",
+            "5eff:ffff::1",
+        ] {
+            assert_eq!(class(address), IpClass::Public, "{address}");
+        }
+    }
+
+    #[test]
+    fn ipv4_translated_addresses_are_classified_by_the_ipv4_address() {
+        assert_eq!(class("::ffff:0:127.0.0.1"), IpClass::Loopback);
+        assert_eq!(class("::ffff:0:169.254.169.254"), IpClass::Metadata);
+        assert_eq!(class("::ffff:0:8.8.8.8"), IpClass::Public);
+        let loopback = AllowList::parse("127.0.0.0/8").expect("valid");
+        assert!(loopback.permits("::ffff:0:127.0.0.1".parse().expect("ip")));
     }
 
     #[test]
