@@ -72,6 +72,8 @@
 //! that is between a claim and its next wait, which `notify_waiters` alone would miss: the
 //! lost wakeup). The cost is at most one spurious empty claim.
 
+mod backup;
+pub use backup::{backup, Backup};
 mod direct;
 mod ingest;
 mod queue;

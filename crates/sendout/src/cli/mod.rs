@@ -1,5 +1,6 @@
 //! The command line: one binary, several roles. `serve` runs the API, the dashboard and the
-//! workers; `worker` runs delivery only (scale-out); `migrate` prepares the store; `listen` is
+//! workers; `worker` runs delivery only (scale-out); `migrate` prepares the store; `backup`
+//! copies the embedded store while it serves; `listen` is
 //! a local receiver for developers; `emit` sends an event to a server; `catalog` prints the
 //! event catalog; `bench` hands over to the `sendout-bench` binary.
 
@@ -39,6 +40,12 @@ enum Command {
     Worker,
     /// Apply the store's migrations and exit.
     Migrate,
+    /// Copy the embedded store to a new file PATH while sendout runs (a consistent snapshot);
+    /// start sendout on a data directory holding the copy as sendout.db to restore it.
+    Backup {
+        /// The file to write; it must not exist yet.
+        path: PathBuf,
+    },
     /// Print the configuration defaults (the documented config file).
     Config,
     /// Print the event catalog: every event type with its group and channels.
@@ -104,6 +111,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Backup { path } => backup(&load_config(&cli)?, path).await,
         Command::Config => {
             print!("{}", crate::config::DEFAULTS);
             Ok(())
@@ -113,6 +121,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Emit(args) => emit::run(args.clone()).await,
         Command::Bench(args) => bench::run(args.clone()),
     }
+}
+
+async fn backup(config: &Config, to: &std::path::Path) -> anyhow::Result<()> {
+    let database = match &config.database {
+        crate::config::Database::Sqlite(path) => path.clone(),
+        crate::config::Database::Postgres(_) => anyhow::bail!(
+            "the store is PostgreSQL: back it up with pg_dump or the server's own backups \
+             (docs/OPERATIONS.md, \"Backups\")"
+        ),
+    };
+    let to = to.to_path_buf();
+    let copy = tokio::task::spawn_blocking(move || sendout_store::sqlite::backup(&database, &to))
+        .await??;
+    println!(
+        "backed up to {} ({} bytes); to restore, start sendout on a data directory holding it \
+         as sendout.db",
+        copy.path.display(),
+        copy.bytes
+    );
+    Ok(())
 }
 
 fn print_catalog(channel: Option<&str>) -> anyhow::Result<()> {

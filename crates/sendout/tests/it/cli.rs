@@ -7,5 +7,6 @@
 //! `sendout-store/tests/story/pg.rs`); it fails, never skips, without one.
 #![allow(clippy::unwrap_used)]
 
+mod backup;
 mod migrate;
 mod serve;

@@ -168,6 +168,17 @@ impl TestApp {
         Self::around(server, self.dir.clone(), self.project.clone(), config)
     }
 
+    /// Starts another app on the store in `dir` (made by this one, or a copy of it), with
+    /// this app's keys and configuration but that store.
+    pub async fn spawn_beside(&self, dir: Arc<TempDir>) -> Self {
+        let mut config = self.config.clone();
+        config.database = Database::Sqlite(dir.path().join("sendout.db"));
+        let server = app::start(config.clone())
+            .await
+            .expect("sendout starts on the other store");
+        Self::around(server, dir, self.project.clone(), config)
+    }
+
     /// Stops the app gracefully.
     pub async fn shutdown(mut self) {
         if let Some(server) = self.server.take() {
