@@ -171,10 +171,10 @@ pub fn to_webhooks(
     }
     webhooks
         .iter()
-        .filter(|webhook| webhook.active && webhook.subscribes_to(&event.event_type))
+        .filter(|webhook| webhook.active && webhook.events.matches(&event.event_type))
         .map(|webhook| {
             let id = SendOutId::new();
-            let source = SourceRef::webhook(&webhook.id, &webhook.target_url);
+            let source = SourceRef::webhook(&webhook.id, webhook.target_url.as_str());
             let body = envelope::build(
                 &id,
                 project_id,
@@ -193,7 +193,7 @@ pub fn to_webhooks(
                 source_kind: SourceKind::Webhook,
                 source_id: webhook.id.to_string(),
                 channel: None,
-                target_url: webhook.target_url.clone(),
+                target_url: webhook.target_url.as_str().to_owned(),
                 headers: webhook.headers.clone(),
                 body,
                 status: SendOutStatus::Pending,
@@ -228,6 +228,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use sendout_core::ids::{EventId, GroupId, WebhookId};
+    use sendout_core::input::{EventFilter, TargetUrl};
     use serde_json::value::RawValue;
     use serde_json::Value;
 
@@ -254,8 +255,9 @@ mod tests {
         Webhook {
             id: WebhookId::new(),
             project_id: project.clone(),
-            target_url: format!("https://example.com/{}", WebhookId::new()),
-            events: events.iter().map(|e| (*e).to_owned()).collect(),
+            target_url: TargetUrl::parse(&format!("https://example.com/{}", WebhookId::new()))
+                .expect("a valid URL"),
+            events: EventFilter::parse(events).expect("a valid filter"),
             active,
             headers: BTreeMap::from([("x-key".to_owned(), "abc".to_owned())]),
             description: None,
@@ -312,7 +314,7 @@ mod tests {
         assert_eq!(send_out.next_attempt_at, Some(now));
         assert_eq!(send_out.attempts, 0);
         assert_eq!(send_out.source_kind, SourceKind::Webhook);
-        assert_eq!(send_out.target_url, hook.target_url);
+        assert_eq!(send_out.target_url, hook.target_url.as_str());
         assert_eq!(send_out.headers, hook.headers);
         assert_eq!(send_out.envelope_type, "voucher.published");
         assert_eq!(send_out.event_type, "voucher.published");

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::ids::{DistributionId, EventId, GroupId, ProjectId, SendOutId, WebhookId};
+use sendout_core::input::{EventFilter, TargetUrl};
 use sendout_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -90,14 +91,14 @@ pub struct ProjectUpdate {
     pub webhook_version: Option<String>,
 }
 
-/// A project-settings webhook. `events` is `["*"]` for all events, otherwise canonical
-/// catalog names.
+/// A project-settings webhook. Its events are stored as `["*"]` for all events, otherwise as
+/// canonical catalog names; here they are the parsed [`EventFilter`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Webhook {
     pub id: WebhookId,
     pub project_id: ProjectId,
-    pub target_url: String,
-    pub events: Vec<String>,
+    pub target_url: TargetUrl,
+    pub events: EventFilter,
     pub active: bool,
     pub headers: BTreeMap<String, String>,
     pub description: Option<String>,
@@ -108,18 +109,11 @@ pub struct Webhook {
     pub updated_at: Timestamp,
 }
 
-impl Webhook {
-    /// Whether an event of this type goes to this webhook (activity aside).
-    pub fn subscribes_to(&self, event_type: &str) -> bool {
-        self.events.iter().any(|e| e == "*" || e == event_type)
-    }
-}
-
 /// The writable fields of a webhook, for create and full update (PUT replaces them all).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookFields {
-    pub target_url: String,
-    pub events: Vec<String>,
+    pub target_url: TargetUrl,
+    pub events: EventFilter,
     pub active: bool,
     pub headers: BTreeMap<String, String>,
     pub description: Option<String>,

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::envelope::{self, EventRef, SourceRef};
 use sendout_core::ids::{DistributionId, EventId, GroupId, ProjectId, SendOutId, WebhookId};
+use sendout_core::input::TargetUrl;
 use sendout_core::time::Timestamp;
 use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
@@ -242,12 +243,13 @@ pub(crate) fn project(row: &impl Columns) -> StoreResult<Project> {
 pub(crate) fn webhook(row: &impl Columns) -> StoreResult<Webhook> {
     let id: String = row.get("id")?;
     let project_id: String = row.get("project_id")?;
+    let target_url: String = row.get("target_url")?;
     let events: String = row.get("events")?;
     let headers: String = row.get("headers")?;
     Ok(Webhook {
         id: WebhookId::parse(&id).map_err(|e| corrupt("webhook id", e))?,
         project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
-        target_url: row.get("target_url")?,
+        target_url: TargetUrl::parse(&target_url).map_err(|e| corrupt("webhook target URL", e))?,
         events: from_json("webhook events", &events)?,
         active: row.get("active")?,
         headers: from_json("webhook headers", &headers)?,

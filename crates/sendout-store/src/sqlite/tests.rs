@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::ids::{EventId, GroupId, ProjectId};
+use sendout_core::input::{EventFilter, TargetUrl};
 use sendout_core::time::Timestamp;
 use serde_json::value::RawValue;
 
@@ -145,8 +146,8 @@ async fn pruning_takes_attempts_with_their_send_outs_and_events_nothing_refers_t
     let project = shop(&store).await;
     // A header of its own, so its send outs' requests are stored (and must go with them).
     let fields = WebhookFields {
-        target_url: "https://example.com/hook".into(),
-        events: vec!["voucher.published".into()],
+        target_url: TargetUrl::parse("https://example.com/hook").expect("valid"),
+        events: EventFilter::parse(["voucher.published"]).expect("valid"),
         active: true,
         headers: BTreeMap::from([("x-shop".to_owned(), "1".to_owned())]),
         description: None,
@@ -224,8 +225,8 @@ async fn deleting_a_project_cascades_to_every_table() {
     let store = fresh(&dir, SqliteOptions::default()).await;
     let project = shop(&store).await;
     let fields = WebhookFields {
-        target_url: "https://example.com/hook".into(),
-        events: vec!["*".into()],
+        target_url: TargetUrl::parse("https://example.com/hook").expect("valid"),
+        events: EventFilter::all(),
         active: true,
         headers: BTreeMap::new(),
         description: None,
@@ -578,8 +579,8 @@ async fn plain_and_with_headers(
         BTreeMap::from([("x-shop".to_owned(), "1".to_owned())]),
     ] {
         let fields = WebhookFields {
-            target_url: url.into(),
-            events: vec![events.into()],
+            target_url: TargetUrl::parse(url).expect("valid"),
+            events: EventFilter::parse([events]).expect("valid"),
             active: true,
             headers,
             description: None,

@@ -97,7 +97,7 @@ pub async fn the_audit_log_lists_newest_first_with_filters_and_pages(store: &dyn
     };
     assert_eq!(count(by_type).await, 1);
     let by_target = SendOutFilter {
-        target_url: Some(everything.target_url.clone()),
+        target_url: Some(everything.target_url.to_string()),
         ..SendOutFilter::default()
     };
     assert_eq!(count(by_target).await, 3);

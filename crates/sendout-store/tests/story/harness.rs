@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sendout_core::ids::{EventId, GroupId, ProjectId, SendOutId};
+use sendout_core::input::{EventFilter, TargetUrl};
 use sendout_core::time::Timestamp;
 use sendout_store::prelude::*;
 use sendout_store::{
@@ -128,12 +129,17 @@ pub async fn project(store: &dyn Store) -> Project {
 
 pub fn fields(events: &[&str], active: bool) -> WebhookFields {
     WebhookFields {
-        target_url: format!("https://receiver.example/{}", SendOutId::new()),
-        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        target_url: url(&format!("https://receiver.example/{}", SendOutId::new())),
+        events: EventFilter::parse(events).expect("a valid event filter"),
         active,
         headers: BTreeMap::from([("x-shop-key".to_owned(), "k1".to_owned())]),
         description: Some("a receiver".to_owned()),
     }
+}
+
+/// A target URL the test knows to be valid.
+pub fn url(text: &str) -> TargetUrl {
+    TargetUrl::parse(text).expect("a valid target URL")
 }
 
 pub async fn webhook(store: &dyn Store, project: &Project, events: &[&str]) -> Webhook {
@@ -236,7 +242,7 @@ pub fn test_send_out(project: &Project, target: &Webhook, now: Timestamp) -> Sen
         source_kind: SourceKind::Webhook,
         source_id: target.id.to_string(),
         channel: None,
-        target_url: target.target_url.clone(),
+        target_url: target.target_url.as_str().to_owned(),
         headers: target.headers.clone(),
         status: SendOutStatus::Pending,
         attempts: 0,

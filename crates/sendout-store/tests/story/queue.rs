@@ -18,7 +18,7 @@ pub async fn a_claimed_send_out_is_not_claimed_again_while_its_lease_lasts(store
     assert_eq!(first.len(), 1);
     let claim = &first[0];
     assert_eq!(claim.send_out.source_id, hook.id.as_str());
-    assert_eq!(claim.send_out.target_url, hook.target_url);
+    assert_eq!(claim.send_out.target_url, hook.target_url.as_str());
     assert_eq!(claim.send_out.headers, hook.headers);
     assert_eq!(claim.secrets.current, shop.webhook_token);
     assert!(claim.target_active);

@@ -244,15 +244,15 @@ pub async fn test_webhook(
     let type_name = event_type.unwrap_or_else(|| {
         webhook
             .events
+            .event_types()
             .first()
-            .filter(|e| e.as_str() != "*")
-            .cloned()
-            .unwrap_or_else(|| DEFAULT_TEST_TYPE.to_owned())
+            .map_or(DEFAULT_TEST_TYPE, |e| *e)
+            .to_owned()
     });
     let test = Test {
         project,
         source_id: webhook.id.to_string(),
-        target_url: webhook.target_url,
+        target_url: webhook.target_url.to_string(),
         headers: webhook.headers,
         type_name,
         group_id,
