@@ -299,12 +299,13 @@ async fn requests_stored_before_bodies_had_their_own_table_are_kept() {
     sqlx::query(
         "INSERT INTO send_outs (id, project_id, envelope_type, event_type, source_kind, \
          source_id, target_url, headers, body, status, next_attempt_at, created_at, updated_at) \
-         VALUES (?1, ?2, 'voucher.published', 'voucher.published', 'webhook', 'wh_x', \
+         VALUES (?1, ?2, 'voucher.published', 'voucher.published', 'webhook', ?4, \
          'https://example.com/hook', '{\"x-shop\":\"1\"}', ?3, 'PENDING', 1, 1, 1)",
     )
     .bind(id.as_str())
     .bind(project.id.as_str())
     .bind(body)
+    .bind(sendout_core::ids::WebhookId::new().as_str())
     .execute(&store.writer)
     .await
     .expect("an old-shape send out");
@@ -635,7 +636,7 @@ async fn a_webhooks_envelope_is_rebuilt_from_its_event_unless_it_has_headers() {
         let s = &claim.send_out;
         // What fan-out built for this send out, from the same inputs.
         let source = sendout_core::envelope::SourceRef::webhook(
-            if s.source_id == plain.id.as_str() {
+            if s.source_id.as_str() == plain.id.as_str() {
                 &plain.id
             } else {
                 &with_headers.id
@@ -665,7 +666,7 @@ async fn a_webhooks_envelope_is_rebuilt_from_its_event_unless_it_has_headers() {
     }
     let stored = claims
         .iter()
-        .find(|c| c.send_out.source_id == with_headers.id.as_str())
+        .find(|c| c.send_out.source_id.as_str() == with_headers.id.as_str())
         .expect("claimed");
     assert_eq!(
         stored.send_out.headers.get("x-shop").map(String::as_str),

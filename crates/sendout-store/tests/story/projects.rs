@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use sendout_core::ids::{ProjectId, SendOutId, WebhookId};
 use sendout_core::time::Timestamp;
-use sendout_store::{Next, ProjectUpdate, SendOutFilter, Store, StoreError, WebhookFields};
+use sendout_store::{
+    Next, ProjectUpdate, SendOutFilter, SourceId, Store, StoreError, WebhookFields,
+};
 
 use crate::harness::*;
 
@@ -272,7 +274,12 @@ pub async fn another_projects_ids_are_not_found(store: &dyn Store) {
     assert!(send_outs(store, &theirs).await.is_empty());
     assert_eq!(
         store
-            .requeue_failed(&theirs.id, hook.id.as_str(), Timestamp::from_millis(0), now)
+            .requeue_failed(
+                &theirs.id,
+                &SourceId::Webhook(hook.id.clone()),
+                Timestamp::from_millis(0),
+                now,
+            )
             .await
             .expect("nothing to requeue"),
         0
@@ -314,7 +321,7 @@ pub async fn another_projects_ids_are_not_found(store: &dyn Store) {
     ));
     assert!(not_found(
         store
-            .requeue_failed(&nobody, "wh_x", now, now)
+            .requeue_failed(&nobody, &SourceId::Webhook(WebhookId::new()), now, now)
             .await
             .map(drop)
     ));
