@@ -8,7 +8,9 @@
 //!
 //! Every planned send out carries its final body (built once, by
 //! [`sendout_core::envelope::build`] or, for a distribution channel, by
-//! [`WebhookChannel::body`]), so every retry sends the same bytes with the same `id`.
+//! [`sendout_core::distribution::WebhookChannel::body`]), so every retry sends the same bytes
+//! with the same `id`. Each send out is made by its kind's constructor ([`SendOut::to_webhook`],
+//! [`SendOut::to_channel`]).
 //!
 //! Channels are separate: project-settings webhooks get only project-settings types
 //! ([`to_webhooks`]), distributions only their triggers ([`to_distributions`]); a type in both
@@ -21,12 +23,10 @@ use sendout_core::envelope::{self, EventRef, SourceRef};
 use sendout_core::ids::{ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
 
-use sendout_core::distribution::{
-    is_trigger, DistributionStatus, EventData, SendOutContext, WebhookChannel,
-};
+use sendout_core::distribution::{is_trigger, DistributionStatus, EventData, SendOutContext};
 use serde_json::Value;
 
-use crate::model::{Distribution, NewEvent, SendOut, SendOutStatus, SourceKind, Webhook};
+use crate::model::{Distribution, NewEvent, SendOut, Webhook};
 
 /// Everything an event of a project may fan out to.
 #[derive(Debug, Clone, Copy, Default)]
@@ -105,53 +105,19 @@ pub fn to_distributions(
                 created_at: now,
             };
             let body = channel.body(context, &event_ref, data);
-            planned.push(channel_send_out(
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            planned.push(SendOut::to_channel(
                 id,
                 project_id,
-                event,
-                distribution,
+                &distribution.id,
                 (index, channel),
+                &event_ref,
                 body,
                 now,
             ));
         }
     }
     planned
-}
-
-/// The send out record of one distribution channel.
-fn channel_send_out(
-    id: SendOutId,
-    project_id: &ProjectId,
-    event: &NewEvent,
-    distribution: &Distribution,
-    (index, channel): (usize, &WebhookChannel),
-    body: String,
-    now: Timestamp,
-) -> SendOut {
-    SendOut {
-        id,
-        project_id: project_id.clone(),
-        event_id: Some(event.id.clone()),
-        envelope_type: channel.event_name().as_str().to_owned(),
-        event_type: event.event_type.clone(),
-        source_kind: SourceKind::Distribution,
-        source_id: distribution.id.to_string(),
-        channel: Some(u32::try_from(index).unwrap_or(u32::MAX)),
-        target_url: channel.url().as_str().to_owned(),
-        headers: channel.header_map(),
-        body,
-        status: SendOutStatus::Pending,
-        attempts: 0,
-        next_attempt_at: Some(now),
-        last_attempt_at: None,
-        failure_reason: None,
-        is_test: false,
-        group_id: Some(event.group_id.to_string()),
-        event_created_at: Some(event.created_at),
-        created_at: now,
-        updated_at: now,
-    }
 }
 
 /// One send out per active webhook subscribed to the event's type (or to `"*"`), due at once.
@@ -171,10 +137,11 @@ pub fn to_webhooks(
     }
     webhooks
         .iter()
-        .filter(|webhook| webhook.active && webhook.subscribes_to(&event.event_type))
+        .filter(|webhook| webhook.active && webhook.events.matches(&event.event_type))
         .map(|webhook| {
             let id = SendOutId::new();
-            let source = SourceRef::webhook(&webhook.id, &webhook.target_url);
+            let source = SourceRef::webhook(&webhook.id, webhook.target_url.as_str());
+            let cause = event_ref(event);
             let body = envelope::build(
                 &id,
                 project_id,
@@ -182,31 +149,9 @@ pub fn to_webhooks(
                 &event.event_type,
                 &event.data,
                 &source,
-                &event_ref(event),
+                &cause,
             );
-            SendOut {
-                id,
-                project_id: project_id.clone(),
-                event_id: Some(event.id.clone()),
-                envelope_type: event.event_type.clone(),
-                event_type: event.event_type.clone(),
-                source_kind: SourceKind::Webhook,
-                source_id: webhook.id.to_string(),
-                channel: None,
-                target_url: webhook.target_url.clone(),
-                headers: webhook.headers.clone(),
-                body,
-                status: SendOutStatus::Pending,
-                attempts: 0,
-                next_attempt_at: Some(now),
-                last_attempt_at: None,
-                failure_reason: None,
-                is_test: false,
-                group_id: Some(event.group_id.to_string()),
-                event_created_at: Some(event.created_at),
-                created_at: now,
-                updated_at: now,
-            }
+            SendOut::to_webhook(id, project_id, webhook, &cause, body, now)
         })
         .collect()
 }
@@ -228,6 +173,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use sendout_core::ids::{EventId, GroupId, WebhookId};
+    use sendout_core::input::{EventFilter, TargetUrl};
+
+    use crate::model::{SendOutStatus, SourceId};
     use serde_json::value::RawValue;
     use serde_json::Value;
 
@@ -254,8 +202,9 @@ mod tests {
         Webhook {
             id: WebhookId::new(),
             project_id: project.clone(),
-            target_url: format!("https://example.com/{}", WebhookId::new()),
-            events: events.iter().map(|e| (*e).to_owned()).collect(),
+            target_url: TargetUrl::parse(&format!("https://example.com/{}", WebhookId::new()))
+                .expect("a valid URL"),
+            events: EventFilter::parse(events).expect("a valid filter"),
             active,
             headers: BTreeMap::from([("x-key".to_owned(), "abc".to_owned())]),
             description: None,
@@ -311,8 +260,8 @@ mod tests {
         assert_eq!(send_out.status, SendOutStatus::Pending);
         assert_eq!(send_out.next_attempt_at, Some(now));
         assert_eq!(send_out.attempts, 0);
-        assert_eq!(send_out.source_kind, SourceKind::Webhook);
-        assert_eq!(send_out.target_url, hook.target_url);
+        assert_eq!(send_out.source_id, SourceId::Webhook(hook.id.clone()));
+        assert_eq!(send_out.target_url, hook.target_url.as_str());
         assert_eq!(send_out.headers, hook.headers);
         assert_eq!(send_out.envelope_type, "voucher.published");
         assert_eq!(send_out.event_type, "voucher.published");

@@ -353,7 +353,7 @@ pub trait Backlog: Send + Sync {
     async fn requeue_failed(
         &self,
         project: &ProjectId,
-        source_id: &str,
+        source_id: &SourceId,
         since: Timestamp,
         now: Timestamp,
     ) -> StoreResult<u64>;

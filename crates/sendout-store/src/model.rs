@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use sendout_core::distribution::{DistributionSpec, DistributionStatus};
+use sendout_core::distribution::{DistributionSpec, DistributionStatus, WebhookChannel};
+use sendout_core::envelope::EventRef;
 use sendout_core::ids::{DistributionId, EventId, GroupId, ProjectId, SendOutId, WebhookId};
+use sendout_core::input::{EventFilter, TargetUrl};
 use sendout_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -90,14 +92,14 @@ pub struct ProjectUpdate {
     pub webhook_version: Option<String>,
 }
 
-/// A project-settings webhook. `events` is `["*"]` for all events, otherwise canonical
-/// catalog names.
+/// A project-settings webhook. Its events are stored as `["*"]` for all events, otherwise as
+/// canonical catalog names; here they are the parsed [`EventFilter`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Webhook {
     pub id: WebhookId,
     pub project_id: ProjectId,
-    pub target_url: String,
-    pub events: Vec<String>,
+    pub target_url: TargetUrl,
+    pub events: EventFilter,
     pub active: bool,
     pub headers: BTreeMap<String, String>,
     pub description: Option<String>,
@@ -108,18 +110,11 @@ pub struct Webhook {
     pub updated_at: Timestamp,
 }
 
-impl Webhook {
-    /// Whether an event of this type goes to this webhook (activity aside).
-    pub fn subscribes_to(&self, event_type: &str) -> bool {
-        self.events.iter().any(|e| e == "*" || e == event_type)
-    }
-}
-
 /// The writable fields of a webhook, for create and full update (PUT replaces them all).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookFields {
-    pub target_url: String,
-    pub events: Vec<String>,
+    pub target_url: TargetUrl,
+    pub events: EventFilter,
     pub active: bool,
     pub headers: BTreeMap<String, String>,
     pub description: Option<String>,
@@ -190,6 +185,62 @@ impl SourceKind {
     }
 }
 
+/// Where a send out goes, typed: what its row's `source_kind` and `source_id` name (and
+/// `source.object` and `source.id` in its envelope and views).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SourceId {
+    /// A project-settings webhook.
+    Webhook(WebhookId),
+    /// A test sent from the add form before its webhook exists: stored, and shown, as the
+    /// webhook id [`SourceId::UNSAVED_WEBHOOK`].
+    UnsavedWebhook,
+    /// A distribution; which of its channels is [`SendOut::channel`].
+    Distribution(DistributionId),
+}
+
+impl SourceId {
+    /// The id a test of an unsaved webhook carries.
+    pub const UNSAVED_WEBHOOK: &'static str = "wh_test";
+
+    /// Reads a stored `source_kind` and `source_id`; `None` if they name no source.
+    pub fn parse(kind: SourceKind, id: &str) -> Option<Self> {
+        match kind {
+            SourceKind::Webhook if id == Self::UNSAVED_WEBHOOK => Some(Self::UnsavedWebhook),
+            SourceKind::Webhook => WebhookId::parse(id).ok().map(Self::Webhook),
+            SourceKind::Distribution => DistributionId::parse(id).ok().map(Self::Distribution),
+        }
+    }
+
+    /// The kind of target: a test of an unsaved webhook is a webhook's.
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            Self::Webhook(_) | Self::UnsavedWebhook => SourceKind::Webhook,
+            Self::Distribution(_) => SourceKind::Distribution,
+        }
+    }
+
+    /// The id as stored and shown.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Webhook(id) => id.as_str(),
+            Self::UnsavedWebhook => Self::UNSAVED_WEBHOOK,
+            Self::Distribution(id) => id.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SourceId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// The life of a send out: `PENDING` until its first attempt, `RETRYING` between failed
 /// attempts, then `SUCCEEDED` or `FAILED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -238,9 +289,8 @@ pub struct SendOut {
     pub envelope_type: String,
     /// The type of the event that caused the send out (the trigger, for distributions).
     pub event_type: String,
-    pub source_kind: SourceKind,
-    /// The webhook id or distribution id.
-    pub source_id: String,
+    /// The webhook or distribution it goes to (or came from, once that is deleted).
+    pub source_id: SourceId,
     /// For distributions, the index of the channel within the distribution.
     pub channel: Option<u32>,
     pub target_url: String,
@@ -259,6 +309,109 @@ pub struct SendOut {
     pub event_created_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// The three kinds of send out, each made by one constructor: fan-out to a webhook
+/// ([`SendOut::to_webhook`]), to a distribution's channel ([`SendOut::to_channel`], which a
+/// preview renders too) and a test ([`SendOut::test_send`]). Each is `PENDING`, due `now`,
+/// with the body it will always send, and records `event` as its cause.
+impl SendOut {
+    /// The send out of `event` to a project-settings webhook, with its URL and headers.
+    pub fn to_webhook(
+        id: SendOutId,
+        project_id: &ProjectId,
+        webhook: &Webhook,
+        event: &EventRef<'_>,
+        body: String,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            target_url: webhook.target_url.to_string(),
+            headers: webhook.headers.clone(),
+            ..Self::pending(
+                id,
+                project_id,
+                SourceId::Webhook(webhook.id.clone()),
+                event,
+                body,
+                now,
+            )
+        }
+    }
+
+    /// The send out of `event` (the trigger) to the channel at `index` of a distribution:
+    /// its envelope type is the channel's event name.
+    pub fn to_channel(
+        id: SendOutId,
+        project_id: &ProjectId,
+        distribution_id: &DistributionId,
+        (index, channel): (u32, &WebhookChannel),
+        event: &EventRef<'_>,
+        body: String,
+        now: Timestamp,
+    ) -> Self {
+        let source = SourceId::Distribution(distribution_id.clone());
+        Self {
+            envelope_type: channel.event_name().as_str().to_owned(),
+            channel: Some(index),
+            target_url: channel.url().to_string(),
+            headers: channel.header_map(),
+            ..Self::pending(id, project_id, source, event, body, now)
+        }
+    }
+
+    /// A test of `source_id` at `target_url` with `headers`, made from a sample `event`
+    /// that is not stored (so the send out names no event id).
+    pub fn test_send(
+        id: SendOutId,
+        project_id: &ProjectId,
+        source_id: SourceId,
+        (target_url, headers): (String, BTreeMap<String, String>),
+        event: &EventRef<'_>,
+        body: String,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            event_id: None,
+            target_url,
+            headers,
+            is_test: true,
+            ..Self::pending(id, project_id, source_id, event, body, now)
+        }
+    }
+
+    /// What every fresh send out is: due now, never attempted, without target details yet.
+    fn pending(
+        id: SendOutId,
+        project_id: &ProjectId,
+        source_id: SourceId,
+        event: &EventRef<'_>,
+        body: String,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            project_id: project_id.clone(),
+            event_id: Some(event.id.clone()),
+            envelope_type: event.event_type.to_owned(),
+            event_type: event.event_type.to_owned(),
+            source_id,
+            channel: None,
+            target_url: String::new(),
+            headers: BTreeMap::new(),
+            body,
+            status: SendOutStatus::Pending,
+            attempts: 0,
+            next_attempt_at: Some(now),
+            last_attempt_at: None,
+            failure_reason: None,
+            is_test: false,
+            group_id: Some(event.group_id.to_string()),
+            event_created_at: Some(event.created_at),
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// One HTTP try of a send out.

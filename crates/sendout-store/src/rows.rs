@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::envelope::{self, EventRef, SourceRef};
 use sendout_core::ids::{DistributionId, EventId, GroupId, ProjectId, SendOutId, WebhookId};
+use sendout_core::input::TargetUrl;
 use sendout_core::time::Timestamp;
 use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
@@ -21,8 +22,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Postgres, Row, Sqlite};
 
 use crate::model::{
-    Attempt, Claim, Distribution, Project, SendOut, SendOutStatus, SigningSecrets, SourceKind,
-    Webhook,
+    Attempt, Claim, Distribution, Project, SendOut, SendOutStatus, SigningSecrets, SourceId,
+    SourceKind, Webhook,
 };
 use crate::{StoreError, StoreResult};
 
@@ -117,10 +118,10 @@ impl<'a> EventParts<'a> {
 /// What a send out's envelope takes from its own row beyond what [`envelope::build`] reads
 /// from it directly (its event's id and time), if it is a project-settings webhook's send out
 /// made by fan-out: the only kind whose body can be built again from its event.
-fn rebuildable(s: &SendOut) -> Option<(&EventId, Timestamp)> {
-    match (s.source_kind, s.is_test, &s.event_id, s.event_created_at) {
-        (SourceKind::Webhook, false, Some(event_id), Some(created_at)) => {
-            Some((event_id, created_at))
+fn rebuildable(s: &SendOut) -> Option<(&WebhookId, &EventId, Timestamp)> {
+    match (&s.source_id, s.is_test, &s.event_id, s.event_created_at) {
+        (SourceId::Webhook(webhook), false, Some(event_id), Some(created_at)) => {
+            Some((webhook, event_id, created_at))
         }
         _ => None,
     }
@@ -131,17 +132,16 @@ fn rebuildable(s: &SendOut) -> Option<(&EventId, Timestamp)> {
 /// as it was then (a test holds the two to the same bytes). `None` for any other send out (a
 /// distribution channel's designed body, a test send), whose body is always stored.
 pub(crate) fn webhook_body(s: &SendOut, event: EventParts<'_>) -> StoreResult<Option<String>> {
-    let Some((event_id, created_at)) = rebuildable(s) else {
+    let Some((webhook, event_id, created_at)) = rebuildable(s) else {
         return Ok(None);
     };
-    let webhook = WebhookId::parse(&s.source_id).map_err(|e| corrupt("webhook id", e))?;
     Ok(Some(envelope::build(
         &s.id,
         &s.project_id,
         s.created_at,
         &s.envelope_type,
         event.data,
-        &SourceRef::webhook(&webhook, &s.target_url),
+        &SourceRef::webhook(webhook, &s.target_url),
         &EventRef {
             id: event_id,
             event_type: &s.event_type,
@@ -242,12 +242,13 @@ pub(crate) fn project(row: &impl Columns) -> StoreResult<Project> {
 pub(crate) fn webhook(row: &impl Columns) -> StoreResult<Webhook> {
     let id: String = row.get("id")?;
     let project_id: String = row.get("project_id")?;
+    let target_url: String = row.get("target_url")?;
     let events: String = row.get("events")?;
     let headers: String = row.get("headers")?;
     Ok(Webhook {
         id: WebhookId::parse(&id).map_err(|e| corrupt("webhook id", e))?,
         project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
-        target_url: row.get("target_url")?,
+        target_url: TargetUrl::parse(&target_url).map_err(|e| corrupt("webhook target URL", e))?,
         events: from_json("webhook events", &events)?,
         active: row.get("active")?,
         headers: from_json("webhook headers", &headers)?,
@@ -268,6 +269,9 @@ pub(crate) fn send_out(row: &impl Columns) -> StoreResult<SendOut> {
     let project_id: String = row.get("project_id")?;
     let event_id: Option<String> = row.get("event_id")?;
     let source_kind: String = row.get("source_kind")?;
+    let source_id: String = row.get("source_id")?;
+    let source_kind =
+        SourceKind::parse(&source_kind).ok_or_else(|| corrupt("source kind", &source_kind))?;
     let status: String = row.get("status")?;
     let headers: Option<String> = row.get("headers")?;
     let body: Option<String> = row.get("body")?;
@@ -280,9 +284,8 @@ pub(crate) fn send_out(row: &impl Columns) -> StoreResult<SendOut> {
             .transpose()?,
         envelope_type: row.get("envelope_type")?,
         event_type: row.get("event_type")?,
-        source_kind: SourceKind::parse(&source_kind)
-            .ok_or_else(|| corrupt("source kind", &source_kind))?,
-        source_id: row.get("source_id")?,
+        source_id: SourceId::parse(source_kind, &source_id)
+            .ok_or_else(|| corrupt("send-out source", format!("{source_kind:?} {source_id}")))?,
         channel: channel.map(|c| count("channel", c)).transpose()?,
         target_url: row.get("target_url")?,
         headers: match headers {
@@ -362,7 +365,7 @@ pub(crate) fn target_active(
     distribution_status: Option<&str>,
 ) -> bool {
     send_out.is_test
-        || match send_out.source_kind {
+        || match send_out.source_id.kind() {
             SourceKind::Webhook => webhook_active.unwrap_or(false),
             SourceKind::Distribution => {
                 distribution_status == Some(DistributionStatus::Live.as_str())

@@ -159,8 +159,8 @@ pub(super) async fn insert_send_outs(
         c.event_id.push(s.event_id.as_ref().map(|id| id.as_str()));
         c.envelope_type.push(&s.envelope_type);
         c.event_type.push(&s.event_type);
-        c.source_kind.push(s.source_kind.as_str());
-        c.source_id.push(&s.source_id);
+        c.source_kind.push(s.source_id.kind().as_str());
+        c.source_id.push(s.source_id.as_str());
         c.channel.push(s.channel.map(i64::from));
         c.target_url.push(&s.target_url);
         if request_stored(s) {

@@ -137,7 +137,7 @@ fn webhook_query<'a>(
     query(sql)
         .bind(id.as_str())
         .bind(project.as_str())
-        .bind(&fields.target_url)
+        .bind(fields.target_url.as_str())
         .bind(&json.events)
         .bind(fields.active)
         .bind(&json.headers)

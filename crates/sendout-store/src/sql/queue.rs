@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use super::{ensure_project, query, Backend};
 use crate::rows::Columns;
-use crate::{Backlog, QueueStats, StoreResult};
+use crate::{Backlog, QueueStats, SourceId, StoreResult};
 
 #[async_trait]
 impl<B: Backend> Backlog for B {
@@ -55,7 +55,7 @@ impl<B: Backend> Backlog for B {
     async fn requeue_failed(
         &self,
         project: &ProjectId,
-        source_id: &str,
+        source_id: &SourceId,
         since: Timestamp,
         now: Timestamp,
     ) -> StoreResult<u64> {
@@ -68,7 +68,7 @@ impl<B: Backend> Backlog for B {
              AND created_at >= $3",
         )
         .bind(project.as_str())
-        .bind(source_id)
+        .bind(source_id.as_str())
         .bind(since.as_millis())
         .bind(now.as_millis())
         .execute(&mut *tx)

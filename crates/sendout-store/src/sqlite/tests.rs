@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::ids::{EventId, GroupId, ProjectId};
+use sendout_core::input::{EventFilter, TargetUrl};
 use sendout_core::time::Timestamp;
 use serde_json::value::RawValue;
 
@@ -145,8 +146,8 @@ async fn pruning_takes_attempts_with_their_send_outs_and_events_nothing_refers_t
     let project = shop(&store).await;
     // A header of its own, so its send outs' requests are stored (and must go with them).
     let fields = WebhookFields {
-        target_url: "https://example.com/hook".into(),
-        events: vec!["voucher.published".into()],
+        target_url: TargetUrl::parse("https://example.com/hook").expect("valid"),
+        events: EventFilter::parse(["voucher.published"]).expect("valid"),
         active: true,
         headers: BTreeMap::from([("x-shop".to_owned(), "1".to_owned())]),
         description: None,
@@ -224,8 +225,8 @@ async fn deleting_a_project_cascades_to_every_table() {
     let store = fresh(&dir, SqliteOptions::default()).await;
     let project = shop(&store).await;
     let fields = WebhookFields {
-        target_url: "https://example.com/hook".into(),
-        events: vec!["*".into()],
+        target_url: TargetUrl::parse("https://example.com/hook").expect("valid"),
+        events: EventFilter::all(),
         active: true,
         headers: BTreeMap::new(),
         description: None,
@@ -298,12 +299,13 @@ async fn requests_stored_before_bodies_had_their_own_table_are_kept() {
     sqlx::query(
         "INSERT INTO send_outs (id, project_id, envelope_type, event_type, source_kind, \
          source_id, target_url, headers, body, status, next_attempt_at, created_at, updated_at) \
-         VALUES (?1, ?2, 'voucher.published', 'voucher.published', 'webhook', 'wh_x', \
+         VALUES (?1, ?2, 'voucher.published', 'voucher.published', 'webhook', ?4, \
          'https://example.com/hook', '{\"x-shop\":\"1\"}', ?3, 'PENDING', 1, 1, 1)",
     )
     .bind(id.as_str())
     .bind(project.id.as_str())
     .bind(body)
+    .bind(sendout_core::ids::WebhookId::new().as_str())
     .execute(&store.writer)
     .await
     .expect("an old-shape send out");
@@ -578,8 +580,8 @@ async fn plain_and_with_headers(
         BTreeMap::from([("x-shop".to_owned(), "1".to_owned())]),
     ] {
         let fields = WebhookFields {
-            target_url: url.into(),
-            events: vec![events.into()],
+            target_url: TargetUrl::parse(url).expect("valid"),
+            events: EventFilter::parse([events]).expect("valid"),
             active: true,
             headers,
             description: None,
@@ -634,7 +636,7 @@ async fn a_webhooks_envelope_is_rebuilt_from_its_event_unless_it_has_headers() {
         let s = &claim.send_out;
         // What fan-out built for this send out, from the same inputs.
         let source = sendout_core::envelope::SourceRef::webhook(
-            if s.source_id == plain.id.as_str() {
+            if s.source_id.as_str() == plain.id.as_str() {
                 &plain.id
             } else {
                 &with_headers.id
@@ -664,7 +666,7 @@ async fn a_webhooks_envelope_is_rebuilt_from_its_event_unless_it_has_headers() {
     }
     let stored = claims
         .iter()
-        .find(|c| c.send_out.source_id == with_headers.id.as_str())
+        .find(|c| c.send_out.source_id.as_str() == with_headers.id.as_str())
         .expect("claimed");
     assert_eq!(
         stored.send_out.headers.get("x-shop").map(String::as_str),

@@ -44,7 +44,7 @@ pub async fn the_audit_log_lists_newest_first_with_filters_and_pages(store: &dyn
                 disable_target: false,
             };
             completions.push(completion(claim, 500, give_up, now));
-        } else if !succeeded_one && claim.send_out.source_id == published.id.as_str() {
+        } else if !succeeded_one && claim.send_out.source_id.as_str() == published.id.as_str() {
             succeeded_one = true;
             completions.push(completion(claim, 200, Next::Succeeded, now));
         } else {
@@ -97,7 +97,7 @@ pub async fn the_audit_log_lists_newest_first_with_filters_and_pages(store: &dyn
     };
     assert_eq!(count(by_type).await, 1);
     let by_target = SendOutFilter {
-        target_url: Some(everything.target_url.clone()),
+        target_url: Some(everything.target_url.to_string()),
         ..SendOutFilter::default()
     };
     assert_eq!(count(by_target).await, 3);
@@ -266,7 +266,7 @@ pub async fn the_dashboard_counts_send_outs_by_status_and_time_and_knows_each_we
     let of = |hook: &sendout_store::Webhook| -> Vec<&sendout_store::Claim> {
         let mut found: Vec<_> = claims
             .iter()
-            .filter(|c| c.send_out.source_id == hook.id.as_str() && !c.send_out.is_test)
+            .filter(|c| c.send_out.source_id.as_str() == hook.id.as_str() && !c.send_out.is_test)
             .collect();
         found.sort_by_key(|c| c.send_out.id.clone());
         found
@@ -287,7 +287,7 @@ pub async fn the_dashboard_counts_send_outs_by_status_and_time_and_knows_each_we
     .await;
     let pending: Vec<Lease> = claims
         .iter()
-        .filter(|c| c.send_out.source_id != first.id.as_str() || c.send_out.is_test)
+        .filter(|c| c.send_out.source_id.as_str() != first.id.as_str() || c.send_out.is_test)
         .map(Claim::lease)
         .collect();
     store.release(&pending).await.expect("released");

@@ -3,7 +3,7 @@
 
 use sendout_core::distribution::DistributionStatus;
 use sendout_core::time::Timestamp;
-use sendout_store::{Claim, Next, SourceKind, Store};
+use sendout_store::{Claim, Next, SourceId, Store};
 use serde_json::{json, Value};
 
 use crate::distributions::{
@@ -30,8 +30,7 @@ pub async fn an_event_fans_out_once_per_channel_of_every_live_matching_distribut
     made.sort_by_key(|s| s.channel);
     assert_eq!(made.len(), 2);
     for (index, send_out) in made.iter().enumerate() {
-        assert_eq!(send_out.source_kind, SourceKind::Distribution);
-        assert_eq!(send_out.source_id, live.id.as_str());
+        assert_eq!(send_out.source_id, SourceId::Distribution(live.id.clone()));
         assert_eq!(send_out.channel, Some(u32::try_from(index).expect("small")));
         assert_eq!(send_out.event_type, "customer.order.paid");
         assert_eq!(send_out.event_id.as_ref(), Some(&event_id));
@@ -78,7 +77,7 @@ pub async fn a_type_in_both_channels_reaches_webhooks_and_distributions(store: &
     let sources: Vec<String> = send_outs(store, &shop)
         .await
         .into_iter()
-        .map(|s| s.source_id)
+        .map(|s| s.source_id.to_string())
         .collect();
     assert_eq!(
         sources.iter().filter(|s| **s == hook.id.as_str()).count(),
@@ -136,7 +135,7 @@ pub async fn a_batch_reaches_only_distributions_of_its_types_and_campaigns(store
     let made_by = send_outs(store, &shop).await;
     assert_eq!(made_by.len(), 2);
     for send_out in &made_by {
-        assert_eq!(send_out.source_id, made.id.as_str());
+        assert_eq!(send_out.source_id, SourceId::Distribution(made.id.clone()));
         assert_eq!(send_out.event_id.as_ref(), Some(&outcomes[1].event_id));
     }
 }
@@ -181,7 +180,7 @@ pub async fn a_distributions_send_outs_are_sent_only_while_it_is_live(store: &dy
     let claims = claim_all(store, Timestamp::now()).await;
     let active: Vec<bool> = claims
         .iter()
-        .filter(|c| c.send_out.source_id == made.id.as_str())
+        .filter(|c| c.send_out.source_id.as_str() == made.id.as_str())
         .map(|c| c.target_active)
         .collect();
     assert_eq!(active, vec![true, true]);

@@ -8,12 +8,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sendout_core::envelope::EventRef;
 use sendout_core::ids::{EventId, GroupId, ProjectId, SendOutId};
+use sendout_core::input::{EventFilter, TargetUrl};
 use sendout_core::time::Timestamp;
 use sendout_store::prelude::*;
 use sendout_store::{
     Attempt, Claim, Completion, IngestOutcome, NewEvent, NewProject, Next, Project, SendOut,
-    SendOutFilter, SendOutStatus, SourceKind, Store, Webhook, WebhookFields,
+    SendOutFilter, SendOutStatus, SourceId, Store, Webhook, WebhookFields,
 };
 use serde_json::value::RawValue;
 
@@ -128,12 +130,17 @@ pub async fn project(store: &dyn Store) -> Project {
 
 pub fn fields(events: &[&str], active: bool) -> WebhookFields {
     WebhookFields {
-        target_url: format!("https://receiver.example/{}", SendOutId::new()),
-        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        target_url: url(&format!("https://receiver.example/{}", SendOutId::new())),
+        events: EventFilter::parse(events).expect("a valid event filter"),
         active,
         headers: BTreeMap::from([("x-shop-key".to_owned(), "k1".to_owned())]),
         description: Some("a receiver".to_owned()),
     }
+}
+
+/// A target URL the test knows to be valid.
+pub fn url(text: &str) -> TargetUrl {
+    TargetUrl::parse(text).expect("a valid target URL")
 }
 
 pub async fn webhook(store: &dyn Store, project: &Project, events: &[&str]) -> Webhook {
@@ -226,27 +233,27 @@ pub async fn status_of(store: &dyn Store, project: &Project, id: &SendOutId) -> 
 /// A test send out as the test-webhook endpoint would make it.
 pub fn test_send_out(project: &Project, target: &Webhook, now: Timestamp) -> SendOut {
     let id = SendOutId::new();
-    SendOut {
-        body: format!(r#"{{"id":"{id}","test":true}}"#),
-        id,
-        project_id: project.id.clone(),
-        event_id: None,
-        envelope_type: "voucher.published".to_owned(),
-        event_type: "voucher.published".to_owned(),
-        source_kind: SourceKind::Webhook,
-        source_id: target.id.to_string(),
-        channel: None,
-        target_url: target.target_url.clone(),
-        headers: target.headers.clone(),
-        status: SendOutStatus::Pending,
-        attempts: 0,
-        next_attempt_at: Some(now),
-        last_attempt_at: None,
-        failure_reason: None,
-        is_test: true,
-        group_id: None,
-        event_created_at: None,
+    let (event_id, group_id, event_source) = (
+        EventId::new("voucher.published"),
+        GroupId::new(),
+        raw(r#"{"channel":"INTERNAL"}"#),
+    );
+    let event = EventRef {
+        id: &event_id,
+        event_type: "voucher.published",
         created_at: now,
-        updated_at: now,
-    }
+        entity_id: None,
+        group_id: &group_id,
+        event_source: &event_source,
+    };
+    let body = format!(r#"{{"id":"{id}","test":true}}"#);
+    SendOut::test_send(
+        id,
+        &project.id,
+        SourceId::Webhook(target.id.clone()),
+        (target.target_url.to_string(), target.headers.clone()),
+        &event,
+        body,
+        now,
+    )
 }

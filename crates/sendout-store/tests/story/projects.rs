@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use sendout_core::ids::{ProjectId, SendOutId, WebhookId};
 use sendout_core::time::Timestamp;
-use sendout_store::{Next, ProjectUpdate, SendOutFilter, Store, StoreError, WebhookFields};
+use sendout_store::{
+    Next, ProjectUpdate, SendOutFilter, SourceId, Store, StoreError, WebhookFields,
+};
 
 use crate::harness::*;
 
@@ -133,7 +135,10 @@ pub async fn webhooks_are_created_read_replaced_listed_and_deleted(store: &dyn S
         .await
         .expect("created");
     assert_eq!(created.project_id, shop.id);
-    assert_eq!(created.events, vec!["voucher.published".to_owned()]);
+    assert_eq!(
+        created.events.event_types(),
+        ["voucher.published"].as_slice()
+    );
     assert!(created.active);
     assert_eq!(
         created.headers.get("x-shop-key").map(String::as_str),
@@ -156,7 +161,7 @@ pub async fn webhooks_are_created_read_replaced_listed_and_deleted(store: &dyn S
         .await
         .expect("replaced");
     assert_eq!(replaced.id, created.id);
-    assert_eq!(replaced.events, vec!["*".to_owned()]);
+    assert!(replaced.events.is_all());
     assert_eq!(replaced.target_url, replacement.target_url);
     assert!(!replaced.active);
     assert!(replaced.headers.is_empty());
@@ -269,7 +274,12 @@ pub async fn another_projects_ids_are_not_found(store: &dyn Store) {
     assert!(send_outs(store, &theirs).await.is_empty());
     assert_eq!(
         store
-            .requeue_failed(&theirs.id, hook.id.as_str(), Timestamp::from_millis(0), now)
+            .requeue_failed(
+                &theirs.id,
+                &SourceId::Webhook(hook.id.clone()),
+                Timestamp::from_millis(0),
+                now,
+            )
             .await
             .expect("nothing to requeue"),
         0
@@ -311,7 +321,7 @@ pub async fn another_projects_ids_are_not_found(store: &dyn Store) {
     ));
     assert!(not_found(
         store
-            .requeue_failed(&nobody, "wh_x", now, now)
+            .requeue_failed(&nobody, &SourceId::Webhook(WebhookId::new()), now, now)
             .await
             .map(drop)
     ));

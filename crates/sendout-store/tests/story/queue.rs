@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sendout_core::time::Timestamp;
-use sendout_store::{Claim, Completion, Next, Project, SendOutStatus, Store, Webhook};
+use sendout_store::{Claim, Completion, Next, Project, SendOutStatus, SourceId, Store, Webhook};
 
 use crate::harness::*;
 
@@ -17,8 +17,8 @@ pub async fn a_claimed_send_out_is_not_claimed_again_while_its_lease_lasts(store
     let first = claim_all(store, now).await;
     assert_eq!(first.len(), 1);
     let claim = &first[0];
-    assert_eq!(claim.send_out.source_id, hook.id.as_str());
-    assert_eq!(claim.send_out.target_url, hook.target_url);
+    assert_eq!(claim.send_out.source_id, SourceId::Webhook(hook.id.clone()));
+    assert_eq!(claim.send_out.target_url, hook.target_url.as_str());
     assert_eq!(claim.send_out.headers, hook.headers);
     assert_eq!(claim.secrets.current, shop.webhook_token);
     assert!(claim.target_active);
@@ -145,7 +145,7 @@ pub async fn giving_up_fails_the_send_out_and_disables_its_webhook_when_asked(st
     let of = |hook: &sendout_store::Webhook| {
         claims
             .iter()
-            .find(|c| c.send_out.source_id == hook.id.as_str())
+            .find(|c| c.send_out.source_id.as_str() == hook.id.as_str())
             .expect("a claim per webhook")
             .clone()
     };
@@ -215,7 +215,7 @@ pub async fn a_claim_shows_when_its_target_is_inactive_or_deleted(store: &dyn St
     let claims = claim_all(store, Timestamp::now()).await;
     assert_eq!(claims.len(), 3);
     for claim in &claims {
-        let expected = claim.send_out.source_id == live.id.as_str();
+        let expected = claim.send_out.source_id.as_str() == live.id.as_str();
         assert_eq!(
             claim.target_active, expected,
             "{}",
@@ -242,7 +242,7 @@ pub async fn a_claim_shows_when_its_target_is_inactive_or_deleted(store: &dyn St
     complete(store, failures).await;
     let of_switched_off = claims
         .iter()
-        .find(|c| c.send_out.source_id == switched_off.id.as_str())
+        .find(|c| c.send_out.source_id.as_str() == switched_off.id.as_str())
         .expect("a claim for the switched-off webhook");
     let (inactive, attempts) = store
         .get_send_out(&shop.id, &of_switched_off.send_out.id)
@@ -461,7 +461,7 @@ pub async fn requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_no
     let newest_of_hook = by_age
         .iter()
         .rev()
-        .find(|c| c.send_out.source_id == hook.id.as_str())
+        .find(|c| c.send_out.source_id.as_str() == hook.id.as_str())
         .expect("one")
         .send_out
         .id
@@ -482,7 +482,12 @@ pub async fn requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_no
     let requeue_at = now.plus_millis(1_000);
     let since = Timestamp::from_millis(0);
     let count = store
-        .requeue_failed(&shop.id, hook.id.as_str(), since, requeue_at)
+        .requeue_failed(
+            &shop.id,
+            &SourceId::Webhook(hook.id.clone()),
+            since,
+            requeue_at,
+        )
         .await
         .expect("requeued");
     assert_eq!(count, 2);
@@ -493,7 +498,7 @@ pub async fn requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_no
     let due = claim_all(store, requeue_at).await;
     assert_eq!(due.len(), 2);
     for claim in &due {
-        assert_eq!(claim.send_out.source_id, hook.id.as_str());
+        assert_eq!(claim.send_out.source_id, SourceId::Webhook(hook.id.clone()));
         assert_eq!(claim.send_out.status, SendOutStatus::Retrying);
         assert_eq!(claim.send_out.next_attempt_at, Some(requeue_at));
         assert_eq!(claim.send_out.failure_reason, None);
@@ -505,7 +510,7 @@ pub async fn requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_no
     let others_failed = send_outs(store, &shop)
         .await
         .into_iter()
-        .filter(|s| s.source_id == other.id.as_str())
+        .filter(|s| s.source_id.as_str() == other.id.as_str())
         .all(|s| s.status == SendOutStatus::Failed);
     assert!(others_failed, "another target's send outs are not touched");
 
@@ -513,7 +518,12 @@ pub async fn requeue_failed_makes_a_targets_failed_send_outs_since_a_time_due_no
     let future = now.plus_millis(86_400_000);
     assert_eq!(
         store
-            .requeue_failed(&shop.id, other.id.as_str(), future, requeue_at)
+            .requeue_failed(
+                &shop.id,
+                &SourceId::Webhook(other.id.clone()),
+                future,
+                requeue_at,
+            )
             .await
             .expect("requeued"),
         0

@@ -106,7 +106,7 @@ async fn reads_as_before(store: Arc<dyn Store>, project: &ProjectId, expected: &
             shown.event_id,
             "{what}"
         );
-        assert_eq!(send_out.source_id, shown.source.id, "{what}");
+        assert_eq!(send_out.source_id.as_str(), shown.source.id, "{what}");
         assert_eq!(send_out.target_url, shown.source.target_url, "{what}");
         assert_eq!(send_out.next_attempt_at, shown.next_attempt_at, "{what}");
         assert_eq!(send_out.failure_reason, shown.failure_reason, "{what}");

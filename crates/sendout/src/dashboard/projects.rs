@@ -166,13 +166,14 @@ pub struct WebhookRow {
 
 impl WebhookRow {
     fn new(webhook: Webhook, last_status: Option<&'static str>) -> Self {
-        let all_events = webhook.events.iter().any(|e| e == "*");
-        let mut events_shown = webhook.events;
-        let events_more = if all_events {
-            Vec::new()
-        } else {
-            events_shown.split_off(EVENTS_SHOWN.min(events_shown.len()))
-        };
+        let all_events = webhook.events.is_all();
+        let mut events_shown: Vec<String> = webhook
+            .events
+            .event_types()
+            .iter()
+            .map(|e| (*e).to_owned())
+            .collect();
+        let events_more = events_shown.split_off(EVENTS_SHOWN.min(events_shown.len()));
         let disabled = match (&webhook.disabled_reason, webhook.disabled_at) {
             (Some(reason), Some(at)) if !webhook.active => Some(format!(
                 "Disabled by sendout on {}: {reason}",
@@ -182,7 +183,7 @@ impl WebhookRow {
         };
         Self {
             id: webhook.id.to_string(),
-            target_url: webhook.target_url,
+            target_url: webhook.target_url.to_string(),
             description: webhook.description.unwrap_or_default(),
             all_events,
             events_shown,

@@ -60,17 +60,17 @@ impl WebhookForm {
 
     /// The form of an existing webhook.
     pub fn from_webhook(webhook: &Webhook) -> Self {
-        let all_events = webhook.events.iter().any(|e| e == "*");
         Self {
-            target_url: webhook.target_url.clone(),
+            target_url: webhook.target_url.to_string(),
             description: webhook.description.clone().unwrap_or_default(),
             active: webhook.active,
-            all_events,
-            events: if all_events {
-                Vec::new()
-            } else {
-                webhook.events.clone()
-            },
+            all_events: webhook.events.is_all(),
+            events: webhook
+                .events
+                .event_types()
+                .iter()
+                .map(|e| (*e).to_owned())
+                .collect(),
             headers: webhook
                 .headers
                 .iter()
@@ -282,8 +282,11 @@ mod tests {
         )
         .validate()
         .expect("valid");
-        assert_eq!(fields.target_url, "https://example.com/hook");
-        assert_eq!(fields.events, ["voucher.published", "redemption.succeeded"]);
+        assert_eq!(fields.target_url.as_str(), "https://example.com/hook");
+        assert_eq!(
+            fields.events.event_types(),
+            ["voucher.published", "redemption.succeeded"]
+        );
         assert!(fields.active);
         assert_eq!(
             fields.headers.get("x-tenant").map(String::as_str),
@@ -312,7 +315,7 @@ mod tests {
             form("target_url=https%3A%2F%2Fexample.com&all_events=on&events=voucher.published")
                 .validate()
                 .expect("valid");
-        assert_eq!(fields.events, ["*"]);
+        assert!(fields.events.is_all());
         assert!(!fields.active, "an unticked Is active? is inactive");
     }
 

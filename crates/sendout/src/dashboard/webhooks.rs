@@ -28,9 +28,10 @@ use crate::dashboard::layout::{
 use crate::dashboard::session::Flash;
 use crate::dashboard::webhook_form::{picker, refusal, FieldErrors, PickerGroup, WebhookForm};
 use crate::dashboard::Dash;
-use crate::ops::test_send::{self, request_group, Tested, UrlTest, UNSAVED_WEBHOOK_ID};
+use crate::ops::test_send::{self, request_group, Tested, UrlTest};
 use crate::ops::{webhooks, OpsError};
 use crate::telemetry::REQUEST_ID_HEADER;
+use sendout_store::SourceId;
 
 /// The add / edit page.
 #[derive(Debug, Template, WebTemplate)]
@@ -225,14 +226,14 @@ async fn test(
             };
             // The edit form's test is that webhook's (its id in `source`, in the audit log
             // under it); only the add form's, before any webhook exists, is `wh_test`.
-            let source_id = current
-                .as_ref()
-                .map_or(UNSAVED_WEBHOOK_ID.to_owned(), |w| w.id.to_string());
+            let source_id = current.as_ref().map_or(SourceId::UnsavedWebhook, |w| {
+                SourceId::Webhook(w.id.clone())
+            });
             let request_id = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok());
             let result = test_send::test_url(
                 &dash.app,
                 &project,
-                &source_id,
+                source_id,
                 input,
                 request_group(request_id),
             )

@@ -74,7 +74,7 @@ impl Deliverer {
                 send_out_id: send_out.id.clone(),
                 attempt: None,
                 next: Next::Failed {
-                    reason: inactive_reason(send_out.source_kind),
+                    reason: inactive_reason(send_out.source_id.kind()),
                     disable_target: false,
                 },
                 at: now,

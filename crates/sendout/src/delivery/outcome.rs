@@ -100,8 +100,9 @@ mod tests {
 
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-    use sendout_core::ids::{ProjectId, SendOutId};
-    use sendout_store::SendOutStatus;
+    use sendout_core::envelope::{self, EventRef};
+    use sendout_core::ids::{EventId, GroupId, ProjectId, SendOutId, WebhookId};
+    use sendout_store::{SendOutStatus, SourceId};
 
     use super::*;
 
@@ -116,28 +117,34 @@ mod tests {
 
     fn send_out(status: SendOutStatus, attempts: u32, next: Option<Timestamp>) -> SendOut {
         let at = Timestamp::from_millis(1_700_000_000_000);
+        let (event_id, group_id, event_source) = (
+            EventId::new("voucher.published"),
+            GroupId::new(),
+            envelope::compact(&serde_json::json!({})),
+        );
+        let event = EventRef {
+            id: &event_id,
+            event_type: "voucher.published",
+            created_at: at,
+            entity_id: None,
+            group_id: &group_id,
+            event_source: &event_source,
+        };
+        let target = ("https://example.com/hook".to_owned(), BTreeMap::new());
+        let source = SourceId::Webhook(WebhookId::new());
         SendOut {
-            id: SendOutId::new(),
-            project_id: ProjectId::new(),
-            event_id: None,
-            envelope_type: "voucher.published".into(),
-            event_type: "voucher.published".into(),
-            source_kind: SourceKind::Webhook,
-            source_id: "wh_1".into(),
-            channel: None,
-            target_url: "https://example.com/hook".into(),
-            headers: BTreeMap::new(),
-            body: "{}".into(),
             status,
             attempts,
             next_attempt_at: next,
-            last_attempt_at: None,
-            failure_reason: None,
-            is_test: false,
-            group_id: None,
-            event_created_at: None,
-            created_at: at,
-            updated_at: at,
+            ..SendOut::test_send(
+                SendOutId::new(),
+                &ProjectId::new(),
+                source,
+                target,
+                &event,
+                "{}".into(),
+                at,
+            )
         }
     }
 

@@ -71,8 +71,8 @@ impl From<&SendOut> for SendOutView {
             event_id: s.event_id.as_ref().map(ToString::to_string),
             group_id: s.group_id.clone(),
             source: SourceView {
-                id: s.source_id.clone(),
-                object: s.source_kind.as_str(),
+                id: s.source_id.to_string(),
+                object: s.source_id.kind().as_str(),
                 target_url: s.target_url.clone(),
                 channel: s.channel,
             },

@@ -17,9 +17,10 @@ use utoipa::ToSchema;
 use crate::http::auth::ManagementKey;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Json, Path};
-use crate::ops::test_send::{self, request_group, Tested, UrlTest, UNSAVED_WEBHOOK_ID};
+use crate::ops::test_send::{self, request_group, Tested, UrlTest};
 use crate::ops::{projects, webhooks, AppState};
 use crate::telemetry::REQUEST_ID_HEADER;
+use sendout_store::SourceId;
 
 /// A test of a URL that is not (yet) a webhook.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -146,7 +147,7 @@ pub async fn test_url(
     let tested = test_send::test_url(
         &state,
         &project,
-        UNSAVED_WEBHOOK_ID,
+        SourceId::UnsavedWebhook,
         input,
         group_of(&headers),
     )

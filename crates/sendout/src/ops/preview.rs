@@ -21,7 +21,7 @@ use sendout_core::distribution::{
 use sendout_core::envelope::{self, minify, EventRef};
 use sendout_core::ids::{DistributionId, EventId, GroupId, SendOutId};
 use sendout_core::time::Timestamp;
-use sendout_store::{Claim, Project, SendOut, SendOutStatus, SourceKind};
+use sendout_store::{Claim, Project, SendOut};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -138,29 +138,15 @@ fn render(
     };
     let body = channel.body(context, &event, data);
     let claim = Claim {
-        send_out: SendOut {
-            id: ids.send_out.clone(),
-            project_id: project.id.clone(),
-            event_id: Some(ids.event.clone()),
-            envelope_type: channel.event_name().as_str().to_owned(),
-            event_type: trigger.to_owned(),
-            source_kind: SourceKind::Distribution,
-            source_id: ids.distribution.to_string(),
-            channel: Some(0),
-            target_url: channel.url().as_str().to_owned(),
-            headers: channel.header_map(),
+        send_out: SendOut::to_channel(
+            ids.send_out.clone(),
+            &project.id,
+            &ids.distribution,
+            (0, channel),
+            &event,
             body,
-            status: SendOutStatus::Pending,
-            attempts: 0,
-            next_attempt_at: Some(now),
-            last_attempt_at: None,
-            failure_reason: None,
-            is_test: false,
-            group_id: Some(ids.group.to_string()),
-            event_created_at: Some(now),
-            created_at: now,
-            updated_at: now,
-        },
+            now,
+        ),
         secrets: project.signing_secrets(now),
         target_active: true,
         // A preview is never stored, claimed or completed.

@@ -12,10 +12,11 @@
 use std::collections::BTreeMap;
 
 use sendout_core::field::FieldError;
-use sendout_core::ids::{SendOutId, WebhookId};
+use sendout_core::ids::{DistributionId, IdError, SendOutId, WebhookId};
 use sendout_core::time::Timestamp;
 use sendout_store::{
-    Attempt, Claim, Completion, Page, Project, SendOut, SendOutFilter, SendOutStatus,
+    Attempt, Claim, Completion, Page, Project, SendOut, SendOutFilter, SendOutStatus, SourceId,
+    SourceKind,
 };
 
 use crate::ops::{not_found_as, AppState, OpsError, Problems};
@@ -261,28 +262,45 @@ pub async fn bulk_retry(
     input: BulkRetryInput,
 ) -> Result<Requeued, OpsError> {
     let source_id = input.source_id.trim();
-    if !(source_id.starts_with("wh_") || source_id.starts_with("distr_")) || source_id.len() > 64 {
-        return Err(OpsError::invalid(
+    let refused = || {
+        OpsError::invalid(
             "source_id",
             "must be a webhook id (wh_…) or a distribution id (distr_…)",
-        ));
-    }
+        )
+    };
+    // `Err(kind)`: an id of that kind's prefix that is malformed, so no send out has it.
+    let named = match (
+        WebhookId::parse(source_id),
+        DistributionId::parse(source_id),
+    ) {
+        _ if source_id.len() > 64 => return Err(refused()),
+        (Ok(id), _) => Ok(SourceId::Webhook(id)),
+        (_, Ok(id)) => Ok(SourceId::Distribution(id)),
+        (Err(IdError::Malformed { .. }), _) => Err(SourceKind::Webhook),
+        (_, Err(IdError::Malformed { .. })) => Err(SourceKind::Distribution),
+        _ => return Err(refused()),
+    };
     let since =
         timestamp("since", input.since.as_deref()).map_err(|e| OpsError::Invalid(vec![e]))?;
-    if source_id.starts_with("wh_") {
-        let id =
-            WebhookId::parse(source_id).map_err(|_| OpsError::not_found("webhook", source_id))?;
-        state
-            .store
-            .get_webhook(&project.id, &id)
-            .await
-            .map_err(|e| not_found_as(e, "webhook", source_id))?;
-    }
-    let from = since.unwrap_or_else(|| Timestamp::from_millis(0));
-    let requeued = state
-        .store
-        .requeue_failed(&project.id, source_id, from, Timestamp::now())
-        .await?;
+    let requeued = match named {
+        Ok(source) => {
+            if let SourceId::Webhook(id) = &source {
+                state
+                    .store
+                    .get_webhook(&project.id, id)
+                    .await
+                    .map_err(|e| not_found_as(e, "webhook", source_id))?;
+            }
+            let from = since.unwrap_or_else(|| Timestamp::from_millis(0));
+            state
+                .store
+                .requeue_failed(&project.id, &source, from, Timestamp::now())
+                .await?
+        }
+        Err(SourceKind::Webhook) => return Err(OpsError::not_found("webhook", source_id)),
+        // Distributions are not looked up: one that is not there has nothing to retry.
+        Err(SourceKind::Distribution) => 0,
+    };
     tracing::info!(project.id = %project.id, source_id, requeued, "bulk retry");
     Ok(Requeued {
         source_id: source_id.to_owned(),

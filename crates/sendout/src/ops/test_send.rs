@@ -16,13 +16,13 @@ use sendout_core::field::FieldError;
 use sendout_core::ids::{EventId, GroupId, SendOutId};
 use sendout_core::input::CustomHeaders;
 use sendout_core::time::Timestamp;
-use sendout_store::{Attempt, Next, Project, SendOut, SendOutStatus, SourceKind, Webhook};
+use sendout_store::{Attempt, Next, Project, SendOut, SendOutStatus, SourceId, Webhook};
 use serde_json::json;
 
 use crate::ops::{webhooks, AppState, OpsError};
 
 /// The `source.id` of a test made before its webhook exists.
-pub const UNSAVED_WEBHOOK_ID: &str = "wh_test";
+pub const UNSAVED_WEBHOOK_ID: &str = SourceId::UNSAVED_WEBHOOK;
 /// The type tested when none is chosen and the webhook takes every event.
 pub const DEFAULT_TEST_TYPE: &str = "voucher.published";
 
@@ -93,7 +93,7 @@ impl Tested {
 /// Where and what a test sends.
 struct Test<'a> {
     project: &'a Project,
-    source_id: String,
+    source_id: SourceId,
     target_url: String,
     headers: BTreeMap<String, String>,
     type_name: String,
@@ -108,7 +108,7 @@ async fn run(state: &AppState, test: Test<'_>) -> Result<Tested, OpsError> {
     let event_source = envelope::compact(&json!({"channel": "INTERNAL"}));
     let (id, event_id, now) = (SendOutId::new(), EventId::new(name), Timestamp::now());
     let source = SourceRef {
-        id: &test.source_id,
+        id: test.source_id.as_str(),
         object: SourceObject::Webhook,
         target_url: &test.target_url,
     };
@@ -121,29 +121,16 @@ async fn run(state: &AppState, test: Test<'_>) -> Result<Tested, OpsError> {
         event_source: &event_source,
     };
     let body = envelope::build(&id, &test.project.id, now, name, &data, &source, &event);
-    let send_out = SendOut {
-        id: id.clone(),
-        project_id: test.project.id.clone(),
-        event_id: None,
-        envelope_type: name.to_owned(),
-        event_type: name.to_owned(),
-        source_kind: SourceKind::Webhook,
-        source_id: test.source_id.clone(),
-        channel: None,
-        target_url: test.target_url.clone(),
-        headers: test.headers,
+    let target = (test.target_url.clone(), test.headers);
+    let send_out = SendOut::test_send(
+        id.clone(),
+        &test.project.id,
+        test.source_id,
+        target,
+        &event,
         body,
-        status: SendOutStatus::Pending,
-        attempts: 0,
-        next_attempt_at: Some(now),
-        last_attempt_at: None,
-        failure_reason: None,
-        is_test: true,
-        group_id: Some(test.group_id.to_string()),
-        event_created_at: Some(now),
-        created_at: now,
-        updated_at: now,
-    };
+        now,
+    );
     let mut claim = state
         .store
         .insert_send_out(send_out, state.config.lease)
@@ -200,13 +187,13 @@ async fn attempt_recorded(
     Ok(completion)
 }
 
-/// Sends a catalog example to a URL once, stamped with `source_id`: [`UNSAVED_WEBHOOK_ID`]
+/// Sends a catalog example to a URL once, stamped with `source_id`: [`SourceId::UnsavedWebhook`]
 /// before the webhook exists, the webhook's own id when a form edits one (its URL and headers
 /// may be changed and not yet saved, yet the test is still that webhook's).
 pub async fn test_url(
     state: &AppState,
     project: &Project,
-    source_id: &str,
+    source_id: SourceId,
     input: UrlTest,
     group_id: GroupId,
 ) -> Result<Tested, OpsError> {
@@ -214,7 +201,7 @@ pub async fn test_url(
         .map_err(|e| OpsError::Invalid(vec![e]))?;
     let test = Test {
         project,
-        source_id: source_id.to_owned(),
+        source_id,
         target_url: url.as_str().to_owned(),
         headers: input
             .headers
@@ -244,15 +231,15 @@ pub async fn test_webhook(
     let type_name = event_type.unwrap_or_else(|| {
         webhook
             .events
+            .event_types()
             .first()
-            .filter(|e| e.as_str() != "*")
-            .cloned()
-            .unwrap_or_else(|| DEFAULT_TEST_TYPE.to_owned())
+            .map_or(DEFAULT_TEST_TYPE, |e| *e)
+            .to_owned()
     });
     let test = Test {
         project,
-        source_id: webhook.id.to_string(),
-        target_url: webhook.target_url,
+        source_id: SourceId::Webhook(webhook.id),
+        target_url: webhook.target_url.to_string(),
         headers: webhook.headers,
         type_name,
         group_id,

@@ -45,8 +45,8 @@ pub fn target_url(field: &str, text: &str) -> Result<TargetUrl, FieldError> {
 
 /// A webhook's subscription from input: `["*"]`, or canonical names of project-settings
 /// event types. Unknown names and distribution-only triggers are unprocessable.
-pub fn event_filter(events: &[String]) -> Result<Vec<String>, OpsError> {
-    let filter = EventFilter::parse(events).map_err(|e| match e {
+pub fn event_filter(events: &[String]) -> Result<EventFilter, OpsError> {
+    EventFilter::parse(events).map_err(|e| match e {
         InputError::UnknownEventTypes { .. } => OpsError::Unprocessable {
             key: "unknown_event_type",
             errors: vec![FieldError::at("events", e)],
@@ -56,15 +56,7 @@ pub fn event_filter(events: &[String]) -> Result<Vec<String>, OpsError> {
             errors: vec![FieldError::at("events", e)],
         },
         other => OpsError::invalid("events", other),
-    })?;
-    if filter.is_all() {
-        return Ok(vec!["*".to_owned()]);
-    }
-    Ok(filter
-        .event_types()
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect())
+    })
 }
 
 fn headers_map(headers: &CustomHeaders) -> BTreeMap<String, String> {
@@ -80,9 +72,9 @@ pub fn fields(input: WebhookInput, current: Option<&Webhook>) -> Result<WebhookF
     let mut problems = Problems::default();
     let target = problems.field(target_url("target_url", &input.target_url));
     let events = problems.check(event_filter(&input.events)).map(|events| {
-        let every = current.is_some_and(|w| spec_events::is_every_event(&w.events));
+        let every = current.is_some_and(|w| w.events.is_all());
         if input.spec_list_is_every_event && every && spec_events::is_spec_list(&events) {
-            vec!["*".to_owned()]
+            EventFilter::all()
         } else {
             events
         }
@@ -95,7 +87,7 @@ pub fn fields(input: WebhookInput, current: Option<&Webhook>) -> Result<WebhookF
         .zip(events)
         .zip(description)
         .map(|((target, events), description)| WebhookFields {
-            target_url: target.as_str().to_owned(),
+            target_url: target,
             events,
             active: input.active.or(current.map(|w| w.active)).unwrap_or(true),
             headers: match (&input.headers, current) {

@@ -257,7 +257,7 @@ async fn retry_after_is_honoured_up_to_the_cap() {
     for (webhook, wait_ms) in [(&soon, 1000), (&later, 2000)] {
         let send_out = send_outs
             .iter()
-            .find(|s| s.source_id == webhook.id.as_str())
+            .find(|s| s.source_id.as_str() == webhook.id.as_str())
             .expect("a send out per webhook");
         let completion = completions
             .iter()

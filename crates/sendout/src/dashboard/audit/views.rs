@@ -150,8 +150,8 @@ impl Row {
             trigger: (send_out.event_type != send_out.envelope_type)
                 .then(|| send_out.event_type.clone()),
             type_name: send_out.envelope_type.clone(),
-            source_id: send_out.source_id.clone(),
-            source_object: send_out.source_kind.as_str().to_owned(),
+            source_id: send_out.source_id.to_string(),
+            source_object: send_out.source_id.kind().as_str().to_owned(),
             target_url: send_out.target_url.clone(),
             request_id: send_out.group_id.clone().unwrap_or_default(),
             event_created_at: send_out.event_created_at.map(show_time).unwrap_or_default(),

@@ -17,6 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 use sendout_core::catalog::catalog;
+use sendout_core::input::EventFilter;
 
 /// The webhook events of Voucherify's management spec
 /// (`ManagementProjectsWebhookBase.events`), in its spelling and order.
@@ -95,30 +96,21 @@ static SPEC_SPELLING: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::
 static SPEC_CANONICAL: LazyLock<BTreeSet<&'static str>> =
     LazyLock::new(|| SPEC_SPELLING.keys().copied().collect());
 
-/// Whether stored `events` mean every event.
-pub fn is_every_event(events: &[String]) -> bool {
-    events.iter().any(|e| e == "*")
-}
-
-/// Stored `events` (canonical names, or `["*"]`) as the management API shows them.
-pub fn shown(events: &[String]) -> Vec<String> {
-    if is_every_event(events) {
+/// A webhook's `events` as the management API shows them: every event as the spec's list.
+pub fn shown(events: &EventFilter) -> Vec<String> {
+    if events.is_all() {
         return SPEC_EVENTS.iter().map(|e| (*e).to_owned()).collect();
     }
     events
+        .event_types()
         .iter()
-        .map(|name| {
-            SPEC_SPELLING
-                .get(name.as_str())
-                .map_or_else(|| name.clone(), |spec| (*spec).to_owned())
-        })
+        .map(|name| (*SPEC_SPELLING.get(name).unwrap_or(name)).to_owned())
         .collect()
 }
 
-/// Whether canonical `events` name exactly the spec's events: what a webhook for every event
-/// reads as.
-pub fn is_spec_list(events: &[String]) -> bool {
-    let given: BTreeSet<&str> = events.iter().map(String::as_str).collect();
+/// Whether `events` name exactly the spec's events: what a webhook for every event reads as.
+pub fn is_spec_list(events: &EventFilter) -> bool {
+    let given: BTreeSet<&str> = events.event_types().iter().copied().collect();
     given == *SPEC_CANONICAL
 }
 
@@ -149,8 +141,8 @@ mod tests {
             "voucher.gift.balance_added",
             "customer.updated",
             "voucher.published",
-        ]
-        .map(String::from);
+        ];
+        let stored = EventFilter::parse(stored).expect("catalog names");
         assert_eq!(
             shown(&stored),
             [
@@ -163,16 +155,17 @@ mod tests {
 
     #[test]
     fn every_event_reads_as_the_spec_list_which_is_recognised_back() {
-        let every = shown(&["*".to_owned()]);
+        let every = shown(&EventFilter::all());
         assert_eq!(every, SPEC_EVENTS);
         let canonical: Vec<String> = every
             .iter()
             .filter_map(|e| catalog().get(e).map(|t| t.name().to_owned()))
             .collect();
-        assert!(is_spec_list(&canonical));
-        assert!(!is_spec_list(&canonical[1..]));
+        let filter = |names: &[String]| EventFilter::parse(names).expect("catalog names");
+        assert!(is_spec_list(&filter(&canonical)));
+        assert!(!is_spec_list(&filter(&canonical[1..])));
         let mut more = canonical.clone();
         more.push("customer.updated".to_owned());
-        assert!(!is_spec_list(&more));
+        assert!(!is_spec_list(&filter(&more)));
     }
 }

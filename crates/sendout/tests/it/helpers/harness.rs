@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use sendout::config::Config;
 use sendout::delivery::{worker, Deliverer};
 use sendout_core::ids::{EventId, GroupId};
+use sendout_core::input::{EventFilter, TargetUrl};
 use sendout_core::retry::RetryPolicy;
 use sendout_core::time::Timestamp;
 use sendout_store::prelude::*;
@@ -122,8 +123,8 @@ impl Harness {
             .create_webhook(
                 &self.project.id,
                 WebhookFields {
-                    target_url: url.to_owned(),
-                    events: vec!["*".into()],
+                    target_url: TargetUrl::parse(url).expect("a valid target URL"),
+                    events: EventFilter::all(),
                     active: true,
                     headers,
                     description: None,
