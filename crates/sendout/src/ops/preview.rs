@@ -3,9 +3,12 @@
 //!
 //! Invariants: the body comes from [`WebhookChannel::body`], the function fan-out uses, with
 //! the event's data compacted as ingest compacts it; the headers come from the delivery
-//! client's own header builder, signatures included (made with the project's secret over
-//! this very body), plus `user-agent`. So a receiver's signature check can be tried on a
-//! preview.
+//! client's own header builder, plus `user-agent`. The signatures are made over this very
+//! body, but never with the project's secret: the caller chooses the body (a raw template
+//! makes it anything), so a preview signed with the real secret would sign whatever an app
+//! key holder asked, and receivers would take it as sendout's. They are made with
+//! [`PREVIEW_SIGNING_SECRET`], a published key that no project has, so a receiver's
+//! verifier can still be tried on a preview by giving it that key.
 //!
 //! Decisions (docs/DISTRIBUTIONS.md): without `data`, the trigger's catalog example is used
 //! (`{}` for a trigger without a public example); ids in the body are valid placeholders made
@@ -21,7 +24,7 @@ use sendout_core::distribution::{
 use sendout_core::envelope::{self, minify, EventRef};
 use sendout_core::ids::{DistributionId, EventId, GroupId, SendOutId};
 use sendout_core::time::Timestamp;
-use sendout_store::{Claim, Project, SendOut};
+use sendout_store::{Claim, Project, SendOut, SigningSecrets};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -29,6 +32,11 @@ use crate::delivery::client::request_headers;
 use crate::delivery::USER_AGENT;
 use crate::ops::distributions::distribution_error;
 use crate::ops::OpsError;
+
+/// The key a preview's signatures are made with instead of the project's secret (a webhook
+/// token as sendout makes them, so both schemes derive from it as from a real one). It is
+/// public and no project's: a signature made with it proves nothing to a receiver.
+pub const PREVIEW_SIGNING_SECRET: &str = "preview_not_a_signing_secret_0000000000";
 
 /// A channel's request, exactly as it would be sent.
 #[derive(Debug, Clone)]
@@ -147,7 +155,10 @@ fn render(
             body,
             now,
         ),
-        secrets: project.signing_secrets(now),
+        secrets: SigningSecrets {
+            current: PREVIEW_SIGNING_SECRET.to_owned(),
+            previous: None,
+        },
         target_active: true,
         // A preview is never stored, claimed or completed.
         lease_until: now,

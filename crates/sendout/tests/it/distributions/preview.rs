@@ -2,6 +2,7 @@
 //! catalog example, with the same errors as saving.
 
 use reqwest::Method;
+use sendout::ops::preview::PREVIEW_SIGNING_SECRET;
 use sendout_core::signature::{verify_standard, verify_voucherify, StandardSecret};
 use serde_json::{json, Value};
 
@@ -63,23 +64,35 @@ async fn a_preview_renders_the_catalog_example_inside_the_envelope_with_placehol
         .starts_with("sendout/"));
     assert_eq!(headers["x-crm-key"], "abc");
     assert_eq!(headers["webhook-id"], "whs_00000000000000000000000000");
-    let token = &app.project.webhook_token;
+    // Signed over this body with the published preview key, never with the project's
+    // secret: the caller chose the body, so a real signature would make preview a signing
+    // oracle (issue 16).
     let signature = headers["x-voucherify-signature"].as_str().unwrap();
-    assert!(verify_voucherify(token, body_text.as_bytes(), signature));
-    let secret =
-        StandardSecret::parse(&StandardSecret::from_webhook_token(token).to_whsec()).unwrap();
     let timestamp = headers["webhook-timestamp"].as_str().unwrap();
-    let now: i64 = timestamp.parse().unwrap();
     let standard = headers["webhook-signature"].as_str().unwrap();
-    let verified = verify_standard(
-        &secret,
-        "whs_00000000000000000000000000",
-        timestamp,
-        standard,
-        body_text.as_bytes(),
-        now,
+    let verifies_with = |token: &str| {
+        let secret =
+            StandardSecret::parse(&StandardSecret::from_webhook_token(token).to_whsec()).unwrap();
+        let now: i64 = timestamp.parse().unwrap();
+        let standard = verify_standard(
+            &secret,
+            "whs_00000000000000000000000000",
+            timestamp,
+            standard,
+            body_text.as_bytes(),
+            now,
+        );
+        (
+            verify_voucherify(token, body_text.as_bytes(), signature),
+            standard == Ok(()),
+        )
+    };
+    assert_eq!(verifies_with(PREVIEW_SIGNING_SECRET), (true, true));
+    assert_eq!(
+        verifies_with(&app.project.webhook_token),
+        (false, false),
+        "the project's secret never signs a preview"
     );
-    assert_eq!(verified, Ok(()));
 }
 
 #[tokio::test]
