@@ -1,8 +1,9 @@
 //! An online copy of the embedded store (`sendout backup`): SQLite's `VACUUM INTO` on a
 //! read-only connection of its own, so it runs beside a serving process without stopping it
-//! (in WAL mode a reader neither waits for nor holds up the writer). The copy is one
-//! consistent snapshot: everything committed before its read transaction began, nothing after.
-//! It is written under a temporary name beside the destination and renamed into place only
+//! (in WAL mode the writer never waits for a reader; checkpoints stop at its snapshot until it
+//! ends). The copy is one consistent snapshot: everything committed before its read
+//! transaction began, nothing after.
+//! It is written under a temporary name beside the destination and linked into place only
 //! once complete and checked, so a failed backup leaves no half-written file under the name
 //! asked for.
 
@@ -54,14 +55,18 @@ pub fn backup(database: &Path, to: &Path) -> StoreResult<Backup> {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let partial = folder.join(format!(".{name}.partial-{}", std::process::id()));
+    // Linked, not renamed, into place: a link fails when `to` has appeared since the check
+    // above, so the copy never replaces a file, however late that file came.
     let result = copy(database, &partial).and_then(|()| {
-        std::fs::rename(&partial, to).map_err(|e| {
-            StoreError::Database(format!("could not name the copy {}: {e}", to.display()))
+        std::fs::hard_link(&partial, to).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => StoreError::Conflict(format!(
+                "{} exists already: a backup never overwrites a file",
+                to.display()
+            )),
+            _ => StoreError::Database(format!("could not name the copy {}: {e}", to.display())),
         })
     });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
+    let _ = std::fs::remove_file(&partial);
     result?;
     let bytes = std::fs::metadata(to).map(|m| m.len()).unwrap_or(0);
     Ok(Backup {

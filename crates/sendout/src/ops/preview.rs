@@ -33,8 +33,8 @@ use crate::delivery::USER_AGENT;
 use crate::ops::distributions::distribution_error;
 use crate::ops::OpsError;
 
-/// The key a preview's signatures are made with instead of the project's secret (a webhook
-/// token as sendout makes them, so both schemes derive from it as from a real one). It is
+/// The key a preview's signatures are made with instead of the project's secret, used as a
+/// webhook token is (both schemes derive their keys from it as from a real one). It is
 /// public and no project's: a signature made with it proves nothing to a receiver.
 pub const PREVIEW_SIGNING_SECRET: &str = "preview_not_a_signing_secret_0000000000";
 
