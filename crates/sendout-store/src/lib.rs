@@ -21,6 +21,7 @@
 
 pub mod fanout;
 mod handoff;
+mod idempotency;
 pub mod model;
 pub mod postgres;
 mod rows;
@@ -300,6 +301,17 @@ pub trait Queue: Send + Sync {
         project: &ProjectId,
         events: Vec<NewEvent>,
     ) -> StoreResult<Vec<IngestOutcome>>;
+    /// [`Queue::ingest`] made idempotent by keys: in the same transaction, each key is
+    /// claimed with its answer (see `idempotency.rs`), or found held by an earlier ingest,
+    /// whose answer is replayed if it was made with the same fingerprint and which refuses
+    /// this one if not. Events whose own key was held are not stored again. Ingests with one
+    /// key at the same moment make one event: a later one waits for the earlier one's
+    /// transaction to end and then replays it. A failed ingest keeps no key.
+    async fn ingest_keyed(
+        &self,
+        project: &ProjectId,
+        ingest: KeyedIngest,
+    ) -> StoreResult<KeyedOutcome>;
     /// Asks ingest to lease the fresh send outs it commits to this process's worker, as
     /// many as `handoff.inbox` has room for, and to send their claims there once they are
     /// committed: the worker gets them without a claim transaction, and without reading back
@@ -370,6 +382,8 @@ pub trait Audit: Send + Sync {
         starting_after: Option<&SendOutId>,
         limit: u32,
     ) -> StoreResult<Page<SendOut>>;
+    /// One send out with its attempts, and (unlike lists and claims) its event's
+    /// idempotency key.
     async fn get_send_out(
         &self,
         project: &ProjectId,
@@ -387,6 +401,7 @@ pub trait Audit: Send + Sync {
         &self,
         project: &ProjectId,
     ) -> StoreResult<Vec<(String, SendOutStatus)>>;
-    /// Deletes finished send outs (and their attempts) and events created before `before`.
+    /// Deletes finished send outs (and their attempts) and events created before `before`,
+    /// and idempotency keys past their expiry.
     async fn prune(&self, before: Timestamp) -> StoreResult<u64>;
 }

@@ -160,6 +160,83 @@ pub struct IngestOutcome {
     pub send_outs: u32,
 }
 
+/// A key a client made an ingest idempotent with, and the fingerprint (a hash) of what it
+/// sent with it: a later ingest with the same key and fingerprint is answered as the first
+/// was; with another fingerprint it is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// How the caller writes an ingest's answer (its shape is the API's, not the store's), so
+/// that the store can keep the answer with its keys in the ingest's own transaction.
+pub trait IngestAnswer: Send + Sync {
+    /// One new event's part of the answer.
+    fn event(&self, event: &NewEvent, outcome: &IngestOutcome) -> String;
+    /// The whole answer from every event's part, in order (a replayed event's part is the
+    /// one it first got).
+    fn request(&self, parts: &[&str]) -> String;
+}
+
+/// An ingest with keys ([`crate::Queue::ingest_keyed`]).
+#[derive(Debug)]
+pub struct KeyedIngest {
+    pub events: Vec<NewEvent>,
+    pub keys: IngestKeys,
+}
+
+/// The keys of a [`KeyedIngest`], and how its answer is written.
+#[derive(Clone)]
+pub struct IngestKeys {
+    /// The request's key (the `Idempotency-Key` header), over the whole body.
+    pub request_key: Option<IdempotencyKey>,
+    /// Each event's own key, over the event, by position: empty, or one per event.
+    pub event_keys: Vec<Option<IdempotencyKey>>,
+    /// Until when the keys stored now hold; a key found past its time is used again as new.
+    pub expires_at: Timestamp,
+    pub answer: std::sync::Arc<dyn IngestAnswer>,
+}
+
+impl std::fmt::Debug for IngestKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys are the client's; they are not written to logs.
+        f.debug_struct("IngestKeys")
+            .field("request_key", &self.request_key.is_some())
+            .field("event_keys", &self.event_keys.iter().flatten().count())
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IngestKeys {
+    /// The key an event's row records for the audit log: its own, else its request's.
+    pub(crate) fn event_key(&self, index: usize) -> Option<&str> {
+        self.event_keys
+            .get(index)
+            .and_then(Option::as_ref)
+            .or(self.request_key.as_ref())
+            .map(|k| k.key.as_str())
+    }
+}
+
+/// What an ingest with keys did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyedOutcome {
+    /// Answered: `body` is the answer (status 202) stored with the keys, or the one stored
+    /// before (`replayed`, when the request's key was seen with this body). `created` are the
+    /// events made now: none for a replay, fewer than sent when some events' own keys were
+    /// seen before.
+    Answered {
+        body: String,
+        replayed: bool,
+        created: Vec<IngestOutcome>,
+    },
+    /// A key was seen before with another body (or event): nothing was made. `event` is
+    /// the position of the event whose key it was; `None` for the request's key.
+    Reused { event: Option<usize> },
+}
+
 /// Where a send out goes: a project-settings webhook, or one channel of a distribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -309,6 +386,9 @@ pub struct SendOut {
     pub event_created_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The idempotency key its event was ingested with: read only for the audit log's detail
+    /// ([`crate::Audit::get_send_out`]), `None` elsewhere.
+    pub idempotency_key: Option<String>,
 }
 
 /// The three kinds of send out, each made by one constructor: fan-out to a webhook
@@ -410,6 +490,7 @@ impl SendOut {
             event_created_at: Some(event.created_at),
             created_at: now,
             updated_at: now,
+            idempotency_key: None,
         }
     }
 }

@@ -303,6 +303,7 @@ pub(crate) fn send_out(row: &impl Columns) -> StoreResult<SendOut> {
         event_created_at: opt_ts(row.get("event_created_at")?),
         created_at: ts(row.get("created_at")?),
         updated_at: ts(row.get("updated_at")?),
+        idempotency_key: None,
     };
     send_out.body = match body {
         Some(body) => body,

@@ -20,6 +20,14 @@
 //! after the commit (see `handoff.rs`): this node's worker gets its own node's fresh work
 //! without a claim. The other nodes only ever see those send outs leased; they are notified
 //! only when some were left due.
+//!
+//! **Keys.** An ingest with idempotency keys ([`crate::Queue::ingest_keyed`]) claims them in
+//! its transaction once fan-out is planned and before anything is written: one statement for
+//! the events' own keys (all of them, in key order, so that two ingests sharing keys take
+//! their row locks in one order and cannot deadlock) and one for the request's (see
+//! `idempotency.rs`). A key another transaction is claiming makes this one wait on the row
+//! until it ends: if it committed, this one replays its answer (or is refused), rolling back;
+//! if it rolled back, this one claims the key. An ingest without keys runs no statement more.
 
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
@@ -28,7 +36,8 @@ use sqlx::PgConnection;
 use super::{PostgresStore, WORK_CHANNEL};
 use crate::fanout::{self, Targets};
 use crate::handoff::Reserved;
-use crate::model::{IngestOutcome, NewEvent, SendOut};
+use crate::idempotency::{self, Decision, Stored};
+use crate::model::{IngestKeys, IngestOutcome, KeyedIngest, KeyedOutcome, NewEvent, SendOut};
 use crate::rows::{request_stored, to_json};
 use crate::sql::{self, project_webhooks, Backend};
 use crate::{StoreError, StoreResult};
@@ -38,16 +47,40 @@ pub(super) async fn ingest(
     project: &ProjectId,
     events: Vec<NewEvent>,
 ) -> StoreResult<Vec<IngestOutcome>> {
+    Ok(write(store, project, &events, None).await?.0)
+}
+
+pub(super) async fn ingest_keyed(
+    store: &PostgresStore,
+    project: &ProjectId,
+    keyed: KeyedIngest,
+) -> StoreResult<KeyedOutcome> {
+    match write(store, project, &keyed.events, Some(&keyed.keys)).await? {
+        (outcomes, Some(decision)) => Ok(decision.outcome(outcomes)),
+        (_, None) => Err(StoreError::Database(
+            "a keyed ingest was not decided".to_owned(),
+        )),
+    }
+}
+
+/// One ingest's transaction; with `keys`, also what they decided (an ingest they refuse or
+/// replay writes nothing).
+async fn write(
+    store: &PostgresStore,
+    project: &ProjectId,
+    events: &[NewEvent],
+    keys: Option<&IngestKeys>,
+) -> StoreResult<(Vec<IngestOutcome>, Option<Decision>)> {
     let mut tx = store.pool.begin().await?;
     let now = Timestamp::now();
     let (secrets, webhooks) = project_webhooks(&mut *tx, project, now)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let distributions = sql::live(&mut *tx, project, &fanout::trigger_types(&events)).await?;
+    let distributions = sql::live(&mut *tx, project, &fanout::trigger_types(events)).await?;
     let mut outcomes = Vec::with_capacity(events.len());
-    let mut send_outs: Vec<SendOut> = Vec::new();
-    for event in &events {
-        let planned = fanout::plan(
+    let mut planned: Vec<Vec<SendOut>> = Vec::with_capacity(events.len());
+    for event in events {
+        let send_outs = fanout::plan(
             project,
             event,
             Targets {
@@ -58,17 +91,45 @@ pub(super) async fn ingest(
         );
         outcomes.push(IngestOutcome {
             event_id: event.id.clone(),
-            send_outs: u32::try_from(planned.len()).unwrap_or(u32::MAX),
+            send_outs: u32::try_from(send_outs.len()).unwrap_or(u32::MAX),
         });
-        send_outs.extend(planned);
+        planned.push(send_outs);
     }
+    let decision = match keys {
+        None => None,
+        Some(keys) => {
+            let parts = idempotency::parts(keys, events, &outcomes);
+            let decision = claim_keys(&mut tx, project, keys, parts, now).await?;
+            if !decision.writes() {
+                tx.rollback().await?;
+                return Ok((outcomes, Some(decision)));
+            }
+            Some(decision)
+        }
+    };
+    let keep = |i: usize| match &decision {
+        Some(Decision::Write { keep, .. }) => keep[i],
+        _ => true,
+    };
+    let rows: Vec<(&NewEvent, Option<&str>)> = events
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .map(|(i, event)| (event, keys.and_then(|k| k.event_key(i))))
+        .collect();
+    let send_outs: Vec<SendOut> = planned
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .flat_map(|(_, send_outs)| send_outs)
+        .collect();
     // Every planned send out is fresh and due now; the first `handed` go to the worker.
     let handoff = store.handoff.current();
     let reserved = handoff
         .as_ref()
         .and_then(|h| store.handoff.reserve(h, send_outs.len(), now));
     let handed = reserved.as_ref().map_or(0, Reserved::len);
-    insert_events(&mut tx, project, &events, now).await?;
+    insert_events(&mut tx, project, &rows, now).await?;
     let lease_until = reserved.as_ref().map(|r| r.lease_until);
     insert_send_outs(&mut tx, &send_outs[..handed], lease_until).await?;
     insert_send_outs(&mut tx, &send_outs[handed..], None).await?;
@@ -83,7 +144,103 @@ pub(super) async fn ingest(
     if left_due {
         store.wake_workers();
     }
-    Ok(outcomes)
+    Ok((outcomes, decision))
+}
+
+/// The event keys, then the request's (see `idempotency.rs` and the module docs).
+async fn claim_keys(
+    conn: &mut PgConnection,
+    project: &ProjectId,
+    keys: &IngestKeys,
+    parts: Vec<String>,
+    now: Timestamp,
+) -> StoreResult<Decision> {
+    let insert = |values: &str| {
+        format!(
+            "INSERT INTO idempotency_keys (project_id, scope, idempotency_key, fingerprint, \
+             status, response, created_at, expires_at) {values} {}",
+            idempotency::CLAIM
+        )
+    };
+    let mut claims = idempotency::event_claims(keys, &parts);
+    let mut held = Vec::new();
+    if !claims.is_empty() {
+        claims.sort_by_key(|c| c.1);
+        let claimed: Vec<String> = sqlx::query_scalar(&insert(
+            "SELECT $1, $2, k.key, k.fingerprint, $3, k.response, $4, $5 \
+             FROM UNNEST($6::text[], $7::text[], $8::text[]) AS k(key, fingerprint, response) \
+             ORDER BY k.key",
+        ))
+        .bind(project.as_str())
+        .bind(idempotency::EVENT)
+        .bind(idempotency::ACCEPTED)
+        .bind(now.as_millis())
+        .bind(keys.expires_at.as_millis())
+        .bind(claims.iter().map(|c| c.1).collect::<Vec<_>>())
+        .bind(claims.iter().map(|c| c.2).collect::<Vec<_>>())
+        .bind(claims.iter().map(|c| c.3).collect::<Vec<_>>())
+        .fetch_all(&mut *conn)
+        .await?;
+        let taken: Vec<&str> = claims
+            .iter()
+            .map(|c| c.1)
+            .filter(|key| !claimed.iter().any(|c| c == key))
+            .collect();
+        if !taken.is_empty() {
+            held = held_by_others(&mut *conn, project, idempotency::EVENT, &taken).await?;
+        }
+    }
+    let (keep, parts) = match idempotency::settle_events(keys, parts, &held) {
+        Ok(settled) => settled,
+        Err(reused) => return Ok(reused),
+    };
+    let body = idempotency::body(keys, &parts);
+    let held = match &keys.request_key {
+        None => None,
+        Some(key) => {
+            let claimed: Option<String> =
+                sqlx::query_scalar(&insert("VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                    .bind(project.as_str())
+                    .bind(idempotency::REQUEST)
+                    .bind(&key.key)
+                    .bind(&key.fingerprint)
+                    .bind(idempotency::ACCEPTED)
+                    .bind(&body)
+                    .bind(now.as_millis())
+                    .bind(keys.expires_at.as_millis())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            match claimed {
+                Some(_) => None,
+                None => held_by_others(conn, project, idempotency::REQUEST, &[&key.key])
+                    .await?
+                    .pop(),
+            }
+        }
+    };
+    Ok(idempotency::settle_request(keys, keep, body, held))
+}
+
+/// The rows of keys of `scope` that earlier ingests hold.
+async fn held_by_others(
+    conn: &mut PgConnection,
+    project: &ProjectId,
+    scope: &str,
+    keys: &[&str],
+) -> StoreResult<Vec<Stored>> {
+    sqlx::query(&format!(
+        "SELECT {} FROM idempotency_keys \
+         WHERE project_id = $1 AND scope = $2 AND idempotency_key = ANY($3)",
+        idempotency::STORED_COLUMNS
+    ))
+    .bind(project.as_str())
+    .bind(scope)
+    .bind(keys)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(idempotency::stored)
+    .collect()
 }
 
 /// Queues a notification on the work channel; PostgreSQL sends it when the transaction
@@ -96,30 +253,41 @@ pub(super) async fn notify_work(conn: &mut PgConnection) -> StoreResult<()> {
     Ok(())
 }
 
+/// Inserts events, each with the key it was ingested with, if any.
 async fn insert_events(
     conn: &mut PgConnection,
     project: &ProjectId,
-    events: &[NewEvent],
+    events: &[(&NewEvent, Option<&str>)],
     now: Timestamp,
 ) -> StoreResult<()> {
     if events.is_empty() {
         return Ok(());
     }
     // `data` and `event_source` go in as text, so they are stored byte for byte.
-    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    let data: Vec<&str> = events.iter().map(|e| e.data.get()).collect();
-    let entities: Vec<Option<&str>> = events.iter().map(|e| e.entity_id.as_deref()).collect();
-    let groups: Vec<&str> = events.iter().map(|e| e.group_id.as_str()).collect();
-    let sources: Vec<&str> = events.iter().map(|e| e.event_source.get()).collect();
-    let created: Vec<i64> = events.iter().map(|e| e.created_at.as_millis()).collect();
+    let ids: Vec<&str> = events.iter().map(|(e, _)| e.id.as_str()).collect();
+    let types: Vec<&str> = events.iter().map(|(e, _)| e.event_type.as_str()).collect();
+    let data: Vec<&str> = events.iter().map(|(e, _)| e.data.get()).collect();
+    let entities: Vec<Option<&str>> = events.iter().map(|(e, _)| e.entity_id.as_deref()).collect();
+    let groups: Vec<&str> = events.iter().map(|(e, _)| e.group_id.as_str()).collect();
+    let sources: Vec<&str> = events.iter().map(|(e, _)| e.event_source.get()).collect();
+    let created: Vec<i64> = events
+        .iter()
+        .map(|(e, _)| e.created_at.as_millis())
+        .collect();
+    // UNNEST pads a shorter array with NULLs: no keys, no array to send.
+    let mut keys: Vec<Option<&str>> = events.iter().map(|(_, key)| *key).collect();
+    if keys.iter().all(Option::is_none) {
+        keys.clear();
+    }
     sqlx::query(
         "INSERT INTO events (id, project_id, event_type, data, entity_id, group_id, \
-         event_source, created_at, received_at) \
+         event_source, created_at, received_at, idempotency_key) \
          SELECT e.id, $1, e.event_type, e.data, e.entity_id, e.group_id, e.event_source, \
-         e.created_at, $2 \
+         e.created_at, $2, e.idempotency_key \
          FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-         $9::int8[]) AS e(id, event_type, data, entity_id, group_id, event_source, created_at)",
+         $9::int8[], $10::text[]) \
+         AS e(id, event_type, data, entity_id, group_id, event_source, created_at, \
+         idempotency_key)",
     )
     .bind(project.as_str())
     .bind(now.as_millis())
@@ -130,6 +298,7 @@ async fn insert_events(
     .bind(groups)
     .bind(sources)
     .bind(created)
+    .bind(keys)
     .execute(conn)
     .await?;
     Ok(())

@@ -25,7 +25,10 @@ use sqlx::PgConnection;
 
 use super::ingest::{insert_send_outs, notify_work};
 use super::{complete, ingest, PostgresStore};
-use crate::model::{Claim, Completion, Handoff, IngestOutcome, Lease, NewEvent, Project, SendOut};
+use crate::model::{
+    Claim, Completion, Handoff, IngestOutcome, KeyedIngest, KeyedOutcome, Lease, NewEvent, Project,
+    SendOut,
+};
 use crate::rows::{self, BODIES, SEND_OUT_COLUMNS, TARGET_STATE, WITH_BODIES};
 use crate::sql::{ensure_project, Backend};
 use crate::{Queue, StoreError, StoreResult};
@@ -42,6 +45,14 @@ impl Queue for PostgresStore {
         events: Vec<NewEvent>,
     ) -> StoreResult<Vec<IngestOutcome>> {
         ingest::ingest(self, project, events).await
+    }
+
+    async fn ingest_keyed(
+        &self,
+        project: &ProjectId,
+        ingest: KeyedIngest,
+    ) -> StoreResult<KeyedOutcome> {
+        ingest::ingest_keyed(self, project, ingest).await
     }
 
     fn hand_off(&self, handoff: Handoff) -> bool {

@@ -116,7 +116,16 @@ impl<B: Backend> Audit for B {
         .bind(project.as_str())
         .fetch_one(&mut *tx)
         .await?;
-        let send_out = rows::send_out(&row)?;
+        let mut send_out = rows::send_out(&row)?;
+        if let Some(event) = &send_out.event_id {
+            send_out.idempotency_key = query("SELECT idempotency_key FROM events WHERE id = $1")
+                .bind(event.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.get("idempotency_key"))
+                .transpose()?
+                .flatten();
+        }
         let attempts = query("SELECT * FROM attempts WHERE send_out_id = $1 ORDER BY number")
             .bind(id.as_str())
             .fetch_all(&mut *tx)
@@ -186,8 +195,8 @@ impl<B: Backend> Audit for B {
     }
 
     /// Deletes, in chunks, finished send outs created before `before` (their attempts go with
-    /// them) and then events received before `before` that no send out refers to any more.
-    /// Returns how many send outs were deleted. A send out leased for a manual retry is kept,
+    /// them), then events received before `before` that no send out refers to any more, then
+    /// idempotency keys past their expiry. Returns how many send outs were deleted. A send out leased for a manual retry is kept,
     /// and rows another node is deleting (locked) are left for the next pass rather than
     /// waited for. Both passes walk an index of their own (`send_outs_finished`,
     /// `events_by_received`); `next_attempt_at IS NULL` is what the first one is partial on
@@ -223,6 +232,22 @@ impl<B: Backend> Audit for B {
         loop {
             let deleted = query(events_sql.as_str())
                 .bind(before.as_millis())
+                .bind(PRUNE_CHUNK)
+                .execute(&mut *self.writer().await?)
+                .await?;
+            if deleted < PRUNE_CHUNK as u64 {
+                break;
+            }
+        }
+        // Idempotency keys past their time (`idempotency_keys_by_expiry`), whatever `before`.
+        let keys_sql = format!(
+            "DELETE FROM idempotency_keys WHERE (project_id, scope, idempotency_key) IN \
+             (SELECT project_id, scope, idempotency_key FROM idempotency_keys \
+             WHERE expires_at <= $1 LIMIT $2{skip_locked})"
+        );
+        loop {
+            let deleted = query(keys_sql.as_str())
+                .bind(now)
                 .bind(PRUNE_CHUNK)
                 .execute(&mut *self.writer().await?)
                 .await?;

@@ -20,11 +20,18 @@
 //! the inbox after the commit (see `handoff.rs`). Those send outs never pass through a claim
 //! transaction: no search of the due index, no read-back, no rebuilt envelope, no lease
 //! update. The rest are written due, and wake the workers as before.
+//!
+//! **Keys.** A call with idempotency keys ([`crate::Queue::ingest_keyed`]) claims them in the
+//! group's transaction, inside a savepoint of its own, before its events are written (see
+//! `idempotency.rs`): a replay or a reuse rolls back to the savepoint and writes nothing, and
+//! the rest of the group goes on. Calls of one group are claimed in order, so of two with
+//! one key in one group the second finds the first's row and replays its answer, as it would
+//! in the next group. Calls without keys run no statement more.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
 use sqlx::SqlitePool;
@@ -33,8 +40,10 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::direct::{Commit, DirectWriter};
 use crate::fanout::{self, Targets};
 use crate::handoff::{self, Reserved};
+use crate::idempotency::{self, Decision, Stored};
 use crate::model::{
-    Distribution, Handoff, IngestOutcome, NewEvent, SendOut, SigningSecrets, Webhook,
+    Distribution, Handoff, IngestKeys, IngestOutcome, KeyedIngest, KeyedOutcome, NewEvent, SendOut,
+    SigningSecrets, Webhook,
 };
 use crate::rows::{self, to_json};
 use crate::{sql, StoreError, StoreResult};
@@ -44,11 +53,32 @@ const GROUP_EVENTS: usize = 2_000;
 /// How many calls may wait for the committer before callers wait to hand theirs over.
 const QUEUE: usize = 1_024;
 
+/// What one ingest call asks for: events, or events with keys.
+pub(super) enum Call {
+    Plain(Vec<NewEvent>),
+    Keyed(KeyedIngest),
+}
+
+impl Call {
+    fn events(&self) -> &[NewEvent] {
+        match self {
+            Self::Plain(events) => events,
+            Self::Keyed(keyed) => &keyed.events,
+        }
+    }
+}
+
+/// What one ingest call is answered.
+pub(super) enum Done {
+    Plain(Vec<IngestOutcome>),
+    Keyed(KeyedOutcome),
+}
+
 /// One ingest call waiting for the committer.
 pub(super) struct Job {
     project: ProjectId,
-    events: Vec<NewEvent>,
-    reply: oneshot::Sender<StoreResult<Vec<IngestOutcome>>>,
+    call: Call,
+    reply: oneshot::Sender<StoreResult<Done>>,
 }
 
 /// Where ingest calls are handed to the committer.
@@ -87,16 +117,40 @@ impl Committer {
         project: &ProjectId,
         events: Vec<NewEvent>,
     ) -> StoreResult<Vec<IngestOutcome>> {
+        match self.submit(project, Call::Plain(events)).await? {
+            Done::Plain(outcomes) => Ok(outcomes),
+            Done::Keyed(_) => Err(unanswered()),
+        }
+    }
+
+    /// Ingests the events with their keys, returning once the outcome is committed.
+    pub(super) async fn ingest_keyed(
+        &self,
+        project: &ProjectId,
+        keyed: KeyedIngest,
+    ) -> StoreResult<KeyedOutcome> {
+        match self.submit(project, Call::Keyed(keyed)).await? {
+            Done::Keyed(outcome) => Ok(outcome),
+            Done::Plain(_) => Err(unanswered()),
+        }
+    }
+
+    async fn submit(&self, project: &ProjectId, call: Call) -> StoreResult<Done> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             project: project.clone(),
-            events,
+            call,
             reply,
         };
         let stopped = || StoreError::Database("the ingest committer has stopped".to_owned());
         self.jobs.send(job).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+}
+
+/// A call answered in another kind than it asked: a bug in the committer.
+fn unanswered() -> StoreError {
+    StoreError::Database("the ingest committer answered another kind of call".to_owned())
 }
 
 /// Where the committer reads targets, writes rows and hands claims over.
@@ -108,12 +162,12 @@ struct Pools {
 
 async fn run(pools: Pools, work: Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
-        let mut size = first.events.len();
+        let mut size = first.call.events().len();
         let mut group = vec![first];
         while size < GROUP_EVENTS {
             match queue.try_recv() {
                 Ok(job) => {
-                    size += job.events.len();
+                    size += job.call.events().len();
                     group.push(job);
                 }
                 Err(_) => break,
@@ -125,10 +179,8 @@ async fn run(pools: Pools, work: Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
 
 /// Commits a group, or, if that fails, each of its calls alone; answers every call.
 async fn commit_group(pools: &Pools, work: &Notify, group: Vec<Job>) {
-    let calls: Vec<(&ProjectId, &[NewEvent])> = group
-        .iter()
-        .map(|job| (&job.project, job.events.as_slice()))
-        .collect();
+    let calls: Vec<(&ProjectId, &Call)> =
+        group.iter().map(|job| (&job.project, &job.call)).collect();
     let mut answers = match write(pools, work, &calls).await {
         Ok(answers) => answers,
         Err(group_error) if calls.len() == 1 => vec![Err(group_error)],
@@ -136,7 +188,8 @@ async fn commit_group(pools: &Pools, work: &Notify, group: Vec<Job>) {
             let mut answers = Vec::with_capacity(calls.len());
             for call in &calls {
                 let answer = write(pools, work, std::slice::from_ref(call)).await;
-                answers.push(answer.and_then(|mut single| single.pop().unwrap_or(Ok(Vec::new()))));
+                answers
+                    .push(answer.and_then(|mut single| single.pop().unwrap_or(Err(unanswered()))));
             }
             answers
         }
@@ -147,7 +200,25 @@ async fn commit_group(pools: &Pools, work: &Notify, group: Vec<Job>) {
     }
 }
 
-type Answer = StoreResult<Vec<IngestOutcome>>;
+type Answer = StoreResult<Done>;
+
+/// A call's answer before the transaction: known, or its keys' decision to come.
+enum Pending {
+    Ready(Answer),
+    /// The keyed call at this position of the transaction's, with every event's outcome.
+    Keyed(usize, Vec<IngestOutcome>),
+}
+
+/// A keyed call, planned: what the transaction claims and, if it may, writes.
+struct KeyedPlan {
+    project: String,
+    keys: IngestKeys,
+    rows: Vec<EventRow>,
+    /// Each event's send outs.
+    send_outs: Vec<Vec<SendOut>>,
+    /// Each event's part of the answer.
+    parts: Vec<String>,
+}
 
 /// Writes the calls in one transaction. A call naming a missing project is answered
 /// `NotFound` without failing the others; any other error fails the whole transaction.
@@ -162,21 +233,25 @@ type Answer = StoreResult<Vec<IngestOutcome>>;
 async fn write(
     pools: &Pools,
     work: &Notify,
-    calls: &[(&ProjectId, &[NewEvent])],
+    calls: &[(&ProjectId, &Call)],
 ) -> StoreResult<Vec<Answer>> {
     let now = Timestamp::now();
     let mut reader = pools.readers.acquire().await?;
     let mut targets: HashMap<&ProjectId, Option<ProjectTargets>> = HashMap::new();
     let mut events: Vec<EventRow> = Vec::new();
     let mut send_outs: Vec<SendOut> = Vec::new();
-    let mut answers = Vec::with_capacity(calls.len());
-    for (project, call_events) in calls {
+    let mut keyed: Vec<KeyedPlan> = Vec::new();
+    let mut pending = Vec::with_capacity(calls.len());
+    for (project, call) in calls {
         if !targets.contains_key(project) {
             let loaded = match sql::project_webhooks(&mut *reader, project, now).await? {
                 Some((secrets, webhooks)) => {
                     // Only the triggers among this project's events in the whole group.
                     let types = fanout::trigger_types(
-                        calls.iter().filter(|c| c.0 == *project).flat_map(|c| c.1),
+                        calls
+                            .iter()
+                            .filter(|c| c.0 == *project)
+                            .flat_map(|c| c.1.events()),
                     );
                     let live = sql::live(&mut *reader, project, &types).await?;
                     Some((secrets, webhooks, live))
@@ -186,46 +261,95 @@ async fn write(
             targets.insert(project, loaded);
         }
         let Some((_, webhooks, distributions)) = &targets[project] else {
-            answers.push(Err(StoreError::NotFound));
+            pending.push(Pending::Ready(Err(StoreError::NotFound)));
             continue;
         };
-        let mut outcomes = Vec::with_capacity(call_events.len());
-        for event in call_events.iter() {
-            let targets = Targets {
-                webhooks,
-                distributions,
-            };
-            let planned = fanout::plan(project, event, targets, now);
-            outcomes.push(IngestOutcome {
-                event_id: event.id.clone(),
-                send_outs: u32::try_from(planned.len()).unwrap_or(u32::MAX),
-            });
-            events.push(EventRow::of(project, event, now));
-            send_outs.extend(planned);
+        let targets = Targets {
+            webhooks,
+            distributions,
+        };
+        match call {
+            Call::Plain(call_events) => {
+                let mut outcomes = Vec::with_capacity(call_events.len());
+                for event in call_events {
+                    let planned = fanout::plan(project, event, targets, now);
+                    outcomes.push(outcome(event, &planned));
+                    events.push(EventRow::of(project, event, now, None));
+                    send_outs.extend(planned);
+                }
+                pending.push(Pending::Ready(Ok(Done::Plain(outcomes))));
+            }
+            Call::Keyed(call) => {
+                let planned: Vec<Vec<SendOut>> = call
+                    .events
+                    .iter()
+                    .map(|event| fanout::plan(project, event, targets, now))
+                    .collect();
+                let outcomes: Vec<IngestOutcome> = call
+                    .events
+                    .iter()
+                    .zip(&planned)
+                    .map(|(event, planned)| outcome(event, planned))
+                    .collect();
+                let rows = call
+                    .events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, event)| EventRow::of(project, event, now, call.keys.event_key(i)))
+                    .collect();
+                keyed.push(KeyedPlan {
+                    project: project.as_str().to_owned(),
+                    keys: call.keys.clone(),
+                    rows,
+                    parts: idempotency::parts(&call.keys, &call.events, &outcomes),
+                    send_outs: planned,
+                });
+                pending.push(Pending::Keyed(keyed.len() - 1, outcomes));
+            }
         }
-        answers.push(Ok(outcomes));
     }
     drop(reader);
-    if events.is_empty() {
-        return Ok(answers);
+    if events.is_empty() && keyed.is_empty() {
+        return Ok(pending.into_iter().map(Pending::ready).collect());
     }
-    // Every planned send out is fresh and due now; the first `handed` go to the worker.
+    // Every planned send out is fresh and due now; the first `handed` of those written go
+    // to the worker.
+    let planned = send_outs.len()
+        + keyed
+            .iter()
+            .flat_map(|k| &k.send_outs)
+            .map(Vec::len)
+            .sum::<usize>();
     let handoff: Option<Handoff> = pools.handoff.current();
     let reserved = handoff
         .as_ref()
-        .and_then(|h| pools.handoff.reserve(h, send_outs.len(), now));
+        .and_then(|h| pools.handoff.reserve(h, planned, now));
     let handed = reserved.as_ref().map_or(0, Reserved::len);
     let lease_until = reserved.as_ref().map(|r| r.lease_until);
-    let left_due = send_outs.len() > handed;
-    let send_outs = pools
+    let (send_outs, decisions, handed) = pools
         .writer
         .run(Commit::Durable, move |tx| {
+            let (mut events, mut send_outs) = (events, send_outs);
+            let mut decisions = Vec::with_capacity(keyed.len());
+            for plan in keyed {
+                let decision = decide(tx, &plan.project, &plan.keys, plan.parts, now)?;
+                if let Decision::Write { keep, .. } = &decision {
+                    let written = plan.rows.into_iter().zip(plan.send_outs).zip(keep);
+                    for ((row, planned), _) in written.filter(|(_, keep)| **keep) {
+                        events.push(row);
+                        send_outs.extend(planned);
+                    }
+                }
+                decisions.push(decision);
+            }
+            let handed = handed.min(send_outs.len());
             insert_events(tx, &events)?;
             insert_send_outs(tx, &send_outs[..handed], lease_until)?;
             insert_send_outs(tx, &send_outs[handed..], None)?;
-            Ok(send_outs)
+            Ok((send_outs, decisions, handed))
         })
         .await?;
+    let left_due = send_outs.len() > handed;
     if let Some(reserved) = reserved {
         reserved.send(send_outs, |send_out| match &targets[&send_out.project_id] {
             Some((secrets, ..)) => secrets.clone(),
@@ -235,7 +359,122 @@ async fn write(
     if left_due {
         crate::sql::wake(work);
     }
-    Ok(answers)
+    let mut decisions: Vec<Option<Decision>> = decisions.into_iter().map(Some).collect();
+    Ok(pending
+        .into_iter()
+        .map(|p| match p {
+            Pending::Keyed(at, outcomes) => match decisions[at].take() {
+                Some(decision) => Ok(Done::Keyed(decision.outcome(outcomes))),
+                None => Err(unanswered()),
+            },
+            ready => ready.ready(),
+        })
+        .collect())
+}
+
+impl Pending {
+    /// The answer of a call that needed no decision.
+    fn ready(self) -> Answer {
+        match self {
+            Self::Ready(answer) => answer,
+            Self::Keyed(..) => Err(unanswered()),
+        }
+    }
+}
+
+/// What planning `planned` for `event` did.
+fn outcome(event: &NewEvent, planned: &[SendOut]) -> IngestOutcome {
+    IngestOutcome {
+        event_id: event.id.clone(),
+        send_outs: u32::try_from(planned.len()).unwrap_or(u32::MAX),
+    }
+}
+
+/// Claims a keyed call's keys in a savepoint, kept only if the call writes (see the module
+/// docs): the event keys, then the request's (see `idempotency.rs`). `parts` are its events'
+/// parts of the answer.
+fn decide(
+    tx: &rusqlite::Connection,
+    project: &str,
+    keys: &IngestKeys,
+    parts: Vec<String>,
+    now: Timestamp,
+) -> StoreResult<Decision> {
+    tx.execute_batch("SAVEPOINT keyed")?;
+    let claim_keys = || -> StoreResult<Decision> {
+        let claim = |scope, key: &str, fingerprint: &str, response: &str| {
+            claim_key(
+                tx,
+                [project, scope, key, fingerprint, response],
+                now,
+                keys.expires_at,
+            )
+        };
+        let mut held = Vec::new();
+        for (_, key, fingerprint, part) in idempotency::event_claims(keys, &parts) {
+            held.extend(claim(idempotency::EVENT, key, fingerprint, part)?);
+        }
+        let (keep, parts) = match idempotency::settle_events(keys, parts, &held) {
+            Ok(settled) => settled,
+            Err(reused) => return Ok(reused),
+        };
+        let body = idempotency::body(keys, &parts);
+        let held = match &keys.request_key {
+            Some(key) => claim(idempotency::REQUEST, &key.key, &key.fingerprint, &body)?,
+            None => None,
+        };
+        Ok(idempotency::settle_request(keys, keep, body, held))
+    };
+    let decision = claim_keys();
+    if decision.as_ref().is_ok_and(Decision::writes) {
+        tx.execute_batch("RELEASE keyed")?;
+    } else {
+        tx.execute_batch("ROLLBACK TO keyed; RELEASE keyed")?;
+    }
+    decision
+}
+
+/// Claims one key (`[project, scope, key, fingerprint, response]`); the row that holds it if
+/// an earlier ingest does.
+fn claim_key(
+    tx: &rusqlite::Connection,
+    [project, scope, key, fingerprint, response]: [&str; 5],
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> StoreResult<Option<Stored>> {
+    let claimed = tx
+        .prepare_cached(&format!(
+            "INSERT INTO idempotency_keys (project_id, scope, idempotency_key, fingerprint, \
+             status, response, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) {}",
+            idempotency::CLAIM
+        ))?
+        .query_row(
+            params![
+                project,
+                scope,
+                key,
+                fingerprint,
+                idempotency::ACCEPTED,
+                response,
+                now.as_millis(),
+                expires_at.as_millis()
+            ],
+            |_| Ok(()),
+        )
+        .optional()?;
+    if claimed.is_some() {
+        return Ok(None);
+    }
+    let held = tx
+        .prepare_cached(&format!(
+            "SELECT {} FROM idempotency_keys \
+             WHERE project_id = ?1 AND scope = ?2 AND idempotency_key = ?3",
+            idempotency::STORED_COLUMNS
+        ))?
+        .query_and_then(params![project, scope, key], |row| idempotency::stored(row))?
+        .next()
+        .ok_or(StoreError::NotFound)??;
+    Ok(Some(held))
 }
 
 /// A project's signing secrets, webhooks and live distributions, loaded once per group
@@ -253,10 +492,12 @@ struct EventRow {
     event_source: String,
     created_at: i64,
     received_at: i64,
+    /// The key it was ingested with, if any (see [`IngestKeys`]).
+    idempotency_key: Option<String>,
 }
 
 impl EventRow {
-    fn of(project: &ProjectId, e: &NewEvent, now: Timestamp) -> Self {
+    fn of(project: &ProjectId, e: &NewEvent, now: Timestamp, key: Option<&str>) -> Self {
         Self {
             id: e.id.as_str().to_owned(),
             project_id: project.as_str().to_owned(),
@@ -267,6 +508,7 @@ impl EventRow {
             event_source: e.event_source.get().to_owned(),
             created_at: e.created_at.as_millis(),
             received_at: now.as_millis(),
+            idempotency_key: key.map(str::to_owned),
         }
     }
 }
@@ -274,7 +516,8 @@ impl EventRow {
 fn insert_events(tx: &rusqlite::Connection, events: &[EventRow]) -> StoreResult<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (id, project_id, event_type, data, entity_id, group_id, \
-         event_source, created_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         event_source, created_at, received_at, idempotency_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     for e in events {
         insert.execute(params![
@@ -287,6 +530,7 @@ fn insert_events(tx: &rusqlite::Connection, events: &[EventRow]) -> StoreResult<
             e.event_source,
             e.created_at,
             e.received_at,
+            e.idempotency_key,
         ])?;
     }
     Ok(())

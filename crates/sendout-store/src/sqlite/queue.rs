@@ -19,8 +19,8 @@ use super::ingest::insert_send_outs;
 use super::rows::{id_list, ColumnIndex, CLAIMS_BY_IDS};
 use super::SqliteStore;
 use crate::model::{
-    Claim, Completion, Handoff, IngestOutcome, Lease, NewEvent, Next, SendOut, SendOutStatus,
-    SigningSecrets,
+    Claim, Completion, Handoff, IngestOutcome, KeyedIngest, KeyedOutcome, Lease, NewEvent, Next,
+    SendOut, SendOutStatus, SigningSecrets,
 };
 use crate::rows::{self, Columns};
 use crate::sql::Backend;
@@ -34,6 +34,14 @@ impl Queue for SqliteStore {
         events: Vec<NewEvent>,
     ) -> StoreResult<Vec<IngestOutcome>> {
         self.committer.ingest(project, events).await
+    }
+
+    async fn ingest_keyed(
+        &self,
+        project: &ProjectId,
+        ingest: KeyedIngest,
+    ) -> StoreResult<KeyedOutcome> {
+        self.committer.ingest_keyed(project, ingest).await
     }
 
     fn hand_off(&self, handoff: Handoff) -> bool {

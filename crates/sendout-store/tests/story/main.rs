@@ -14,6 +14,7 @@ mod distribution_fanout;
 mod distributions;
 mod handoff;
 mod harness;
+mod idempotency;
 mod ingest;
 mod nodes;
 mod pg;
@@ -37,6 +38,11 @@ macro_rules! story {
             ingest::a_batch_is_ingested_whole_or_not_at_all,
             ingest::one_failing_ingest_does_not_fail_others_made_at_the_same_time,
             ingest::ingest_wakes_a_worker_even_one_that_was_not_waiting_yet,
+            idempotency::a_replayed_key_answers_the_stored_answer_with_the_same_ids_and_makes_nothing,
+            idempotency::a_key_used_again_with_another_body_is_refused_and_makes_nothing,
+            idempotency::a_key_past_its_time_is_new_again,
+            idempotency::events_own_keys_make_each_event_once_across_batches,
+            idempotency::ingests_with_one_key_at_the_same_moment_make_one_event,
             queue::a_claimed_send_out_is_not_claimed_again_while_its_lease_lasts,
             queue::an_expired_lease_makes_the_send_out_claimable_again,
             queue::claims_come_earliest_due_first_and_at_most_the_limit,
