@@ -71,6 +71,8 @@ pub struct Config {
     pub lease: Duration,
     pub secret_rotation_grace: Duration,
     pub retention: Duration,
+    /// How long an ingest's idempotency keys hold (docs/API.md).
+    pub idempotency_ttl: Duration,
     pub max_body_bytes: usize,
     pub workers: bool,
     pub dashboard_password: Option<Secret>,
@@ -136,6 +138,7 @@ struct Raw {
     lease: String,
     secret_rotation_grace: String,
     retention: String,
+    idempotency_ttl: String,
     #[serde(deserialize_with = "lenient")]
     max_body_bytes: usize,
     #[serde(deserialize_with = "lenient")]
@@ -316,6 +319,18 @@ impl Config {
                 ),
             ));
         }
+        let idempotency_ttl = duration(
+            "idempotency_ttl",
+            "SENDOUT_IDEMPOTENCY_TTL",
+            &raw.idempotency_ttl,
+        )?;
+        if idempotency_ttl.is_zero() {
+            return Err(invalid(
+                "idempotency_ttl",
+                "SENDOUT_IDEMPOTENCY_TTL",
+                "must be longer than zero",
+            ));
+        }
         let log_format = match raw.log_format.trim() {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -354,6 +369,7 @@ impl Config {
                 &raw.secret_rotation_grace,
             )?,
             retention: duration("retention", "SENDOUT_RETENTION", &raw.retention)?,
+            idempotency_ttl,
             max_body_bytes: raw.max_body_bytes,
             workers: raw.workers,
             dashboard_password: non_empty(raw.dashboard_password).map(Secret::new),
@@ -396,6 +412,7 @@ mod tests {
         assert!(config.allowed_target_ranges.is_empty());
         assert!(config.management_id.is_none());
         assert_eq!(config.database_pool_size, 10);
+        assert_eq!(config.idempotency_ttl, Duration::from_secs(24 * 3600));
     }
 
     #[test]
@@ -436,6 +453,7 @@ mod tests {
             ("lease", "19s", "SENDOUT_LEASE"),
             ("database_url", "mysql://x", "SENDOUT_DATABASE_URL"),
             ("database_pool_size", "0", "SENDOUT_DATABASE_POOL_SIZE"),
+            ("idempotency_ttl", "0s", "SENDOUT_IDEMPOTENCY_TTL"),
             ("management_id", "only-the-id", "SENDOUT_MANAGEMENT_TOKEN"),
         ] {
             let error = with(&[(key, value)]).expect_err(key).to_string();

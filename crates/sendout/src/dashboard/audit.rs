@@ -174,6 +174,8 @@ pub struct SendOutPage {
     pub chrome: Chrome,
     pub row: Row,
     pub event_id: String,
+    /// The idempotency key the event was ingested with, if any.
+    pub idempotency_key: Option<String>,
     pub failure_reason: Option<String>,
     pub next_attempt_at: Option<String>,
     pub attempt_count: u32,
@@ -224,6 +226,7 @@ fn detail_page(
             .event_id
             .as_ref()
             .map_or_else(|| "— (a test)".to_owned(), ToString::to_string),
+        idempotency_key: send_out.idempotency_key.clone(),
         failure_reason: send_out.failure_reason.clone(),
         next_attempt_at: send_out.next_attempt_at.map(show_time),
         attempt_count: send_out.attempts,

@@ -12,18 +12,31 @@
 //! text is never parsed into a value here, what strict readers (serde_json among them) need
 //! beyond JSON's grammar is checked on the text itself (`json_text`): at most
 //! [`MAX_NESTING`] levels, no half of a surrogate pair (`\ud800`), no number beyond a double.
+//!
+//! **Idempotency.** An `Idempotency-Key` header makes the request idempotent, and an event's
+//! own `idempotency_key` makes that event so (docs/API.md). A request with either goes to
+//! [`sendout_store::Queue::ingest_keyed`] with the SHA-256 of the body (and of each keyed
+//! event), minified, as fingerprints, and with this module's way of writing the answer, so
+//! the store keeps the exact answer with the keys in the ingest's transaction and gives it
+//! back on a replay. A request without keys takes the path it always took: nothing is
+//! hashed and the store runs no statement more. Keys never reach the logs.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use sendout_core::envelope::{self, minify};
 use sendout_core::ids::{EventId, GroupId};
 use sendout_core::time::Timestamp;
-use sendout_store::{NewEvent, Project};
+use sendout_store::{
+    IdempotencyKey, IngestKeys, IngestOutcome, KeyedIngest, KeyedOutcome, NewEvent, Project,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::http::auth::AppKey;
@@ -46,14 +59,21 @@ const MAX_ENTITY_ID_CHARS: usize = 255;
 /// recursion) must be able to read every envelope, and `data` of a real event is a few
 /// levels deep.
 pub const MAX_NESTING: usize = 64;
-const FIELDS: [&str; 6] = [
+const FIELDS: [&str; 7] = [
     "type",
     "data",
     "entity_id",
     "group_id",
     "event_source",
     "created_at",
+    "idempotency_key",
 ];
+/// The request header that makes an ingest idempotent.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// The answer header that says an answer is a replay of the first one for its key.
+pub const IDEMPOTENT_REPLAYED_HEADER: &str = "idempotent-replayed";
+/// The longest idempotency key, in characters (printable ASCII).
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 /// One event as a client sends it. Unknown fields are refused; `data` reaches receivers
 /// byte for byte (only insignificant whitespace is removed).
@@ -75,6 +95,9 @@ pub struct EventInput {
     event_source: Option<Value>,
     /// When it happened (ISO 8601); defaults to now.
     created_at: Option<String>,
+    /// This event's own idempotency key (1 to 255 printable ASCII characters): an event
+    /// sent again with it, alone or in any batch, is not stored again (docs/API.md).
+    idempotency_key: Option<String>,
 }
 
 /// A batch of events: `{"events": […]}` (a bare JSON array is accepted too).
@@ -110,6 +133,32 @@ pub struct EventAccepted {
     pub send_outs: u32,
 }
 
+impl EventAccepted {
+    /// What ingesting the event `described` did, as `outcome` says.
+    fn of(described: &Described, outcome: &IngestOutcome) -> Self {
+        let (event_type, created_at, group_id) = described;
+        Self {
+            id: outcome.event_id.to_string(),
+            object: "event",
+            event_type: event_type.clone(),
+            created_at: created_at.to_string(),
+            group_id: group_id.to_string(),
+            send_outs: outcome.send_outs,
+        }
+    }
+}
+
+/// What the answer shows of an event besides its outcome: its type, time and group.
+type Described = (String, Timestamp, GroupId);
+
+fn described(event: &NewEvent) -> Described {
+    (
+        event.event_type.clone(),
+        event.created_at,
+        event.group_id.clone(),
+    )
+}
+
 /// The answer to ingest: one event's outcome, or a batch's in a list.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
@@ -127,6 +176,16 @@ pub struct EventAcceptedList {
     pub data_ref: &'static str,
     pub data: Vec<EventAccepted>,
     pub total: usize,
+}
+
+/// An [`EventAcceptedList`] of parts already written (a keyed ingest's answer, some parts of
+/// which are replayed): the same fields in the same order, so the same bytes.
+#[derive(Serialize)]
+struct PartsList<'a> {
+    object: &'static str,
+    data_ref: &'static str,
+    data: Vec<&'a RawValue>,
+    total: usize,
 }
 
 fn compact_raw(raw: &RawValue) -> Result<Box<RawValue>, ApiError> {
@@ -149,8 +208,13 @@ struct Context<'a> {
     now: Timestamp,
 }
 
-/// One event's text into a [`NewEvent`]; `at` prefixes field names (`events[3].`).
-fn parse_event(raw: &RawValue, at: &str, context: &Context<'_>) -> Result<NewEvent, ApiError> {
+/// One event's text into a [`NewEvent`], with its own idempotency key if it has one; `at`
+/// prefixes field names (`events[3].`).
+fn parse_event(
+    raw: &RawValue,
+    at: &str,
+    context: &Context<'_>,
+) -> Result<(NewEvent, Option<IdempotencyKey>), ApiError> {
     let field = |name: &str| format!("{at}{name}");
     if !is_object(raw) {
         let name = if at.is_empty() {
@@ -168,7 +232,8 @@ fn parse_event(raw: &RawValue, at: &str, context: &Context<'_>) -> Result<NewEve
     if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::invalid_field(
             field(unknown),
-            "is not an event field; expected type, data, entity_id, group_id, event_source, created_at",
+            "is not an event field; expected type, data, entity_id, group_id, event_source, \
+             created_at, idempotency_key",
         ));
     }
     let text = |fields: &mut HashMap<String, Box<RawValue>>,
@@ -235,7 +300,16 @@ fn parse_event(raw: &RawValue, at: &str, context: &Context<'_>) -> Result<NewEve
         }
     };
 
-    Ok(NewEvent {
+    let key = match text(&mut fields, "idempotency_key")? {
+        None => None,
+        Some(key) => Some(IdempotencyKey {
+            key: idempotency_key(key)
+                .map_err(|e| ApiError::invalid_field(field("idempotency_key"), e))?,
+            fingerprint: fingerprint(raw.get()),
+        }),
+    };
+
+    let event = NewEvent {
         id: EventId::new(event_type.name()),
         event_type: event_type.name().to_owned(),
         data,
@@ -243,7 +317,25 @@ fn parse_event(raw: &RawValue, at: &str, context: &Context<'_>) -> Result<NewEve
         group_id,
         event_source,
         created_at,
-    })
+    };
+    Ok((event, key))
+}
+
+/// An idempotency key as given: 1 to [`MAX_IDEMPOTENCY_KEY_CHARS`] printable ASCII
+/// characters (a UUID, say).
+fn idempotency_key(key: String) -> Result<String, String> {
+    let printable = key.bytes().all(|b| (b' '..=b'~').contains(&b));
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS || !printable {
+        return Err(format!(
+            "must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters (a UUID, say)"
+        ));
+    }
+    Ok(key)
+}
+
+/// What a key was sent with, to tell a retry (the same text, whitespace aside) from a reuse.
+fn fingerprint(json: &str) -> String {
+    hex::encode(Sha256::digest(minify(json).as_bytes()))
 }
 
 /// `{"channel":"API","api_key":{"name":…,"app_id":…}}` of the calling key.
@@ -309,6 +401,25 @@ pub fn parse_events(
     group_id: GroupId,
     now: Timestamp,
 ) -> Result<(bool, Vec<NewEvent>), ApiError> {
+    let parsed = parse_body(body, project, group_id, now)?;
+    Ok((parsed.is_batch, parsed.events))
+}
+
+/// An ingest body, parsed.
+struct Parsed {
+    is_batch: bool,
+    events: Vec<NewEvent>,
+    /// Each event's own key, by position; empty when no event has one.
+    event_keys: Vec<Option<IdempotencyKey>>,
+}
+
+/// [`parse_events`], with the events' own keys (no two alike).
+fn parse_body(
+    body: &RawValue,
+    project: &Project,
+    group_id: GroupId,
+    now: Timestamp,
+) -> Result<Parsed, ApiError> {
     if let Err(unreadable) = json_text::check(body.get(), MAX_NESTING) {
         let problem = match unreadable {
             Unreadable::TooDeep => {
@@ -330,32 +441,110 @@ pub fn parse_events(
         group_id,
         now,
     };
-    let events = raws
+    let at = |i: usize| {
+        if is_batch {
+            format!("events[{i}].")
+        } else {
+            String::new()
+        }
+    };
+    let (events, mut event_keys): (Vec<NewEvent>, Vec<Option<IdempotencyKey>>) = raws
         .iter()
         .enumerate()
-        .map(|(i, raw)| {
-            let at = if is_batch {
-                format!("events[{i}].")
-            } else {
-                String::new()
-            };
-            parse_event(raw, &at, &context)
+        .map(|(i, raw)| parse_event(raw, &at(i), &context))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
+    if event_keys.iter().all(Option::is_none) {
+        event_keys.clear();
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, key) in event_keys.iter().enumerate() {
+        let Some(key) = key else { continue };
+        if let Some(first) = seen.insert(key.key.as_str(), i) {
+            return Err(ApiError::invalid_field(
+                format!("{}idempotency_key", at(i)),
+                format!("repeats the key of events[{first}]; each event's key must be its own"),
+            ));
+        }
+    }
+    Ok(Parsed {
+        is_batch,
+        events,
+        event_keys,
+    })
+}
+
+/// The request's `Idempotency-Key`, if it has one.
+fn request_key(headers: &HeaderMap, body: &RawValue) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| "is not text".to_owned())
+        .and_then(|key| idempotency_key(key.to_owned()))
+        .map_err(|e| ApiError::invalid_field("Idempotency-Key", e))?;
+    Ok(Some(IdempotencyKey {
+        key,
+        fingerprint: fingerprint(body.get()),
+    }))
+}
+
+/// How a keyed ingest's answer is written (see the module docs): the same JSON as an
+/// unkeyed one's.
+struct Answer {
+    is_batch: bool,
+}
+
+impl sendout_store::IngestAnswer for Answer {
+    fn event(&self, event: &NewEvent, outcome: &IngestOutcome) -> String {
+        serde_json::to_string(&EventAccepted::of(&described(event), outcome)).unwrap_or_default()
+    }
+
+    fn request(&self, parts: &[&str]) -> String {
+        if !self.is_batch {
+            return parts.first().map(|p| (*p).to_owned()).unwrap_or_default();
+        }
+        let data: Vec<&RawValue> = parts
+            .iter()
+            .filter_map(|p| serde_json::from_str(p).ok())
+            .collect();
+        serde_json::to_string(&PartsList {
+            object: "list",
+            data_ref: "data",
+            total: data.len(),
+            data,
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((is_batch, events))
+        .unwrap_or_default()
+    }
 }
 
 /// Accepts one event or a batch; answers 202 once they and their send outs are committed.
+/// With an `Idempotency-Key` (or events' own keys), a retry is answered as the first request
+/// was, and makes nothing.
 #[utoipa::path(
     post,
     path = "/v1/events",
     tag = "Events",
     security(("app_id" = [], "app_token" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "Makes the request idempotent for `idempotency_ttl` (24 h by default): \
+                        1 to 255 printable ASCII characters, scoped to the project. A retry \
+                        with the same key and body gets the first answer again, byte for \
+                        byte, with `Idempotent-Replayed: true`, and creates nothing; the \
+                        same key with another body is 409 `idempotency_key_reused`. A request \
+                        sent while another with its key is being processed waits for it and \
+                        replays it."),
+    ),
     request_body = EventRequest,
     responses(
-        (status = 202, description = "Accepted and committed: one event's outcome, or a list for a batch", body = IngestAnswer),
-        (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
+        (status = 202, description = "Accepted and committed: one event's outcome, or a list for a batch", body = IngestAnswer,
+         headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same Idempotency-Key"))),
+        (status = 400, description = "Invalid payload (names the field), or an invalid Idempotency-Key", body = ErrorBody),
         (status = 401, description = "No valid project key", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused`: the Idempotency-Key (or an event's idempotency_key) was used with another body", body = ErrorBody),
         (status = 413, description = "Body larger than max_body_bytes", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Unknown event type", body = ErrorBody),
@@ -366,36 +555,28 @@ pub async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<Box<RawValue>>,
-) -> Result<(StatusCode, axum::Json<IngestAnswer>), ApiError> {
+) -> Result<Response, ApiError> {
     let group_id = headers
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| GroupId::parse(v).ok())
         .unwrap_or_default();
-    let (is_batch, events) = parse_events(&body, &project, group_id, Timestamp::now())?;
-
-    let described: Vec<(String, Timestamp, String)> = events
-        .iter()
-        .map(|e| (e.event_type.clone(), e.created_at, e.group_id.to_string()))
-        .collect();
+    let request_key = request_key(&headers, &body)?;
+    let parsed = parse_body(&body, &project, group_id, Timestamp::now())?;
+    if request_key.is_some() || !parsed.event_keys.is_empty() {
+        return ingest_keyed(&state, &project, parsed, request_key).await;
+    }
+    let Parsed {
+        is_batch, events, ..
+    } = parsed;
+    let described: Vec<Described> = events.iter().map(described).collect();
     let outcomes = state.store.ingest(&project.id, events).await?;
     let accepted: Vec<EventAccepted> = outcomes
-        .into_iter()
-        .zip(described)
-        .map(
-            |(outcome, (event_type, created_at, group_id))| EventAccepted {
-                id: outcome.event_id.to_string(),
-                object: "event",
-                event_type,
-                created_at: created_at.to_string(),
-                group_id,
-                send_outs: outcome.send_outs,
-            },
-        )
+        .iter()
+        .zip(&described)
+        .map(|(outcome, event)| EventAccepted::of(event, outcome))
         .collect();
-    let send_outs: u64 = accepted.iter().map(|a| u64::from(a.send_outs)).sum();
-    crate::metrics::global().ingested(accepted.len() as u64, send_outs);
-    tracing::info!(project.id = %project.id, events = accepted.len(), send_outs, "events ingested");
+    ingested(&project, &outcomes, false);
 
     let answer = if is_batch {
         IngestAnswer::Batch(EventAcceptedList {
@@ -411,5 +592,78 @@ pub async fn ingest(
             .ok_or_else(|| ApiError::Internal("the store answered no outcome".into()))?;
         IngestAnswer::One(one)
     };
-    Ok((StatusCode::ACCEPTED, axum::Json(answer)))
+    Ok((StatusCode::ACCEPTED, axum::Json(answer)).into_response())
+}
+
+/// Counts and logs what an ingest made (never its keys or bodies).
+fn ingested(project: &Project, created: &[IngestOutcome], replayed: bool) {
+    let send_outs: u64 = created.iter().map(|o| u64::from(o.send_outs)).sum();
+    crate::metrics::global().ingested(created.len() as u64, send_outs);
+    tracing::info!(project.id = %project.id, events = created.len(), send_outs, replayed, "events ingested");
+}
+
+/// The ingest of a request with keys (see the module docs).
+async fn ingest_keyed(
+    state: &AppState,
+    project: &Project,
+    parsed: Parsed,
+    request_key: Option<IdempotencyKey>,
+) -> Result<Response, ApiError> {
+    let ttl_ms = i64::try_from(state.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
+    let keyed = KeyedIngest {
+        events: parsed.events,
+        keys: IngestKeys {
+            request_key,
+            event_keys: parsed.event_keys,
+            expires_at: Timestamp::now().plus_millis(ttl_ms),
+            answer: Arc::new(Answer {
+                is_batch: parsed.is_batch,
+            }),
+        },
+    };
+    let is_batch = parsed.is_batch;
+    match state.store.ingest_keyed(&project.id, keyed).await? {
+        KeyedOutcome::Answered {
+            body,
+            replayed,
+            created,
+        } => {
+            ingested(project, &created, replayed);
+            let mut response = (
+                StatusCode::ACCEPTED,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response();
+            if replayed {
+                response
+                    .headers_mut()
+                    .insert(IDEMPOTENT_REPLAYED_HEADER, HeaderValue::from_static("true"));
+            }
+            Ok(response)
+        }
+        KeyedOutcome::Reused { event: None } => Err(ApiError::Conflict {
+            key: "idempotency_key_reused",
+            details: "this Idempotency-Key was used with a different body; send a retry with \
+                      the same body, or use a new key for a new request"
+                .to_owned(),
+        }),
+        KeyedOutcome::Reused { event: Some(i) } => {
+            let field = if is_batch {
+                format!("events[{i}].idempotency_key")
+            } else {
+                "idempotency_key".to_owned()
+            };
+            Err(ApiError::Conflict {
+                key: "idempotency_key_reused",
+                details: format!(
+                    "{field}: was used with a different event; send the same event again, or \
+                     use a new key for a new event"
+                ),
+            })
+        }
+    }
 }

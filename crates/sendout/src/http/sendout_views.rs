@@ -129,6 +129,9 @@ pub struct SendOutDetail {
     /// The exact body sent, embedded as JSON.
     #[schema(value_type = Object)]
     pub body: Box<RawValue>,
+    /// The idempotency key its event was ingested with (the event's own, else its request's
+    /// `Idempotency-Key`); `null` when it had none.
+    pub idempotency_key: Option<String>,
     /// Every attempt, oldest first.
     pub attempts: Vec<AttemptView>,
 }
@@ -145,6 +148,7 @@ impl SendOutDetail {
             send_out: send_out.into(),
             headers: redact(&send_out.headers),
             body,
+            idempotency_key: send_out.idempotency_key.clone(),
             attempts: attempts.iter().map(AttemptView::from).collect(),
         }
     }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod errors;
+mod idempotency;
 mod ingest;
 mod management;
 mod operations;
