@@ -8,5 +8,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod backup;
+mod emit;
 mod migrate;
 mod serve;

@@ -10,7 +10,7 @@ use tokio::process::Command;
 use crate::helpers::pg::TestDatabase;
 
 /// The tables every store has after its migrations (both backends name them alike).
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "management_keys",
     "projects",
     "webhooks",
@@ -18,6 +18,7 @@ const TABLES: [&str; 7] = [
     "send_outs",
     "attempts",
     "distributions",
+    "idempotency_keys",
 ];
 
 /// Runs the binary with `args` and only the `SENDOUT_*` variables in `env`.
