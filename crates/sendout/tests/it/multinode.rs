@@ -7,6 +7,7 @@
 //!   least once; the duplicates (attempts the dead node made but could not record) are printed.
 //! - The database restarted during ingest (a server of the test's own, so nothing else is
 //!   disturbed): every request gets a 202 or an error, and every 202'd event is delivered.
+//! - The same request with one `Idempotency-Key` sent to two nodes at once: one event.
 //!
 //! `SENDOUT_TEST_MULTINODE_EVENTS` changes the number of events of the first two tests (for a
 //! larger run by hand). The tests need PostgreSQL (`SENDOUT_TEST_DATABASE_URL`, see
@@ -443,4 +444,94 @@ async fn a_database_restart_during_ingest_loses_no_acknowledged_event() {
     let _ = conn.close().await;
     drop(database);
     drop(server);
+}
+
+/// The same keyed request sent to two nodes at the same moment makes one event (issue 17):
+/// the key's uniqueness in the shared database decides, not a node's memory, so one node
+/// processes it and the other waits for it and replays its answer. Several rounds, each
+/// with a key of its own, so that some of them truly overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_keyed_request_sent_to_two_nodes_at_once_makes_one_event() {
+    const ROUNDS: usize = 20;
+    const EVENTS_PER_REQUEST: usize = 10;
+
+    let database = pg::TestDatabase::create().await;
+    let config = NodeConfig {
+        database_url: database.url().to_owned(),
+        extra: vec![],
+    };
+    let cluster = Cluster::start(2, config).await;
+    let urls = cluster.urls(&[0, 1]);
+    let api = &cluster.api;
+    let mut acked = Acknowledged::new();
+    for round in 0..ROUNDS {
+        let key = format!("multinode-round-{round}");
+        let events: Vec<serde_json::Value> = (0..EVENTS_PER_REQUEST)
+            .map(|n| {
+                serde_json::json!({"type": "voucher.published",
+                                   "data": {"voucher": {"code": format!("IDEM-{round}-{n}")}}})
+            })
+            .collect();
+        let body = serde_json::json!({ "events": events }).to_string();
+        let send = |url: &String| {
+            api.client
+                .post(format!("{url}/v1/events"))
+                .header("X-App-Id", &api.app_id)
+                .header("X-App-Token", &api.app_token)
+                .header("content-type", "application/json")
+                .header("Idempotency-Key", &key)
+                .body(body.clone())
+                .send()
+        };
+        let (first, second) = tokio::join!(send(&urls[0]), send(&urls[1]));
+        let mut answers = Vec::new();
+        for response in [first, second] {
+            let response = response.expect("every node answers");
+            assert_eq!(response.status(), 202, "round {round}");
+            let replayed = response
+                .headers()
+                .get("idempotent-replayed")
+                .is_some_and(|v| v == "true");
+            answers.push((replayed, response.text().await.expect("an answer")));
+        }
+        assert_eq!(
+            answers[0].1, answers[1].1,
+            "round {round}: one answer twice"
+        );
+        assert_eq!(
+            answers.iter().filter(|(replayed, _)| !replayed).count(),
+            1,
+            "round {round}: exactly one node processed the request"
+        );
+        let answer: serde_json::Value = serde_json::from_str(&answers[0].1).expect("JSON");
+        for event in answer["data"].as_array().expect("a list") {
+            let send_outs = u32::try_from(event["send_outs"].as_u64().expect("a count"));
+            acked.insert(
+                event["id"].as_str().expect("an id").to_owned(),
+                send_outs.expect("a small count"),
+            );
+        }
+    }
+    assert_eq!(acked.len(), ROUNDS * EVENTS_PER_REQUEST);
+
+    let mut conn = PgConnection::connect(database.url())
+        .await
+        .expect("the test database");
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+        .fetch_one(&mut conn)
+        .await
+        .expect("counted");
+    let _ = conn.close().await;
+    assert_eq!(
+        stored,
+        i64::try_from(ROUNDS * EVENTS_PER_REQUEST).expect("a small number"),
+        "one event per event sent, whichever node got it"
+    );
+    cluster.wait_for(&acked).await;
+    let tally = cluster.stop().await.tally();
+    assert_eq!(
+        tally.counts.len(),
+        expected_send_outs(&acked),
+        "no send out of an event made twice"
+    );
 }
