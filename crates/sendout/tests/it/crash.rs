@@ -11,10 +11,15 @@
 //! leased by the killed process, plus attempts that timed out (the receiver may have taken
 //! those). The figures are printed; the moments are drawn from a printed seed, and
 //! `SENDOUT_CRASH_SEED` draws the same ones again.
+//!
+//! `idempotent.rs` kills the server three times while a platform ingests with
+//! `Idempotency-Key`s and sends every unanswered request again: there, ingest makes no
+//! duplicate at all.
 #![allow(clippy::unwrap_used)]
 
 use crate::helpers::pg;
 use crate::helpers::process;
+mod idempotent;
 mod store;
 
 use std::collections::HashSet;
@@ -175,6 +180,37 @@ async fn management(server: &Sendout, path: &str, body: Value) -> Value {
     serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
 }
 
+/// Creates a project with a `voucher.published` webhook to each receiver; returns its key
+/// and the webhooks' ids.
+async fn project_with_webhooks(
+    server: &Sendout,
+    name: &str,
+    receivers: &[Counter],
+) -> (AppKey, Vec<String>) {
+    let project = management(server, "/management/v1/projects", json!({"name": name})).await;
+    let key = AppKey {
+        id: project["server_side_key"]["app_id"]
+            .as_str()
+            .unwrap()
+            .into(),
+        token: project["server_side_key"]["app_token"]
+            .as_str()
+            .unwrap()
+            .into(),
+    };
+    let hooks = format!(
+        "/management/v1/projects/{}/webhooks",
+        project["id"].as_str().unwrap()
+    );
+    let mut webhooks = Vec::new();
+    for receiver in receivers {
+        let body = json!({"target_url": receiver.url("/hook"), "events": ["voucher.published"]});
+        let webhook = management(server, &hooks, body).await;
+        webhooks.push(webhook["id"].as_str().unwrap().to_owned());
+    }
+    (key, webhooks)
+}
+
 /// Sends batches until the goal is acknowledged or the server is gone.
 async fn post_batches(client: reqwest::Client, url: String, key: AppKey, ledger: Arc<Ledger>) {
     loop {
@@ -324,27 +360,7 @@ async fn run(scale: &Scale, dir: &std::path::Path, store: &Backend) {
     let mut in_flight = 0;
 
     let (mut server, mut server_started) = start(dir, &env).await;
-    let project = management(&server, "/management/v1/projects", json!({"name": "Crash"})).await;
-    let key = AppKey {
-        id: project["server_side_key"]["app_id"]
-            .as_str()
-            .unwrap()
-            .into(),
-        token: project["server_side_key"]["app_token"]
-            .as_str()
-            .unwrap()
-            .into(),
-    };
-    let hooks = format!(
-        "/management/v1/projects/{}/webhooks",
-        project["id"].as_str().unwrap()
-    );
-    let mut webhooks = Vec::new();
-    for receiver in &receivers {
-        let body = json!({"target_url": receiver.url("/hook"), "events": ["voucher.published"]});
-        let webhook = management(&server, &hooks, body).await;
-        webhooks.push(webhook["id"].as_str().unwrap().to_owned());
-    }
+    let (key, webhooks) = project_with_webhooks(&server, "Crash", &receivers).await;
     let ledger = Arc::new(Ledger::new(scale.events));
 
     // 1 and 2: killed while ingesting (and delivering what came before).
@@ -416,4 +432,19 @@ async fn run(scale: &Scale, dir: &std::path::Path, store: &Backend) {
         "more duplicates ({duplicates}) than send outs in flight at the kills ({in_flight}) \
          and timed-out attempts ({timed_out})"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keyed_requests_sent_again_after_kill_9_make_every_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Backend::Sqlite(dir.path().join("sendout.db"));
+    idempotent::run(&idempotent::Run { requests: 400 }, dir.path(), &store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keyed_requests_sent_again_after_kill_9_make_every_event_once_on_postgres() {
+    let database = pg::TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Backend::Postgres(database.url().to_owned());
+    idempotent::run(&idempotent::Run { requests: 200 }, dir.path(), &store).await;
 }

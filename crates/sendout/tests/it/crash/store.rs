@@ -164,3 +164,14 @@ pub async fn timed_out_attempts(backend: &Backend) -> u64 {
     conn.close().await;
     count
 }
+
+/// How many events the store holds, and how many distinct `data` texts among them.
+pub async fn events_and_distinct_data(backend: &Backend) -> (u64, u64) {
+    let mut conn = open(backend).await;
+    let events = conn.count("SELECT count(*) FROM events").await;
+    let distinct = conn
+        .count("SELECT count(*) FROM (SELECT DISTINCT data FROM events) AS d")
+        .await;
+    conn.close().await;
+    (events, distinct)
+}

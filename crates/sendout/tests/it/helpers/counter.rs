@@ -285,6 +285,12 @@ impl Counter {
         (distinct, total)
     }
 
+    /// The events whose send outs were accepted at least once (the envelopes' `event.id`).
+    pub fn events(&self) -> HashSet<String> {
+        let seen = lock(&self.shared);
+        seen.first.iter().map(|(_, event)| event.clone()).collect()
+    }
+
     /// Everything seen so far.
     pub fn tally(&self) -> Tally {
         let seen = lock(&self.shared);
