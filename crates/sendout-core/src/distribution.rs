@@ -34,7 +34,7 @@ use crate::catalog::{catalog, Channel, ConditionKey, EventType, Purpose};
 use crate::envelope::{self, EventRef, SourceRef};
 use crate::ids::{DistributionId, ProjectId, SendOutId};
 use crate::input::{CustomHeaders, TargetUrl};
-use crate::template::{Path, PayloadDesign};
+use crate::template::{Path, PayloadDesign, TooLarge, MAX_TEMPLATE_BYTES};
 use crate::time::Timestamp;
 
 pub use error::DistributionError;
@@ -48,6 +48,34 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_EVENT_NAME_CHARS: usize = 100;
 /// The longest condition value, in characters.
 pub const MAX_CONDITION_VALUE_CHARS: usize = 200;
+/// The most placeholders of a custom template (or attributes of a selection) by default.
+pub const DEFAULT_MAX_PLACEHOLDERS: usize = 500;
+
+/// The bounds a deployment puts on what a distribution may hold, checked when one is saved
+/// or previewed ([`DistributionInput::parse_within`]). They can only be tighter than the
+/// language's own ceilings ([`MAX_CHANNELS`], [`MAX_TEMPLATE_BYTES`]), which also hold for
+/// what the store reads back, so lowering a bound never makes a stored distribution
+/// unreadable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most webhook channels of one distribution (at most [`MAX_CHANNELS`]).
+    pub channels: usize,
+    /// Longest custom template, in bytes (at most [`MAX_TEMPLATE_BYTES`]).
+    pub template_bytes: usize,
+    /// Most placeholders of a custom template, and most attributes of a selection: each
+    /// can copy a large value of the event into the body.
+    pub placeholders: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            channels: MAX_CHANNELS,
+            template_bytes: MAX_TEMPLATE_BYTES,
+            placeholders: DEFAULT_MAX_PLACEHOLDERS,
+        }
+    }
+}
 
 /// Where a distribution stands. Only `LIVE` distributions fan out; a `PAUSED` one keeps its
 /// configuration (and, when sendout paused it, the reason), a `DRAFT` one was never set live.
@@ -287,30 +315,34 @@ impl WebhookChannel {
         &self.payload
     }
 
-    /// The designed value for `data`, as compact JSON. Full mode embeds the ingested text.
-    pub fn design(&self, data: EventData<'_>) -> Box<RawValue> {
+    /// The designed value for `data`, as compact JSON, unless it is longer than `limit`
+    /// bytes (rendering stops as soon as it is). Full mode embeds the ingested text.
+    pub fn design(&self, data: EventData<'_>, limit: usize) -> Result<Box<RawValue>, TooLarge> {
         match &self.payload.design {
-            PayloadDesign::Full => data.raw.to_owned(),
-            design => design.render_raw(data.value),
+            PayloadDesign::Full if data.raw.get().len() > limit => Err(TooLarge { limit }),
+            PayloadDesign::Full => Ok(data.raw.to_owned()),
+            design => design.render_raw_within(data.value, limit),
         }
     }
 
     /// The exact body of this channel's send out for an event: the envelope with `type` = the
     /// event name, `source` = the distribution and this channel's URL, `event.type` = the
     /// trigger and `data` = the designed value — or, with raw payload on, the designed value
-    /// alone.
+    /// alone. Refused when the designed value is longer than `limit` bytes (the rendered
+    /// payload bound, [`Limits`] aside: it is the deployment's, applied at send time).
     pub fn body(
         &self,
         send_out: SendOutContext<'_>,
         event: &EventRef<'_>,
         data: EventData<'_>,
-    ) -> String {
-        let designed = self.design(data);
+        limit: usize,
+    ) -> Result<String, TooLarge> {
+        let designed = self.design(data, limit)?;
         if self.payload.raw {
-            return envelope::raw_body(&designed);
+            return Ok(envelope::raw_body(&designed));
         }
         let source = SourceRef::distribution(send_out.distribution_id, self.url.as_str());
-        envelope::build(
+        Ok(envelope::build(
             send_out.send_out_id,
             send_out.project_id,
             send_out.created_at,
@@ -318,7 +350,7 @@ impl WebhookChannel {
             &designed,
             &source,
             event,
-        )
+        ))
     }
 }
 

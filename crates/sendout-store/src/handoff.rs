@@ -92,3 +92,15 @@ impl Reserved<'_> {
         }
     }
 }
+
+/// Puts the send outs that can be sent first, keeping the order within each part, and
+/// answers how many they are: only those are due, so only those may be handed over (one made
+/// [`SendOut::unsendable`] at ingest is already `FAILED`).
+pub(crate) fn sendable_first(send_outs: &mut [SendOut]) -> usize {
+    let sendable = send_outs.iter().filter(|s| s.is_sendable()).count();
+    if sendable < send_outs.len() {
+        // A stable sort on one flag: sendable (false sorts first) before unsendable.
+        send_outs.sort_by_key(|s| !s.is_sendable());
+    }
+    sendable
+}

@@ -52,6 +52,13 @@ pub enum StoreError {
     /// The database failed; the message is for logs, never for API clients.
     #[error("database error: {0}")]
     Database(String),
+    /// An ingest call would make more send outs than its limits allow; nothing was stored.
+    #[error(transparent)]
+    TooManySendOuts(#[from] fanout::TooManySendOuts),
+    /// The project already holds as many objects of a kind as its quota allows; nothing was
+    /// stored.
+    #[error("the project already has {limit} {what}, the most it may have")]
+    QuotaExceeded { what: &'static str, limit: usize },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -230,10 +237,23 @@ pub trait Catalog: Send + Sync {
     ) -> StoreResult<Project>;
 
     // --- webhooks ---
+    /// [`Catalog::create_webhook_within`] with no quota.
     async fn create_webhook(
         &self,
         project: &ProjectId,
         fields: WebhookFields,
+    ) -> StoreResult<Webhook> {
+        self.create_webhook_within(project, fields, usize::MAX)
+            .await
+    }
+    /// Creates a webhook unless the project already has `quota` of them
+    /// ([`StoreError::QuotaExceeded`]); the count and the insert are one transaction that
+    /// holds the project, so creations at once cannot pass the quota together.
+    async fn create_webhook_within(
+        &self,
+        project: &ProjectId,
+        fields: WebhookFields,
+        quota: usize,
     ) -> StoreResult<Webhook>;
     async fn list_webhooks(&self, project: &ProjectId) -> StoreResult<Vec<Webhook>>;
     async fn get_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<Webhook>;
@@ -250,12 +270,25 @@ pub trait Catalog: Send + Sync {
 /// A project's distributions and their status.
 #[async_trait]
 pub trait Distributions: Send + Sync {
-    /// Stores a new distribution with `status` (`PAUSED` records the time, no reason).
+    /// [`Distributions::create_distribution_within`] with no quota.
     async fn create_distribution(
         &self,
         project: &ProjectId,
         spec: DistributionSpec,
         status: DistributionStatus,
+    ) -> StoreResult<Distribution> {
+        self.create_distribution_within(project, spec, status, usize::MAX)
+            .await
+    }
+    /// Stores a new distribution with `status` (`PAUSED` records the time, no reason),
+    /// unless the project already has `quota` of them ([`StoreError::QuotaExceeded`], checked
+    /// as [`Catalog::create_webhook_within`] checks its quota).
+    async fn create_distribution_within(
+        &self,
+        project: &ProjectId,
+        spec: DistributionSpec,
+        status: DistributionStatus,
+        quota: usize,
     ) -> StoreResult<Distribution>;
     /// Oldest first.
     async fn list_distributions(&self, project: &ProjectId) -> StoreResult<Vec<Distribution>>;
@@ -294,12 +327,24 @@ pub trait Distributions: Send + Sync {
 /// Ingest and the delivery path: what the API's ingest and the workers ask of the store.
 #[async_trait]
 pub trait Queue: Send + Sync {
-    /// Stores the events and every send out they fan out to, in one transaction, and wakes
-    /// the workers. Returns when all of it is committed.
+    /// [`Queue::ingest_within`] with the documented default [`fanout::Limits`].
     async fn ingest(
         &self,
         project: &ProjectId,
         events: Vec<NewEvent>,
+    ) -> StoreResult<Vec<IngestOutcome>> {
+        self.ingest_within(project, events, fanout::Limits::default())
+            .await
+    }
+    /// Stores the events and every send out they fan out to, in one transaction, and wakes
+    /// the workers. Returns when all of it is committed. A call whose fan-out is larger than
+    /// `limits` allow stores nothing and fails with [`StoreError::TooManySendOuts`]; the
+    /// send outs are counted before any body is made.
+    async fn ingest_within(
+        &self,
+        project: &ProjectId,
+        events: Vec<NewEvent>,
+        limits: fanout::Limits,
     ) -> StoreResult<Vec<IngestOutcome>>;
     /// [`Queue::ingest`] made idempotent by keys: in the same transaction, each key is
     /// claimed with its answer (see `idempotency.rs`), or found held by an earlier ingest,

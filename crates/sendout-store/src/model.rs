@@ -184,6 +184,8 @@ pub trait IngestAnswer: Send + Sync {
 pub struct KeyedIngest {
     pub events: Vec<NewEvent>,
     pub keys: IngestKeys,
+    /// The bounds of its fan-out, as for [`crate::Queue::ingest_within`].
+    pub limits: crate::fanout::Limits,
 }
 
 /// The keys of a [`KeyedIngest`], and how its answer is written.
@@ -458,6 +460,26 @@ impl SendOut {
             is_test: true,
             ..Self::pending(id, project_id, source_id, event, body, now)
         }
+    }
+
+    /// This fresh send out made `FAILED` at once with `reason`, never to be sent: its body
+    /// could not be made (a channel's payload longer than the bound). It keeps no body, so
+    /// [`SendOut::is_sendable`] is false and no retry can send it.
+    #[must_use]
+    pub fn unsendable(self, reason: String) -> Self {
+        Self {
+            body: String::new(),
+            status: SendOutStatus::Failed,
+            next_attempt_at: None,
+            failure_reason: Some(reason),
+            ..self
+        }
+    }
+
+    /// Whether the send out has a request to send: false only for one made
+    /// [`SendOut::unsendable`] (every body that is made is JSON, never empty).
+    pub fn is_sendable(&self) -> bool {
+        !self.body.is_empty()
     }
 
     /// What every fresh send out is: due now, never attempted, without target details yet.

@@ -11,7 +11,10 @@ use std::time::Duration;
 use figment::providers::{Format, Toml};
 use figment::Figment;
 use ipnet::IpNet;
+use sendout_core::distribution::{Limits as DistributionLimits, MAX_CHANNELS};
 use sendout_core::retry::RetryPolicy;
+use sendout_core::template::MAX_TEMPLATE_BYTES;
+use sendout_store::fanout::Limits as FanOutLimits;
 use serde::{Deserialize, Deserializer};
 
 /// The defaults, also shown by `sendout config --defaults`.
@@ -74,9 +77,28 @@ pub struct Config {
     /// How long an ingest's idempotency keys hold (docs/API.md).
     pub idempotency_ttl: Duration,
     pub max_body_bytes: usize,
+    /// Quotas per project and the bounds of templates and fan-out.
+    pub limits: Limits,
     pub workers: bool,
     pub dashboard_password: Option<Secret>,
     pub log_format: LogFormat,
+}
+
+/// What one project may hold and one request may cause (docs/OPERATIONS.md, "Limits"): set
+/// so that a real merchant never meets them, while one tenant cannot make the store and the
+/// workers do a thousand times the work of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `max_webhooks_per_project`.
+    pub webhooks_per_project: usize,
+    /// `max_distributions_per_project`.
+    pub distributions_per_project: usize,
+    /// `max_channels_per_distribution`, `max_template_bytes`, `max_template_placeholders`:
+    /// checked when a distribution is saved or previewed.
+    pub distribution: DistributionLimits,
+    /// `max_send_outs_per_event`, `max_send_outs_per_request`, `max_rendered_payload_bytes`:
+    /// checked at ingest (and the last one in preview).
+    pub fan_out: FanOutLimits,
 }
 
 /// How log lines are written.
@@ -142,6 +164,22 @@ struct Raw {
     #[serde(deserialize_with = "lenient")]
     max_body_bytes: usize,
     #[serde(deserialize_with = "lenient")]
+    max_webhooks_per_project: usize,
+    #[serde(deserialize_with = "lenient")]
+    max_distributions_per_project: usize,
+    #[serde(deserialize_with = "lenient")]
+    max_channels_per_distribution: usize,
+    #[serde(deserialize_with = "lenient")]
+    max_template_bytes: usize,
+    #[serde(deserialize_with = "lenient")]
+    max_template_placeholders: usize,
+    #[serde(deserialize_with = "lenient")]
+    max_send_outs_per_event: usize,
+    #[serde(deserialize_with = "lenient")]
+    max_send_outs_per_request: usize,
+    #[serde(deserialize_with = "lenient")]
+    max_rendered_payload_bytes: usize,
+    #[serde(deserialize_with = "lenient")]
     workers: bool,
     dashboard_password: String,
     log_format: String,
@@ -186,6 +224,76 @@ fn non_empty(text: String) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
+/// The limits, each at least 1, and those the template language caps no larger than its cap.
+fn limits(raw: &Raw) -> Result<Limits, ConfigError> {
+    let checked = |value: usize, key: &'static str, env: &'static str, most: usize| {
+        if value == 0 || value > most {
+            let most = if most == usize::MAX {
+                String::new()
+            } else {
+                format!(" and at most {most}")
+            };
+            return Err(invalid(key, env, format!("must be at least 1{most}")));
+        }
+        Ok(value)
+    };
+    let any = usize::MAX;
+    Ok(Limits {
+        webhooks_per_project: checked(
+            raw.max_webhooks_per_project,
+            "max_webhooks_per_project",
+            "SENDOUT_MAX_WEBHOOKS_PER_PROJECT",
+            any,
+        )?,
+        distributions_per_project: checked(
+            raw.max_distributions_per_project,
+            "max_distributions_per_project",
+            "SENDOUT_MAX_DISTRIBUTIONS_PER_PROJECT",
+            any,
+        )?,
+        distribution: DistributionLimits {
+            channels: checked(
+                raw.max_channels_per_distribution,
+                "max_channels_per_distribution",
+                "SENDOUT_MAX_CHANNELS_PER_DISTRIBUTION",
+                MAX_CHANNELS,
+            )?,
+            template_bytes: checked(
+                raw.max_template_bytes,
+                "max_template_bytes",
+                "SENDOUT_MAX_TEMPLATE_BYTES",
+                MAX_TEMPLATE_BYTES,
+            )?,
+            placeholders: checked(
+                raw.max_template_placeholders,
+                "max_template_placeholders",
+                "SENDOUT_MAX_TEMPLATE_PLACEHOLDERS",
+                any,
+            )?,
+        },
+        fan_out: FanOutLimits {
+            send_outs_per_event: checked(
+                raw.max_send_outs_per_event,
+                "max_send_outs_per_event",
+                "SENDOUT_MAX_SEND_OUTS_PER_EVENT",
+                any,
+            )?,
+            send_outs_per_request: checked(
+                raw.max_send_outs_per_request,
+                "max_send_outs_per_request",
+                "SENDOUT_MAX_SEND_OUTS_PER_REQUEST",
+                any,
+            )?,
+            rendered_payload_bytes: checked(
+                raw.max_rendered_payload_bytes,
+                "max_rendered_payload_bytes",
+                "SENDOUT_MAX_RENDERED_PAYLOAD_BYTES",
+                any,
+            )?,
+        },
+    })
+}
+
 impl Config {
     /// Loads defaults, then `file` (if given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -222,6 +330,7 @@ impl Config {
     }
 
     fn from_raw(raw: Raw) -> Result<Self, ConfigError> {
+        let limits = limits(&raw)?;
         let listen =
             raw.listen.trim().parse().map_err(|e| {
                 invalid("listen", "SENDOUT_LISTEN", format!("`{}`: {e}", raw.listen))
@@ -371,6 +480,7 @@ impl Config {
             retention: duration("retention", "SENDOUT_RETENTION", &raw.retention)?,
             idempotency_ttl,
             max_body_bytes: raw.max_body_bytes,
+            limits,
             workers: raw.workers,
             dashboard_password: non_empty(raw.dashboard_password).map(Secret::new),
             log_format,
@@ -413,6 +523,11 @@ mod tests {
         assert!(config.management_id.is_none());
         assert_eq!(config.database_pool_size, 10);
         assert_eq!(config.idempotency_ttl, Duration::from_secs(24 * 3600));
+        let limits = config.limits;
+        assert_eq!(limits.webhooks_per_project, 100);
+        assert_eq!(limits.distributions_per_project, 100);
+        assert_eq!(limits.distribution, DistributionLimits::default());
+        assert_eq!(limits.fan_out, FanOutLimits::default());
     }
 
     #[test]
@@ -455,6 +570,22 @@ mod tests {
             ("database_pool_size", "0", "SENDOUT_DATABASE_POOL_SIZE"),
             ("idempotency_ttl", "0s", "SENDOUT_IDEMPOTENCY_TTL"),
             ("management_id", "only-the-id", "SENDOUT_MANAGEMENT_TOKEN"),
+            (
+                "max_webhooks_per_project",
+                "0",
+                "SENDOUT_MAX_WEBHOOKS_PER_PROJECT",
+            ),
+            (
+                "max_channels_per_distribution",
+                "11",
+                "SENDOUT_MAX_CHANNELS_PER_DISTRIBUTION",
+            ),
+            ("max_template_bytes", "65537", "SENDOUT_MAX_TEMPLATE_BYTES"),
+            (
+                "max_rendered_payload_bytes",
+                "0",
+                "SENDOUT_MAX_RENDERED_PAYLOAD_BYTES",
+            ),
         ] {
             let error = with(&[(key, value)]).expect_err(key).to_string();
             assert!(error.contains(env), "{key}: {error}");

@@ -35,6 +35,10 @@ pub enum DistributionError {
     /// An attribute selection whose keys clash or whose paths do not parse (422).
     #[error("{field}: {message}")]
     InvalidAttributes { field: String, message: String },
+    /// A template longer, or with more placeholders (a selection with more attributes), than
+    /// the deployment allows (422).
+    #[error("{field}: {message}")]
+    TooLarge { field: String, message: String },
 }
 
 impl DistributionError {
@@ -54,6 +58,7 @@ impl DistributionError {
             Self::TemplateSyntax { .. } => "invalid_template",
             Self::UnknownPaths { .. } => "unknown_template_path",
             Self::InvalidAttributes { .. } => "invalid_attributes",
+            Self::TooLarge { .. } => "template_too_large",
         }
     }
 
@@ -63,7 +68,8 @@ impl DistributionError {
             Self::Invalid { field, .. }
             | Self::TemplateSyntax { field, .. }
             | Self::UnknownPaths { field, .. }
-            | Self::InvalidAttributes { field, .. } => FieldPath::parse(field),
+            | Self::InvalidAttributes { field, .. }
+            | Self::TooLarge { field, .. } => FieldPath::parse(field),
             Self::UnknownTrigger { .. } => FieldPath::field("trigger").key("event"),
             Self::UnsupportedAction { .. } => FieldPath::field("action"),
             Self::UnsupportedCondition { .. } => FieldPath::field("trigger").key("condition"),
@@ -77,7 +83,8 @@ impl DistributionError {
             | Self::UnknownTrigger { message }
             | Self::UnsupportedAction { message }
             | Self::UnsupportedCondition { message }
-            | Self::InvalidAttributes { message, .. } => message.clone(),
+            | Self::InvalidAttributes { message, .. }
+            | Self::TooLarge { message, .. } => message.clone(),
             Self::TemplateSyntax { error, .. } => error.to_string(),
             Self::UnknownPaths {
                 trigger, unknown, ..

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DistributionError, DistributionSpec, EventName, Payload, Trigger, WebhookChannel, MAX_CHANNELS,
+    DistributionError, DistributionSpec, EventName, Limits, Payload, Trigger, WebhookChannel,
     MAX_CONDITION_VALUE_CHARS, MAX_NAME_CHARS,
 };
 use crate::catalog::{catalog, Channel, EventType, Purpose};
@@ -87,8 +87,14 @@ fn names<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
 }
 
 impl DistributionInput {
-    /// Checks everything and makes the spec, or names the first thing wrong.
+    /// Checks everything within the default [`Limits`] and makes the spec, or names the
+    /// first thing wrong.
     pub fn parse(self) -> Result<DistributionSpec, DistributionError> {
+        self.parse_within(&Limits::default())
+    }
+
+    /// Checks everything within `limits` and makes the spec, or names the first thing wrong.
+    pub fn parse_within(self, limits: &Limits) -> Result<DistributionSpec, DistributionError> {
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
             return Err(DistributionError::invalid(
@@ -104,11 +110,12 @@ impl DistributionInput {
         }
         let (trigger, event_type) = self.trigger.parse()?;
         let action = parse_action(&self.action, event_type)?;
-        if self.channels.is_empty() || self.channels.len() > MAX_CHANNELS {
+        if self.channels.is_empty() || self.channels.len() > limits.channels {
             return Err(DistributionError::invalid(
                 "channels",
                 format!(
-                    "a distribution has 1 to {MAX_CHANNELS} channels; {} given",
+                    "a distribution has 1 to {} channels; {} given",
+                    limits.channels,
                     self.channels.len()
                 ),
             ));
@@ -117,7 +124,7 @@ impl DistributionInput {
             .channels
             .into_iter()
             .enumerate()
-            .map(|(i, channel)| channel.parse(&format!("channels[{i}]"), event_type))
+            .map(|(i, channel)| channel.parse_within(&format!("channels[{i}]"), event_type, limits))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(DistributionSpec {
             name: name.to_owned(),
@@ -210,11 +217,13 @@ fn parse_action(text: &str, trigger: &EventType) -> Result<Purpose, Distribution
 }
 
 impl ChannelInput {
-    /// Checks one channel for `trigger`; `field` names it in errors (`channels[0]`).
-    pub fn parse(
+    /// Checks one channel for `trigger` within `limits`; `field` names it in errors
+    /// (`channels[0]`).
+    pub fn parse_within(
         self,
         field: &str,
         trigger: &EventType,
+        limits: &Limits,
     ) -> Result<WebhookChannel, DistributionError> {
         if let Some(kind) = self.kind.as_deref() {
             if kind != "webhook" {
@@ -229,7 +238,7 @@ impl ChannelInput {
         let url = TargetUrl::parse(self.url.trim())
             .map_err(|e| DistributionError::invalid(format!("{field}.url"), e.to_string()))?;
         let payload = match self.payload {
-            Some(payload) => payload.parse(&format!("{field}.payload"), trigger)?,
+            Some(payload) => payload.parse_within(&format!("{field}.payload"), trigger, limits)?,
             None => Payload {
                 design: PayloadDesign::Full,
                 raw: false,
@@ -245,8 +254,13 @@ impl ChannelInput {
 }
 
 impl PayloadInput {
-    /// Checks a payload design for `trigger`; `field` names it in errors.
-    pub fn parse(self, field: &str, trigger: &EventType) -> Result<Payload, DistributionError> {
+    /// Checks a payload design for `trigger` within `limits`; `field` names it in errors.
+    pub fn parse_within(
+        self,
+        field: &str,
+        trigger: &EventType,
+        limits: &Limits,
+    ) -> Result<Payload, DistributionError> {
         let extra = |name: &str| {
             DistributionError::invalid(
                 format!("{field}.{name}"),
@@ -273,6 +287,16 @@ impl PayloadInput {
                         "is required in `attributes` mode",
                     ));
                 };
+                if attributes.len() > limits.placeholders {
+                    return Err(DistributionError::TooLarge {
+                        field: format!("{field}.attributes"),
+                        message: format!(
+                            "{} attributes selected; at most {} are allowed",
+                            attributes.len(),
+                            limits.placeholders
+                        ),
+                    });
+                }
                 PayloadDesign::Attributes(selection(field, attributes)?)
             }
             "custom" => {
@@ -285,11 +309,29 @@ impl PayloadInput {
                         "is required in `custom` mode",
                     ));
                 };
+                let too_large = |message: String| DistributionError::TooLarge {
+                    field: format!("{field}.template"),
+                    message,
+                };
+                if text.len() > limits.template_bytes {
+                    return Err(too_large(format!(
+                        "the template is {} bytes; at most {} are allowed",
+                        text.len(),
+                        limits.template_bytes
+                    )));
+                }
                 let template =
                     Template::parse(&text).map_err(|error| DistributionError::TemplateSyntax {
                         field: format!("{field}.template"),
                         error,
                     })?;
+                let placeholders = template.paths().count();
+                if placeholders > limits.placeholders {
+                    return Err(too_large(format!(
+                        "the template has {placeholders} placeholders; at most {} are allowed",
+                        limits.placeholders
+                    )));
+                }
                 PayloadDesign::Custom(template)
             }
             other => {

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::path::{Path, Segment};
 use super::render::{write_json, write_string};
-use super::UnknownPath;
+use super::{TooLarge, UnknownPath};
 use crate::catalog::EventType;
 
 /// One selected path, optionally mapped to an own key.
@@ -150,7 +150,24 @@ impl AttributeSelection {
 
     /// Appends the rendered compact JSON text to `out`.
     pub fn render_into(&self, data: &Value, out: &mut String) {
-        self.write(&self.tree, data, out);
+        self.write(&self.tree, data, out, Bound::none());
+    }
+
+    /// Appends the rendered text to `out` unless it would be longer than `limit` bytes,
+    /// stopping as soon as it is; `out` is then left as it was.
+    pub fn render_within(
+        &self,
+        data: &Value,
+        out: &mut String,
+        limit: usize,
+    ) -> Result<(), TooLarge> {
+        super::render::within(out, limit, |out| {
+            let bound = Bound {
+                start: out.len(),
+                limit,
+            };
+            self.write(&self.tree, data, out, bound)
+        })
     }
 
     fn object(&self, members: &[(String, Slot)], data: &Value) -> Value {
@@ -169,7 +186,15 @@ impl AttributeSelection {
         Value::Object(map)
     }
 
-    fn write(&self, members: &[(String, Slot)], data: &Value, out: &mut String) {
+    /// Writes an object of `members`; false as soon as the text is past `bound` (checked
+    /// after each value, so at most one value is written past it).
+    fn write(
+        &self,
+        members: &[(String, Slot)],
+        data: &Value,
+        out: &mut String,
+        bound: Bound,
+    ) -> bool {
         out.push('{');
         for (i, (key, slot)) in members.iter().enumerate() {
             if i > 0 {
@@ -182,10 +207,38 @@ impl AttributeSelection {
                     Some(value) => write_json(value, out),
                     None => out.push_str("null"),
                 },
-                Slot::Branch(members) => self.write(members, data, out),
+                Slot::Branch(members) => {
+                    if !self.write(members, data, out, bound) {
+                        return false;
+                    }
+                }
+            }
+            if bound.passed(out) {
+                return false;
             }
         }
         out.push('}');
+        !bound.passed(out)
+    }
+}
+
+/// Where a bounded text began in its output, and how long it may grow.
+#[derive(Debug, Clone, Copy)]
+struct Bound {
+    start: usize,
+    limit: usize,
+}
+
+impl Bound {
+    fn none() -> Self {
+        Self {
+            start: 0,
+            limit: usize::MAX,
+        }
+    }
+
+    fn passed(self, out: &str) -> bool {
+        out.len() - self.start > self.limit
     }
 }
 

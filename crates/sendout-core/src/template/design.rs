@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::{AttributeSelection, Template, UnknownPath};
+use super::{AttributeSelection, Template, TooLarge, UnknownPath};
 use crate::catalog::EventType;
 
 /// What a distribution channel sends as its data.
@@ -66,6 +66,23 @@ impl PayloadDesign {
     pub fn render_raw(&self, data: &Value) -> Box<RawValue> {
         RawValue::from_string(self.render_to_string(data))
             .expect("rendering always yields valid JSON (property-tested)")
+    }
+
+    /// [`PayloadDesign::render_raw`], unless the text would be longer than `limit` bytes:
+    /// a template or a selection stops rendering as soon as it is, so a design that repeats
+    /// a large value never builds the whole text.
+    pub fn render_raw_within(&self, data: &Value, limit: usize) -> Result<Box<RawValue>, TooLarge> {
+        let mut out = String::new();
+        match self {
+            Self::Full => super::render::write_json(data, &mut out),
+            Self::Attributes(selection) => selection.render_within(data, &mut out, limit)?,
+            Self::Custom(template) => template.render_within(data, &mut out, limit)?,
+        }
+        if out.len() > limit {
+            return Err(TooLarge { limit });
+        }
+        Ok(RawValue::from_string(out)
+            .expect("rendering always yields valid JSON (property-tested)"))
     }
 }
 

@@ -37,6 +37,13 @@
 //!   and does not depend on the data. Duplicate keys are refused too.
 //! - `{{` always opens a placeholder, even inside a string; write `\u007b{` for a literal `{{`.
 //! - A template is at most [`MAX_TEMPLATE_BYTES`] long and nests at most [`MAX_DEPTH`] levels.
+//!   A deployment may allow less, and fewer placeholders (see
+//!   [`crate::distribution::Limits`]), since a few bytes of template can name a large value
+//!   many times.
+//!
+//! Rendering can be bounded ([`Template::render_within`], [`PayloadDesign::render_raw_within`]):
+//! it stops as soon as the output is longer than the bound, so a template that repeats a large
+//! value never builds the whole text.
 //!
 //! A template is parsed once, when it is saved ([`Template::parse`]); parse errors give the
 //! line and column (1-based, counted in characters). [`Template::validate`] checks every path
@@ -184,8 +191,30 @@ impl Template {
 
     /// Appends the rendered compact JSON text to `out`.
     pub fn render_into(&self, data: &Value, out: &mut String) {
-        render::to_text(&self.ops, &self.paths, data, out);
+        render::to_text(&self.ops, &self.paths, data, out, usize::MAX);
     }
+
+    /// Appends the rendered text to `out` unless it would be longer than `limit` bytes:
+    /// rendering stops as soon as it is (having written at most one value past the bound),
+    /// and `out` is left as it was.
+    pub fn render_within(
+        &self,
+        data: &Value,
+        out: &mut String,
+        limit: usize,
+    ) -> Result<(), TooLarge> {
+        render::within(out, limit, |out| {
+            render::to_text(&self.ops, &self.paths, data, out, limit)
+        })
+    }
+}
+
+/// A rendered payload that would be longer than its bound; rendering stopped there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the rendered payload is larger than {limit} bytes")]
+pub struct TooLarge {
+    /// The bound, in bytes.
+    pub limit: usize,
 }
 
 /// Two templates are equal when their texts are.

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::parser::{Node, Piece};
 use super::path::Path;
+use super::TooLarge;
 
 /// One step of text rendering.
 #[derive(Debug, Clone)]
@@ -104,9 +105,21 @@ impl Compiler {
     }
 }
 
-/// Renders compiled ops into `out`.
-pub(super) fn to_text(ops: &[Op], paths: &[Path], data: &Value, out: &mut String) {
+/// Renders compiled ops into `out`, stopping as soon as what it appended is longer than
+/// `limit` bytes (false then: `out` holds a cut-off text to throw away). The check follows
+/// each op, so at most one looked-up value is written past the bound, never the rest.
+pub(super) fn to_text(
+    ops: &[Op],
+    paths: &[Path],
+    data: &Value,
+    out: &mut String,
+    limit: usize,
+) -> bool {
+    let start = out.len();
     for op in ops {
+        if out.len() - start > limit {
+            return false;
+        }
         match op {
             Op::Static(text) => out.push_str(text),
             Op::Value(index) => match paths[*index].lookup(data) {
@@ -124,6 +137,23 @@ pub(super) fn to_text(ops: &[Op], paths: &[Path], data: &Value, out: &mut String
                 value => interpolate(value, out),
             },
         }
+    }
+    out.len() - start <= limit
+}
+
+/// Runs a bounded writer on `out` (one that answers false once what it appended is longer
+/// than `limit`): `Ok` if it stayed within, otherwise `out` as it was before.
+pub(super) fn within(
+    out: &mut String,
+    limit: usize,
+    write: impl FnOnce(&mut String) -> bool,
+) -> Result<(), TooLarge> {
+    let start = out.len();
+    if write(out) {
+        Ok(())
+    } else {
+        out.truncate(start);
+        Err(TooLarge { limit })
     }
 }
 

@@ -9,6 +9,7 @@ use sendout_core::distribution::{
 };
 use sendout_core::envelope::{self, EventRef};
 use sendout_core::ids::{DistributionId, EventId, GroupId, ProjectId, SendOutId};
+use sendout_core::template::TooLarge;
 use sendout_core::time::Timestamp;
 use serde_json::{json, Value};
 
@@ -69,8 +70,20 @@ pub fn custom(template: &str) -> Value {
     json!({"mode": "custom", "template": template})
 }
 
-/// Renders a channel's body for `data` with fresh ids, as fan-out does.
+/// Renders a channel's body for `data` with fresh ids, as fan-out does, without a bound.
 pub fn body(channel: &WebhookChannel, trigger: &str, data: &Value) -> (String, Ids) {
+    let (text, ids) = body_within(channel, trigger, data, usize::MAX);
+    (text.expect("no bound to pass"), ids)
+}
+
+/// Renders a channel's body for `data` with fresh ids, as fan-out does, unless its payload
+/// is longer than `limit` bytes.
+pub fn body_within(
+    channel: &WebhookChannel,
+    trigger: &str,
+    data: &Value,
+    limit: usize,
+) -> (Result<String, TooLarge>, Ids) {
     let ids = Ids::new(trigger);
     let raw = envelope::compact(data);
     let event_source = envelope::compact(&json!({"channel": "INTERNAL"}));
@@ -95,6 +108,7 @@ pub fn body(channel: &WebhookChannel, trigger: &str, data: &Value) -> (String, I
             raw: &raw,
             value: data,
         },
+        limit,
     );
     (text, ids)
 }

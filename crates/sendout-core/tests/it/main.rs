@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod bounds;
 mod catalog;
 mod distribution;
 mod distribution_bodies;

@@ -1,8 +1,8 @@
 //! Ingest: storing events with every send out they fan out to, committed before the caller
 //! hears back (PRODUCT §4 "durable before acknowledged").
 //!
-//! One call is one transaction: the project's targets are read, [`fanout::plan`] decides the
-//! send outs, and the events and send outs go in with one `INSERT … SELECT FROM UNNEST(…)`
+//! One call is one transaction: the project's targets are read, [`fanout::plan_all`] decides
+//! the send outs (or refuses the call, which then writes nothing), and the events and send outs go in with one `INSERT … SELECT FROM UNNEST(…)`
 //! per table (one array parameter per column, so a batch of any size is two statements). The
 //! transaction also queues a `NOTIFY` on the work channel, which PostgreSQL delivers to every
 //! listening node only at commit, so no node is woken for work it cannot see yet.
@@ -34,8 +34,8 @@ use sendout_core::time::Timestamp;
 use sqlx::PgConnection;
 
 use super::{PostgresStore, WORK_CHANNEL};
-use crate::fanout::{self, Targets};
-use crate::handoff::Reserved;
+use crate::fanout::{self, Limits, Targets};
+use crate::handoff::{sendable_first, Reserved};
 use crate::idempotency::{self, Decision, Stored};
 use crate::model::{IngestKeys, IngestOutcome, KeyedIngest, KeyedOutcome, NewEvent, SendOut};
 use crate::rows::{request_stored, to_json};
@@ -46,8 +46,9 @@ pub(super) async fn ingest(
     store: &PostgresStore,
     project: &ProjectId,
     events: Vec<NewEvent>,
+    limits: Limits,
 ) -> StoreResult<Vec<IngestOutcome>> {
-    Ok(write(store, project, &events, None).await?.0)
+    Ok(write(store, project, &events, None, &limits).await?.0)
 }
 
 pub(super) async fn ingest_keyed(
@@ -55,7 +56,7 @@ pub(super) async fn ingest_keyed(
     project: &ProjectId,
     keyed: KeyedIngest,
 ) -> StoreResult<KeyedOutcome> {
-    match write(store, project, &keyed.events, Some(&keyed.keys)).await? {
+    match write(store, project, &keyed.events, Some(&keyed.keys), &keyed.limits).await? {
         (outcomes, Some(decision)) => Ok(decision.outcome(outcomes)),
         (_, None) => Err(StoreError::Database(
             "a keyed ingest was not decided".to_owned(),
@@ -70,6 +71,7 @@ async fn write(
     project: &ProjectId,
     events: &[NewEvent],
     keys: Option<&IngestKeys>,
+    limits: &Limits,
 ) -> StoreResult<(Vec<IngestOutcome>, Option<Decision>)> {
     let mut tx = store.pool.begin().await?;
     let now = Timestamp::now();
@@ -77,24 +79,20 @@ async fn write(
         .await?
         .ok_or(StoreError::NotFound)?;
     let distributions = sql::live(&mut *tx, project, &fanout::trigger_types(events)).await?;
-    let mut outcomes = Vec::with_capacity(events.len());
-    let mut planned: Vec<Vec<SendOut>> = Vec::with_capacity(events.len());
-    for event in events {
-        let send_outs = fanout::plan(
-            project,
-            event,
-            Targets {
-                webhooks: &webhooks,
-                distributions: &distributions,
-            },
-            now,
-        );
-        outcomes.push(IngestOutcome {
+    let targets = Targets {
+        webhooks: &webhooks,
+        distributions: &distributions,
+    };
+    // Refused before anything is written; dropping the transaction rolls it back.
+    let planned = fanout::plan_all(project, events, targets, now, limits)?;
+    let outcomes: Vec<IngestOutcome> = events
+        .iter()
+        .zip(&planned)
+        .map(|(event, send_outs)| IngestOutcome {
             event_id: event.id.clone(),
             send_outs: u32::try_from(send_outs.len()).unwrap_or(u32::MAX),
-        });
-        planned.push(send_outs);
-    }
+        })
+        .collect();
     let decision = match keys {
         None => None,
         Some(keys) => {
@@ -117,23 +115,25 @@ async fn write(
         .filter(|(i, _)| keep(*i))
         .map(|(i, event)| (event, keys.and_then(|k| k.event_key(i))))
         .collect();
-    let send_outs: Vec<SendOut> = planned
+    let mut send_outs: Vec<SendOut> = planned
         .into_iter()
         .enumerate()
         .filter(|(i, _)| keep(*i))
         .flat_map(|(_, send_outs)| send_outs)
         .collect();
-    // Every planned send out is fresh and due now; the first `handed` go to the worker.
+    // Every sendable planned send out is fresh and due now; the first `handed` go to the
+    // worker.
+    let sendable = sendable_first(&mut send_outs);
     let handoff = store.handoff.current();
     let reserved = handoff
         .as_ref()
-        .and_then(|h| store.handoff.reserve(h, send_outs.len(), now));
+        .and_then(|h| store.handoff.reserve(h, sendable, now));
     let handed = reserved.as_ref().map_or(0, Reserved::len);
     insert_events(&mut tx, project, &rows, now).await?;
     let lease_until = reserved.as_ref().map(|r| r.lease_until);
     insert_send_outs(&mut tx, &send_outs[..handed], lease_until).await?;
     insert_send_outs(&mut tx, &send_outs[handed..], None).await?;
-    let left_due = send_outs.len() > handed;
+    let left_due = sendable > handed;
     if left_due {
         notify_work(&mut tx).await?;
     }

@@ -25,6 +25,7 @@ use sqlx::PgConnection;
 
 use super::ingest::{insert_send_outs, notify_work};
 use super::{complete, ingest, PostgresStore};
+use crate::fanout::Limits;
 use crate::model::{
     Claim, Completion, Handoff, IngestOutcome, KeyedIngest, KeyedOutcome, Lease, NewEvent, Project,
     SendOut,
@@ -39,12 +40,13 @@ const LEASE_NEXT: &str =
 
 #[async_trait]
 impl Queue for PostgresStore {
-    async fn ingest(
+    async fn ingest_within(
         &self,
         project: &ProjectId,
         events: Vec<NewEvent>,
+        limits: Limits,
     ) -> StoreResult<Vec<IngestOutcome>> {
-        ingest::ingest(self, project, events).await
+        ingest::ingest(self, project, events, limits).await
     }
 
     async fn ingest_keyed(

@@ -27,6 +27,39 @@ pub(crate) async fn ensure_project<C: Conn + ?Sized>(
         .ok_or(StoreError::NotFound)
 }
 
+/// Checks that `project` exists and has fewer than `quota` rows in `table` (`webhooks`,
+/// `distributions`), holding the project's row until the transaction ends (`FOR UPDATE` on
+/// PostgreSQL; SQLite's write transaction holds the whole database), so creations running
+/// at once, on any node, cannot pass the quota together.
+pub(crate) async fn within_quota<B: Backend, C: Conn + ?Sized>(
+    conn: &mut C,
+    project: &ProjectId,
+    (table, quota): (&'static str, usize),
+) -> StoreResult<()> {
+    query(format!(
+        "SELECT 1 FROM projects WHERE id = $1{}",
+        B::FOR_UPDATE
+    ))
+    .bind(project.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let count: i64 = query(format!(
+        "SELECT COUNT(*) AS n FROM {table} WHERE project_id = $1"
+    ))
+    .bind(project.as_str())
+    .fetch_one(conn)
+    .await?
+    .get("n")?;
+    if usize::try_from(count).unwrap_or(usize::MAX) >= quota {
+        return Err(StoreError::QuotaExceeded {
+            what: table,
+            limit: quota,
+        });
+    }
+    Ok(())
+}
+
 /// The project's signing secrets at `now` and its webhooks, oldest first, or `None` if the
 /// project does not exist. One statement for all of it, so a project deleted meanwhile
 /// cannot read as one without webhooks (a project without webhooks is one row of NULLs
@@ -290,13 +323,14 @@ impl<B: Backend> Catalog for B {
         rows::project(&row)
     }
 
-    async fn create_webhook(
+    async fn create_webhook_within(
         &self,
         project: &ProjectId,
         fields: WebhookFields,
+        quota: usize,
     ) -> StoreResult<Webhook> {
         let mut tx = self.begin().await?;
-        ensure_project(&mut *tx, project).await?;
+        within_quota::<B, _>(&mut *tx, project, ("webhooks", quota)).await?;
         let (id, json) = (WebhookId::new(), WebhookJson::of(&fields)?);
         let row = webhook_query(
             "INSERT INTO webhooks (id, project_id, target_url, events, active, headers, \

@@ -15,7 +15,7 @@ use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::ids::{DistributionId, ProjectId};
 use sendout_core::time::Timestamp;
 
-use super::{ensure_project, query, Backend, Conn};
+use super::{ensure_project, query, within_quota, Backend, Conn};
 use crate::model::Distribution;
 use crate::rows::{self, to_json};
 use crate::{Distributions, StoreResult};
@@ -33,14 +33,15 @@ fn set_status(status: &str, reason: &str, now: &str) -> String {
 
 #[async_trait]
 impl<B: Backend> Distributions for B {
-    async fn create_distribution(
+    async fn create_distribution_within(
         &self,
         project: &ProjectId,
         spec: DistributionSpec,
         status: DistributionStatus,
+        quota: usize,
     ) -> StoreResult<Distribution> {
         let mut tx = self.begin().await?;
-        ensure_project(&mut *tx, project).await?;
+        within_quota::<B, _>(&mut *tx, project, ("distributions", quota)).await?;
         let now = Timestamp::now().as_millis();
         let paused_at = (status == DistributionStatus::Paused).then_some(now);
         let spec_json = to_json(&spec)?;

@@ -35,7 +35,7 @@ use tokio::sync::Notify;
 use crate::rows::Columns;
 use crate::{StoreError, StoreResult};
 
-pub(crate) use catalog::{ensure_project, project_webhooks};
+pub(crate) use catalog::{ensure_project, project_webhooks, within_quota};
 pub(crate) use distributions::live;
 
 /// A value bound to a placeholder: every column this crate writes is text, an integer or a

@@ -38,7 +38,7 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::direct::{Commit, DirectWriter};
-use crate::fanout::{self, Targets};
+use crate::fanout::{self, Limits, Targets};
 use crate::handoff::{self, Reserved};
 use crate::idempotency::{self, Decision, Stored};
 use crate::model::{
@@ -78,6 +78,7 @@ pub(super) enum Done {
 pub(super) struct Job {
     project: ProjectId,
     call: Call,
+    limits: Limits,
     reply: oneshot::Sender<StoreResult<Done>>,
 }
 
@@ -116,8 +117,9 @@ impl Committer {
         &self,
         project: &ProjectId,
         events: Vec<NewEvent>,
+        limits: Limits,
     ) -> StoreResult<Vec<IngestOutcome>> {
-        match self.submit(project, Call::Plain(events)).await? {
+        match self.submit(project, Call::Plain(events), limits).await? {
             Done::Plain(outcomes) => Ok(outcomes),
             Done::Keyed(_) => Err(unanswered()),
         }
@@ -129,17 +131,19 @@ impl Committer {
         project: &ProjectId,
         keyed: KeyedIngest,
     ) -> StoreResult<KeyedOutcome> {
-        match self.submit(project, Call::Keyed(keyed)).await? {
+        let limits = keyed.limits;
+        match self.submit(project, Call::Keyed(keyed), limits).await? {
             Done::Keyed(outcome) => Ok(outcome),
             Done::Plain(_) => Err(unanswered()),
         }
     }
 
-    async fn submit(&self, project: &ProjectId, call: Call) -> StoreResult<Done> {
+    async fn submit(&self, project: &ProjectId, call: Call, limits: Limits) -> StoreResult<Done> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             project: project.clone(),
             call,
+            limits,
             reply,
         };
         let stopped = || StoreError::Database("the ingest committer has stopped".to_owned());
@@ -179,8 +183,10 @@ async fn run(pools: Pools, work: Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
 
 /// Commits a group, or, if that fails, each of its calls alone; answers every call.
 async fn commit_group(pools: &Pools, work: &Notify, group: Vec<Job>) {
-    let calls: Vec<(&ProjectId, &Call)> =
-        group.iter().map(|job| (&job.project, &job.call)).collect();
+    let calls: Vec<(&ProjectId, &Call, &Limits)> = group
+        .iter()
+        .map(|job| (&job.project, &job.call, &job.limits))
+        .collect();
     let mut answers = match write(pools, work, &calls).await {
         Ok(answers) => answers,
         Err(group_error) if calls.len() == 1 => vec![Err(group_error)],
@@ -220,8 +226,12 @@ struct KeyedPlan {
     parts: Vec<String>,
 }
 
+/// One call of a group: its project, its events and the limits of its fan-out.
+type Call<'a> = (&'a ProjectId, &'a [NewEvent], &'a Limits);
+
 /// Writes the calls in one transaction. A call naming a missing project is answered
-/// `NotFound` without failing the others; any other error fails the whole transaction.
+/// `NotFound`, and one whose fan-out its limits refuse `TooManySendOuts`, without failing
+/// the others (neither writes anything); any other error fails the whole transaction.
 /// Once committed, hands the leased send outs to the worker's inbox, and wakes the workers
 /// if any were left due.
 ///
@@ -233,7 +243,7 @@ struct KeyedPlan {
 async fn write(
     pools: &Pools,
     work: &Notify,
-    calls: &[(&ProjectId, &Call)],
+    calls: &[(&ProjectId, &Call, &Limits)],
 ) -> StoreResult<Vec<Answer>> {
     let now = Timestamp::now();
     let mut reader = pools.readers.acquire().await?;
@@ -242,7 +252,7 @@ async fn write(
     let mut send_outs: Vec<SendOut> = Vec::new();
     let mut keyed: Vec<KeyedPlan> = Vec::new();
     let mut pending = Vec::with_capacity(calls.len());
-    for (project, call) in calls {
+    for (project, call, limits) in calls {
         if !targets.contains_key(project) {
             let loaded = match sql::project_webhooks(&mut *reader, project, now).await? {
                 Some((secrets, webhooks)) => {
@@ -268,29 +278,28 @@ async fn write(
             webhooks,
             distributions,
         };
+        let planned = match fanout::plan_all(project, call.events(), targets, now, limits) {
+            Ok(planned) => planned,
+            Err(refused) => {
+                pending.push(Pending::Ready(Err(refused.into())));
+                continue;
+            }
+        };
+        let outcomes: Vec<IngestOutcome> = call
+            .events()
+            .iter()
+            .zip(&planned)
+            .map(|(event, planned)| outcome(event, planned))
+            .collect();
         match call {
             Call::Plain(call_events) => {
-                let mut outcomes = Vec::with_capacity(call_events.len());
-                for event in call_events {
-                    let planned = fanout::plan(project, event, targets, now);
-                    outcomes.push(outcome(event, &planned));
+                for (event, planned) in call_events.iter().zip(planned) {
                     events.push(EventRow::of(project, event, now, None));
                     send_outs.extend(planned);
                 }
                 pending.push(Pending::Ready(Ok(Done::Plain(outcomes))));
             }
             Call::Keyed(call) => {
-                let planned: Vec<Vec<SendOut>> = call
-                    .events
-                    .iter()
-                    .map(|event| fanout::plan(project, event, targets, now))
-                    .collect();
-                let outcomes: Vec<IngestOutcome> = call
-                    .events
-                    .iter()
-                    .zip(&planned)
-                    .map(|(event, planned)| outcome(event, planned))
-                    .collect();
                 let rows = call
                     .events
                     .iter()
@@ -312,21 +321,21 @@ async fn write(
     if events.is_empty() && keyed.is_empty() {
         return Ok(pending.into_iter().map(Pending::ready).collect());
     }
-    // Every planned send out is fresh and due now; the first `handed` of those written go
-    // to the worker.
-    let planned = send_outs.len()
-        + keyed
-            .iter()
-            .flat_map(|k| &k.send_outs)
-            .map(Vec::len)
-            .sum::<usize>();
+    // Every sendable planned send out is fresh and due now; the first `handed` of those
+    // written go to the worker (a keyed call's are known to be written only in the
+    // transaction, so the reservation covers every sendable one planned).
+    let sendable = send_outs
+        .iter()
+        .chain(keyed.iter().flat_map(|k| k.send_outs.iter().flatten()))
+        .filter(|s| s.is_sendable())
+        .count();
     let handoff: Option<Handoff> = pools.handoff.current();
     let reserved = handoff
         .as_ref()
-        .and_then(|h| pools.handoff.reserve(h, planned, now));
+        .and_then(|h| pools.handoff.reserve(h, sendable, now));
     let handed = reserved.as_ref().map_or(0, Reserved::len);
     let lease_until = reserved.as_ref().map(|r| r.lease_until);
-    let (send_outs, decisions, handed) = pools
+    let (mut send_outs, decisions, handed, sendable) = pools
         .writer
         .run(Commit::Durable, move |tx| {
             let (mut events, mut send_outs) = (events, send_outs);
@@ -342,14 +351,17 @@ async fn write(
                 }
                 decisions.push(decision);
             }
-            let handed = handed.min(send_outs.len());
+            let sendable = handoff::sendable_first(&mut send_outs);
+            let handed = handed.min(sendable);
             insert_events(tx, &events)?;
             insert_send_outs(tx, &send_outs[..handed], lease_until)?;
             insert_send_outs(tx, &send_outs[handed..], None)?;
-            Ok((send_outs, decisions, handed))
+            Ok((send_outs, decisions, handed, sendable))
         })
         .await?;
-    let left_due = send_outs.len() > handed;
+    let left_due = sendable > handed;
+    // Only the leased ones go to the worker: the reservation may hold more permits.
+    send_outs.truncate(handed);
     if let Some(reserved) = reserved {
         reserved.send(send_outs, |send_out| match &targets[&send_out.project_id] {
             Some((secrets, ..)) => secrets.clone(),

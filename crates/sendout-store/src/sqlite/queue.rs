@@ -18,6 +18,7 @@ use super::direct::Commit;
 use super::ingest::insert_send_outs;
 use super::rows::{id_list, ColumnIndex, CLAIMS_BY_IDS};
 use super::SqliteStore;
+use crate::fanout::Limits;
 use crate::model::{
     Claim, Completion, Handoff, IngestOutcome, KeyedIngest, KeyedOutcome, Lease, NewEvent, Next,
     SendOut, SendOutStatus, SigningSecrets,
@@ -28,12 +29,13 @@ use crate::{Queue, StoreError, StoreResult};
 
 #[async_trait]
 impl Queue for SqliteStore {
-    async fn ingest(
+    async fn ingest_within(
         &self,
         project: &ProjectId,
         events: Vec<NewEvent>,
+        limits: Limits,
     ) -> StoreResult<Vec<IngestOutcome>> {
-        self.committer.ingest(project, events).await
+        self.committer.ingest(project, events, limits).await
     }
 
     async fn ingest_keyed(

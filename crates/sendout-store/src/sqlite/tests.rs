@@ -703,7 +703,13 @@ async fn a_body_left_out_is_the_one_fan_out_planned() {
             webhooks: &webhooks,
             distributions: &[],
         };
-        let planned = crate::fanout::plan(&project.id, event, targets, Timestamp::now());
+        let planned = crate::fanout::plan(
+            &project.id,
+            event,
+            targets,
+            Timestamp::now(),
+            &Default::default(),
+        );
         assert_eq!(planned.len(), 2, "{}", event.event_type);
         let left_out: Vec<_> = planned
             .iter()

@@ -56,6 +56,7 @@ fn keyed(
             expires_at,
             answer: Arc::new(Listing),
         },
+        limits: sendout_store::fanout::Limits::default(),
     }
 }
 

@@ -16,6 +16,7 @@ mod handoff;
 mod harness;
 mod idempotency;
 mod ingest;
+mod limits;
 mod nodes;
 mod pg;
 mod projects;
@@ -70,6 +71,9 @@ macro_rules! story {
             distribution_fanout::a_batch_reaches_only_distributions_of_its_types_and_campaigns,
             distribution_fanout::a_distributions_send_outs_are_sent_only_while_it_is_live,
             distribution_fanout::giving_up_on_a_channel_pauses_its_distribution_with_the_reason,
+            limits::an_ingest_that_would_make_too_many_send_outs_stores_nothing,
+            limits::a_channel_whose_payload_is_too_long_fails_at_once_and_the_rest_is_sent,
+            limits::a_project_gets_no_more_webhooks_or_distributions_than_its_quota,
             audit::get_send_out_returns_its_attempts_in_order,
             audit::prune_deletes_finished_send_outs_older_than_the_cutoff_only,
             audit::the_dashboard_counts_send_outs_by_status_and_time_and_knows_each_webhooks_last_status,

@@ -90,7 +90,7 @@ pub async fn preview(
             channel: input,
             data: None,
         };
-        let output = match preview::preview(&project, input) {
+        let output = match preview::preview(&dash.app, &project, input) {
             Ok(preview) => ChannelOutput {
                 index: channel.index,
                 body: Some(readable(&preview.body)),

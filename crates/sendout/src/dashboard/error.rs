@@ -56,7 +56,10 @@ impl DashError {
                     StatusCode::NOT_FOUND
                 }
                 OpsError::Invalid(_) => StatusCode::BAD_REQUEST,
-                OpsError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                OpsError::Unprocessable { .. }
+                | OpsError::Store(
+                    StoreError::TooManySendOuts(_) | StoreError::QuotaExceeded { .. },
+                ) => StatusCode::UNPROCESSABLE_ENTITY,
                 OpsError::Conflict { .. } | OpsError::Store(StoreError::Conflict(_)) => {
                     StatusCode::CONFLICT
                 }

@@ -39,6 +39,25 @@ pub enum DeliveryError {
     Client(#[from] reqwest::Error),
 }
 
+/// Why a send out without a body (see [`sendout_store::SendOut::unsendable`]) ends `FAILED`
+/// whenever it is claimed again (a bulk retry requeues every failed send out).
+pub const UNSENDABLE_REASON: &str = "not sent: its payload was longer than \
+    max_rendered_payload_bytes when it was made, so it has no body to send";
+
+/// A claim completed `FAILED` with `reason`, without a request (no host slot, no attempt).
+fn unsent(claim: &Claim, reason: String) -> Completion {
+    Completion {
+        send_out_id: claim.send_out.id.clone(),
+        attempt: None,
+        next: Next::Failed {
+            reason,
+            disable_target: false,
+        },
+        at: Timestamp::now(),
+        lease: Some(claim.lease_until),
+    }
+}
+
 /// Makes attempts. One per process, shared by the workers and the HTTP handlers (manual
 /// retry, test webhook).
 #[derive(Debug)]
@@ -68,18 +87,11 @@ impl Deliverer {
     /// it at once.
     pub async fn attempt(&self, claim: &Claim) -> Completion {
         let send_out = &claim.send_out;
+        if !send_out.is_sendable() {
+            return unsent(claim, UNSENDABLE_REASON.to_owned());
+        }
         if !claim.target_active {
-            let now = Timestamp::now();
-            return Completion {
-                send_out_id: send_out.id.clone(),
-                attempt: None,
-                next: Next::Failed {
-                    reason: inactive_reason(send_out.source_id.kind()),
-                    disable_target: false,
-                },
-                at: now,
-                lease: Some(claim.lease_until),
-            };
+            return unsent(claim, inactive_reason(send_out.source_id.kind()));
         }
         let (attempt, verdict) = self.send(claim).await;
         let now = Timestamp::now();
@@ -108,6 +120,9 @@ impl Deliverer {
     /// and never adds a retry of its own: a failed manual attempt of a send out still in its
     /// retry schedule keeps that schedule; any other send out ends `FAILED`.
     pub async fn attempt_manual(&self, claim: &Claim) -> Completion {
+        if !claim.send_out.is_sendable() {
+            return unsent(claim, UNSENDABLE_REASON.to_owned());
+        }
         let (attempt, verdict) = self.send(claim).await;
         let now = Timestamp::now();
         let next = next_manual(

@@ -422,7 +422,7 @@ impl Worker {
 
     /// Starts, queues or defers a claim; true if it was deferred.
     async fn place(&mut self, claim: Claim) -> bool {
-        if !claim.target_active {
+        if !claim.target_active || !claim.send_out.is_sendable() {
             // No request is made, so no host slot is taken.
             let completion = self.deliverer.attempt(&claim).await;
             self.write(completion).await;

@@ -4,11 +4,13 @@
 //! The rendering and its rules are [`crate::ops::preview`]'s; the answer also says whether
 //! the data matches the trigger's condition. Nothing is stored.
 
+use axum::extract::State;
+
 use crate::http::auth::AppKey;
 use crate::http::distribution_views::{PreviewRequest, PreviewView};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
-use crate::ops::{self, preview::PreviewInput};
+use crate::ops::{self, preview::PreviewInput, AppState};
 
 /// Renders a channel's request for a trigger.
 #[utoipa::path(
@@ -21,11 +23,12 @@ use crate::ops::{self, preview::PreviewInput};
         (status = 200, description = "The headers and exact body the channel would send", body = PreviewView),
         (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
         (status = 401, description = "No valid project key", body = ErrorBody),
-        (status = 422, description = "Unknown trigger or condition, bad template or unknown template path", body = ErrorBody),
+        (status = 422, description = "Unknown trigger or condition, bad template, unknown template path, template too large, or a rendered payload longer than max_rendered_payload_bytes", body = ErrorBody),
     )
 )]
 pub async fn preview(
     AppKey(project): AppKey,
+    State(state): State<AppState>,
     Json(request): Json<PreviewRequest>,
 ) -> Result<axum::Json<PreviewView>, ApiError> {
     let input = PreviewInput {
@@ -33,7 +36,7 @@ pub async fn preview(
         channel: request.channel,
         data: request.data,
     };
-    let preview = ops::preview::preview(&project, input)?;
+    let preview = ops::preview::preview(&state, &project, input)?;
     Ok(axum::Json(PreviewView {
         headers: preview.headers,
         body: preview.body,

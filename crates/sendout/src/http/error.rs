@@ -190,6 +190,14 @@ impl From<StoreError> for ApiError {
                 details,
             },
             StoreError::Database(cause) => Self::Internal(cause),
+            StoreError::TooManySendOuts(refused) => Self::Unprocessable {
+                key: "too_many_send_outs",
+                details: refused.to_string(),
+            },
+            quota @ StoreError::QuotaExceeded { .. } => Self::Unprocessable {
+                key: "quota_exceeded",
+                details: quota.to_string(),
+            },
         }
     }
 }

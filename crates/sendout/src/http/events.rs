@@ -547,7 +547,7 @@ impl sendout_store::IngestAnswer for Answer {
         (status = 409, description = "`idempotency_key_reused`: the Idempotency-Key (or an event's idempotency_key) was used with another body", body = ErrorBody),
         (status = 413, description = "Body larger than max_body_bytes", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Unknown event type", body = ErrorBody),
+        (status = 422, description = "Unknown event type, or more send outs than max_send_outs_per_event or max_send_outs_per_request allow (nothing stored)", body = ErrorBody),
     )
 )]
 pub async fn ingest(
@@ -570,7 +570,10 @@ pub async fn ingest(
         is_batch, events, ..
     } = parsed;
     let described: Vec<Described> = events.iter().map(described).collect();
-    let outcomes = state.store.ingest(&project.id, events).await?;
+    let outcomes = state
+        .store
+        .ingest_within(&project.id, events, state.config.limits.fan_out)
+        .await?;
     let accepted: Vec<EventAccepted> = outcomes
         .iter()
         .zip(&described)
@@ -620,6 +623,7 @@ async fn ingest_keyed(
                 is_batch: parsed.is_batch,
             }),
         },
+        limits: state.config.limits.fan_out,
     };
     let is_batch = parsed.is_batch;
     match state.store.ingest_keyed(&project.id, keyed).await? {

@@ -15,7 +15,8 @@
 //!   attempt and are never stored;
 //! - a manual retry is one attempt now, recorded like any other, answered with that attempt
 //!   and the send out as it stands after it; a send out that a worker holds right now is a
-//!   409 `send_out_busy`;
+//!   409 `send_out_busy`, one made without a body (its payload passed
+//!   `max_rendered_payload_bytes`) a 409 `send_out_unsendable`;
 //! - bulk retry makes every `FAILED` send out of one target since a time due now and answers
 //!   how many; the workers send them.
 
@@ -160,7 +161,7 @@ pub struct RetryResult {
         (status = 200, description = "The attempt and the send out after it", body = RetryResult),
         (status = 401, description = "No valid project key", body = ErrorBody),
         (status = 404, description = "No such send out in this project", body = ErrorBody),
-        (status = 409, description = "A worker is attempting it right now", body = ErrorBody),
+        (status = 409, description = "A worker is attempting it right now, or it has no body to send", body = ErrorBody),
     )
 )]
 pub async fn retry_send_out(

@@ -13,7 +13,7 @@ use sendout_core::distribution::{
 use sendout_core::ids::DistributionId;
 use sendout_store::{Distribution, Project};
 
-use crate::ops::{not_found_as, AppState, OpsError};
+use crate::ops::{creation_refused, not_found_as, AppState, OpsError};
 
 /// A rule of the core as an operation's error.
 pub fn distribution_error(error: &DistributionError) -> OpsError {
@@ -43,12 +43,16 @@ fn status(text: Option<&str>) -> Result<Option<DistributionStatus>, OpsError> {
     .transpose()
 }
 
-/// The checked spec and status of a change.
+/// The checked spec and status of a change, within the deployment's limits.
 fn parts(
+    state: &AppState,
     change: DistributionChange,
 ) -> Result<(DistributionSpec, Option<DistributionStatus>), OpsError> {
     let status = status(change.status.as_deref())?;
-    let spec = change.input.parse().map_err(|e| distribution_error(&e))?;
+    let spec = change
+        .input
+        .parse_within(&state.config.limits.distribution)
+        .map_err(|e| distribution_error(&e))?;
     Ok((spec, status))
 }
 
@@ -62,15 +66,17 @@ pub async fn create(
     project: &Project,
     change: DistributionChange,
 ) -> Result<Distribution, OpsError> {
-    let (spec, status) = parts(change)?;
+    let (spec, status) = parts(state, change)?;
     let created = state
         .store
-        .create_distribution(
+        .create_distribution_within(
             &project.id,
             spec,
             status.unwrap_or(DistributionStatus::Live),
+            state.config.limits.distributions_per_project,
         )
-        .await?;
+        .await
+        .map_err(|e| creation_refused(e, "max_distributions_per_project", project))?;
     tracing::info!(project.id = %project.id, distribution.id = %created.id, "distribution created");
     Ok(created)
 }
@@ -102,7 +108,7 @@ pub async fn update(
     change: DistributionChange,
 ) -> Result<Distribution, OpsError> {
     let id = parse_id(raw_id)?;
-    let (spec, status) = parts(change)?;
+    let (spec, status) = parts(state, change)?;
     let updated = state
         .store
         .update_distribution(&project.id, &id, spec, status)

@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use sendout_core::field::FieldError;
-use sendout_store::{Store, StoreError};
+use sendout_store::{Project, Store, StoreError};
 
 use crate::config::Config;
 use crate::delivery::Deliverer;
@@ -97,6 +97,24 @@ pub fn not_found_as(error: StoreError, resource: &'static str, id: &str) -> OpsE
     match error {
         StoreError::NotFound => OpsError::not_found(resource, id),
         other => other.into(),
+    }
+}
+
+/// Why the store did not create an object in `project`: one more than its quota (named by
+/// its `setting`) is a 422 `quota_exceeded` on the project; a missing project is not found.
+pub fn creation_refused(error: StoreError, setting: &str, project: &Project) -> OpsError {
+    match error {
+        StoreError::QuotaExceeded { what, limit } => OpsError::Unprocessable {
+            key: "quota_exceeded",
+            errors: vec![FieldError::at(
+                "project",
+                format!(
+                    "already has {limit} {what}, the most a project may have ({setting}); \
+                     delete one to make room"
+                ),
+            )],
+        },
+        other => not_found_as(other, "project", project.id.as_str()),
     }
 }
 

@@ -22,6 +22,7 @@ use sendout_core::distribution::{
     ChannelInput, EventData, SendOutContext, TriggerInput, WebhookChannel,
 };
 use sendout_core::envelope::{self, minify, EventRef};
+use sendout_core::field::FieldError;
 use sendout_core::ids::{DistributionId, EventId, GroupId, SendOutId};
 use sendout_core::time::Timestamp;
 use sendout_store::{Claim, Project, SendOut, SigningSecrets};
@@ -31,7 +32,7 @@ use serde_json::{json, Value};
 use crate::delivery::client::request_headers;
 use crate::delivery::USER_AGENT;
 use crate::ops::distributions::distribution_error;
-use crate::ops::OpsError;
+use crate::ops::{AppState, OpsError};
 
 /// The key a preview's signatures are made with instead of the project's secret, used as a
 /// webhook token is (both schemes derive their keys from it as from a real one). It is
@@ -99,12 +100,20 @@ fn event_data(
     }
 }
 
-/// Renders the channel's request for the trigger, for `project`, now.
-pub fn preview(project: &Project, input: PreviewInput) -> Result<Preview, OpsError> {
+/// Renders the channel's request for the trigger, for `project`, now, within the
+/// deployment's limits: the channel is checked as a saved one is, and a payload longer than
+/// `max_rendered_payload_bytes` is refused (422 `rendered_payload_too_large`) as soon as
+/// rendering passes it, as fan-out would not send it.
+pub fn preview(
+    state: &AppState,
+    project: &Project,
+    input: PreviewInput,
+) -> Result<Preview, OpsError> {
+    let limits = &state.config.limits;
     let (trigger, event_type) = input.trigger.parse().map_err(|e| distribution_error(&e))?;
     let channel = input
         .channel
-        .parse("channel", event_type)
+        .parse_within("channel", event_type, &limits.distribution)
         .map_err(|e| distribution_error(&e))?;
     let raw = event_data(input.data, event_type.example_data())?;
     let value: Value = serde_json::from_str(raw.get())
@@ -113,20 +122,28 @@ pub fn preview(project: &Project, input: PreviewInput) -> Result<Preview, OpsErr
         raw: &raw,
         value: &value,
     };
-    let rendered = render(project, &channel, event_type.name(), data, Timestamp::now())?;
+    let limit = limits.fan_out.rendered_payload_bytes;
+    let rendered = render(
+        project,
+        &channel,
+        (event_type.name(), data),
+        Timestamp::now(),
+        limit,
+    )?;
     Ok(Preview {
         matches: trigger.matches(event_type.name(), &value),
         ..rendered
     })
 }
 
-/// The headers and body of `channel` for an event of `trigger` with `data`, at `now`.
+/// The headers and body of `channel` for an event of `trigger` with `data`, at `now`, unless
+/// its payload is longer than `limit` bytes.
 fn render(
     project: &Project,
     channel: &WebhookChannel,
-    trigger: &str,
-    data: EventData<'_>,
+    (trigger, data): (&str, EventData<'_>),
     now: Timestamp,
+    limit: usize,
 ) -> Result<Preview, OpsError> {
     let ids = Placeholders::for_trigger(trigger)?;
     let event_source = envelope::compact(&json!({"channel": "INTERNAL"}));
@@ -144,7 +161,18 @@ fn render(
         distribution_id: &ids.distribution,
         created_at: now,
     };
-    let body = channel.body(context, &event, data);
+    let body = channel
+        .body(context, &event, data, limit)
+        .map_err(|too_large| OpsError::Unprocessable {
+            key: "rendered_payload_too_large",
+            errors: vec![FieldError::at(
+                "channel.payload",
+                format!(
+                    "{too_large} for this data (max_rendered_payload_bytes); such a send out \
+                     would be recorded FAILED and never sent"
+                ),
+            )],
+        })?;
     let claim = Claim {
         send_out: SendOut::to_channel(
             ids.send_out.clone(),

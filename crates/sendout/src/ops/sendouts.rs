@@ -217,6 +217,17 @@ pub async fn retry(state: &AppState, project: &Project, raw_id: &str) -> Result<
             key: "send_out_busy",
             details: format!("{raw_id} is being attempted right now; try again in a moment"),
         })?;
+    if !claim.send_out.is_sendable() {
+        // Completed without a request, so the lease is given back and the reason kept.
+        attempt_now(state, &claim).await?;
+        return Err(OpsError::Conflict {
+            key: "send_out_unsendable",
+            details: format!(
+                "{raw_id} has no body to send: its payload was longer than \
+                 max_rendered_payload_bytes when it was made; later events are rendered anew"
+            ),
+        });
+    }
     let completion = attempt_now(state, &claim).await?;
     tracing::info!(
         project.id = %project.id,

@@ -19,7 +19,7 @@ use sendout_core::ids::WebhookId;
 use sendout_core::input::{CustomHeaders, EventFilter, InputError, TargetUrl};
 use sendout_store::{Project, Webhook, WebhookFields};
 
-use crate::ops::{not_found_as, text, AppState, OpsError, Problems};
+use crate::ops::{creation_refused, not_found_as, text, AppState, OpsError, Problems};
 
 /// A webhook as asked for, unchecked (headers are already typed).
 #[derive(Debug, Clone, Default)]
@@ -126,11 +126,12 @@ pub async fn create(
     input: WebhookInput,
 ) -> Result<Webhook, OpsError> {
     let fields = fields(input, None)?;
+    let quota = state.config.limits.webhooks_per_project;
     let webhook = state
         .store
-        .create_webhook(&project.id, fields)
+        .create_webhook_within(&project.id, fields, quota)
         .await
-        .map_err(|e| not_found_as(e, "project", project.id.as_str()))?;
+        .map_err(|e| creation_refused(e, "max_webhooks_per_project", project))?;
     tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook created");
     Ok(webhook)
 }

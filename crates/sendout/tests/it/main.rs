@@ -20,6 +20,7 @@ mod distributions;
 mod first_start;
 mod hostile_input;
 mod hostile_receivers;
+mod limits;
 mod multinode;
 mod secrets_in_logs;
 mod shutdown;
