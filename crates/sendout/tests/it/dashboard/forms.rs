@@ -380,3 +380,28 @@ async fn with_several_projects_the_dashboard_lists_them_and_the_picker_opens_eac
         other.id
     )));
 }
+
+#[tokio::test]
+async fn a_webhook_form_past_the_projects_quota_says_so_and_stores_nothing() {
+    let app = TestApp::spawn_with(|c| c.limits.webhooks_per_project = 1).await;
+    let mut person = Person::new(&app);
+    person.sign_in().await;
+    let token = person.get(&settings_path(&app)).await.csrf();
+    let create = format!("/dashboard/projects/{}/webhooks", app.project.id);
+    let form = [
+        ("csrf", token.as_str()),
+        ("target_url", "https://example.com/hook"),
+        ("all_events", "on"),
+        ("active", "on"),
+    ];
+    assert_eq!(person.post(&create, &form).await.status, 303);
+    let page = person.post(&create, &form).await;
+    assert_eq!(page.status, 422);
+    assert!(
+        page.body.contains("already has 1 webhooks")
+            && page.body.contains("max_webhooks_per_project"),
+        "{}",
+        page.body
+    );
+    assert_eq!(app.webhook_total().await, 1);
+}
