@@ -226,6 +226,37 @@ async fn pausing_stops_send_outs_already_made_and_they_fail_with_the_reason() {
 }
 
 #[tokio::test]
+async fn a_send_out_made_without_a_body_fails_again_at_once_when_bulk_retried() {
+    let app = TestApp::spawn_with(|c| {
+        c.workers = false;
+        c.limits.fan_out.rendered_payload_bytes = 50;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let made = create(&app, &simple("customer.order.paid", &receiver.url("/hook"))).await;
+    let data = json!({"order": {"id": "x".repeat(100)}});
+    assert_eq!(emit(&app, "customer.order.paid", &data).await, 1);
+    assert_eq!(worker_step(&app).await, 0, "nothing of it is due");
+
+    let requeued = app
+        .project_api(
+            Method::POST,
+            "/v1/webhook-sendouts/retry",
+            Some(&json!({"source_id": id(&made)})),
+        )
+        .await;
+    assert_eq!(requeued.expect(200)["requeued"], 1);
+    assert_eq!(worker_step(&app).await, 1);
+    assert_eq!(receiver.count(), 0, "no request was made");
+    let audit = app.send_outs(&format!("?source_id={}", id(&made))).await;
+    let send_out = &audit["data"][0];
+    assert_eq!(send_out["status"], "FAILED");
+    assert_eq!(send_out["attempt_count"], 0);
+    let reason = send_out["failure_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("max_rendered_payload_bytes"), "{reason}");
+}
+
+#[tokio::test]
 async fn exhausting_the_retries_pauses_the_distribution_and_setting_it_live_resumes() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
