@@ -21,7 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use sendout_core::time::Timestamp;
-use sendout_store::{Completion, Next, QueueStats};
+use sendout_store::{Attempt, Completion, Next, QueueStats};
 
 /// One label, `name="value"`, with values from a fixed set.
 type Label = [(&'static str, &'static str); 1];
@@ -147,7 +147,7 @@ impl Metrics {
             return;
         };
         self.attempts
-            .get_or_create(&[("outcome", outcome(attempt.response_status))])
+            .get_or_create(&[("outcome", outcome(attempt))])
             .inc();
         if attempt.succeeded {
             // Send-out ids carry their creation time (ULID), to the millisecond.
@@ -180,9 +180,12 @@ impl Metrics {
 }
 
 /// The `outcome` label of an attempt with this response status (`None`: no response).
-fn outcome(status: Option<u16>) -> &'static str {
-    match status {
+/// An attempt's class: its status's, except that a `2xx` that still failed (its body timed out
+/// or was cut short) is an `error`, as a timeout without a status is.
+fn outcome(attempt: &Attempt) -> &'static str {
+    match attempt.response_status {
         None => "error",
+        Some(200..=299) if !attempt.succeeded => "error",
         Some(200..=299) => "2xx",
         Some(300..=399) => "3xx",
         Some(400..=499) => "4xx",
@@ -194,7 +197,6 @@ fn outcome(status: Option<u16>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use sendout_core::ids::SendOutId;
-    use sendout_store::Attempt;
 
     use super::*;
 
@@ -231,6 +233,12 @@ mod tests {
         metrics.completed(&completion(Next::Succeeded, Some(204)));
         metrics.completed(&completion(Next::RetryAt(Timestamp::now()), Some(500)));
         metrics.completed(&completion(Next::RetryAt(Timestamp::now()), None));
+        let mut trickled = completion(Next::RetryAt(Timestamp::now()), Some(200));
+        if let Some(attempt) = trickled.attempt.as_mut() {
+            attempt.succeeded = false;
+            attempt.error = Some("timed out after 700 ms: the target answered 200".into());
+        }
+        metrics.completed(&trickled);
         let mut deferred = completion(Next::RetryAt(Timestamp::now()), None);
         deferred.attempt = None;
         metrics.completed(&deferred);
@@ -241,11 +249,11 @@ mod tests {
                 &text,
                 "sendout_send_outs_completed_total{status=\"RETRYING\"}"
             ),
-            "sendout_send_outs_completed_total{status=\"RETRYING\"} 2"
+            "sendout_send_outs_completed_total{status=\"RETRYING\"} 3"
         );
         assert!(text.contains("sendout_attempts_total{outcome=\"2xx\"} 1"));
         assert!(text.contains("sendout_attempts_total{outcome=\"5xx\"} 1"));
-        assert!(text.contains("sendout_attempts_total{outcome=\"error\"} 1"));
+        assert!(text.contains("sendout_attempts_total{outcome=\"error\"} 2"));
         assert!(text.contains("sendout_delivery_latency_seconds_count 1"));
     }
 

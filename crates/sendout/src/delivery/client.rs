@@ -5,7 +5,9 @@
 //! from the environment are ignored (a proxy would resolve the target itself, past our checks)
 //! and names are resolved by [`GuardedResolver`], which refuses forbidden addresses at connect
 //! time. At most [`MAX_RESPONSE_BODY_BYTES`] of a response are read; the rest is never
-//! downloaded.
+//! downloaded. The timeout covers the whole attempt, reading that body included: a `2xx`
+//! whose body does not arrive in time, or whose connection closes before the body's end, is
+//! a failed attempt (see [`super::outcome::response_verdict`]).
 //!
 //! Making the request ([`Deliverer::send`]) and deciding what happens next
 //! ([`super::outcome`]) are separate, so the decisions are plain functions tested without a
@@ -15,14 +17,16 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::redirect;
-use sendout_core::retry::{parse_retry_after, RetryPolicy};
+use sendout_core::retry::RetryPolicy;
 use sendout_core::signature::{signature_header, voucherify_signature};
 use sendout_core::time::Timestamp;
 use sendout_store::{Attempt, Claim, Completion, Next};
 use tracing::Instrument;
 use url::Url;
 
-use super::outcome::{inactive_reason, next_manual, next_scheduled, Verdict};
+use super::outcome::{
+    inactive_reason, next_manual, next_scheduled, response_verdict, BodyEnd, Verdict,
+};
 use super::ssrf::{GuardedResolver, Refused, TargetPolicy};
 use crate::config::Config;
 
@@ -176,7 +180,7 @@ impl Deliverer {
         tracing::Span::current().record("duration_ms", duration_ms);
         let (response_status, response_body, verdict) = match result {
             Ok(response) => {
-                let verdict = response.verdict(Timestamp::now());
+                let verdict = response.verdict(Timestamp::now(), self.timeout);
                 (Some(response.status), Some(response.body), verdict)
             }
             Err(error) => {
@@ -225,20 +229,27 @@ impl Deliverer {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let mut body = Vec::new();
-        // The status decides the outcome; a body cut short by the timeout is kept as read.
-        while body.len() < MAX_RESPONSE_BODY_BYTES {
+        // Read to the end, or to the bound, within the attempt's one timeout (the client's
+        // total timeout covers the body too); how it ended decides a 2xx (see `outcome`).
+        let end = loop {
+            if body.len() >= MAX_RESPONSE_BODY_BYTES {
+                break BodyEnd::Bounded;
+            }
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     let room = MAX_RESPONSE_BODY_BYTES - body.len();
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
-                Ok(None) | Err(_) => break,
+                Ok(None) => break BodyEnd::Complete,
+                Err(e) if e.is_timeout() => break BodyEnd::TimedOut,
+                Err(e) => break BodyEnd::CutShort(cause_chain(&e)),
             }
-        }
+        };
         Ok(Received {
             status,
             retry_after,
             body: String::from_utf8_lossy(&body).into_owned(),
+            end,
         })
     }
 }
@@ -263,28 +274,18 @@ struct Received {
     status: u16,
     retry_after: Option<String>,
     body: String,
+    end: BodyEnd,
 }
 
 impl Received {
-    fn verdict(&self, now: Timestamp) -> Verdict {
-        match self.status {
-            200..=299 => Verdict::Delivered,
-            410 => Verdict::Gone,
-            status => Verdict::Failed {
-                error: if (300..400).contains(&status) {
-                    format!("the target answered {status} (redirects are not followed)")
-                } else {
-                    format!("the target answered {status}")
-                },
-                retry_after: match status {
-                    429 | 503 => self
-                        .retry_after
-                        .as_deref()
-                        .and_then(|v| parse_retry_after(v, now)),
-                    _ => None,
-                },
-            },
-        }
+    fn verdict(&self, now: Timestamp, timeout: Duration) -> Verdict {
+        response_verdict(
+            self.status,
+            self.retry_after.as_deref(),
+            &self.end,
+            now,
+            timeout,
+        )
     }
 }
 
@@ -338,27 +339,37 @@ pub fn request_headers(claim: &Claim, timestamp: i64) -> HeaderMap {
 /// A transport error as the audit log shows it: the refusal, the timeout, or the cause chain,
 /// without the URL (its path or query may hold a token).
 fn describe_error(error: &reqwest::Error, timeout: Duration) -> String {
-    let mut causes = Vec::new();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         if let Some(refused) = cause.downcast_ref::<Refused>() {
             return refused.to_string();
         }
-        causes.push(cause.to_string());
         source = cause.source();
     }
     if error.is_timeout() {
         return format!("timed out after {} ms", timeout.as_millis());
     }
-    causes.dedup();
-    let detail = if causes.is_empty() {
-        "unknown error".to_owned()
-    } else {
-        causes.join(": ")
-    };
+    let detail = cause_chain(error);
     if error.is_connect() {
         format!("could not connect: {detail}")
     } else {
         format!("request failed: {detail}")
+    }
+}
+
+/// The causes of an error, outermost first, without reqwest's own message (which names the
+/// URL).
+fn cause_chain(error: &reqwest::Error) -> String {
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    causes.dedup();
+    if causes.is_empty() {
+        "unknown error".to_owned()
+    } else {
+        causes.join(": ")
     }
 }

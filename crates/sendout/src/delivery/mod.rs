@@ -12,4 +12,4 @@ pub mod ssrf;
 pub mod worker;
 
 pub use client::{http_client, Deliverer, DeliveryError, MAX_RESPONSE_BODY_BYTES, USER_AGENT};
-pub use outcome::Verdict;
+pub use outcome::{BodyEnd, Verdict};

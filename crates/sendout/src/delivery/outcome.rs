@@ -1,6 +1,13 @@
 //! What happens to a send out after an attempt (PRODUCT §4): plain functions of the attempt's
 //! [`Verdict`], the send out and the retry policy, with no I/O, so every rule is tested here.
 //!
+//! - a response's verdict ([`response_verdict`]): a `2xx` succeeds only when its body was
+//!   read to its end (or to the 4 KiB bound) within the delivery timeout; a `2xx` whose body
+//!   is still coming at the timeout, or whose connection closes before the body's end (fewer
+//!   bytes than its `content-length`, a chunked body without its last chunk), is a failure,
+//!   retried like any other: the receiver's answer never arrived whole, and a retry is safe
+//!   (delivery is at least once; receivers de-duplicate on `webhook-id`). Other statuses
+//!   decide by themselves, whatever became of their bodies;
 //! - scheduled attempts: 2xx succeeds; `410` fails and disables the target at once; any other
 //!   failure is retried on the policy's schedule (a `429`/`503` `Retry-After` lengthens the
 //!   wait, capped by the policy), and after the last retry the send out fails and its target
@@ -11,14 +18,14 @@
 use std::time::Duration;
 
 use rand::Rng;
-use sendout_core::retry::RetryPolicy;
+use sendout_core::retry::{parse_retry_after, RetryPolicy};
 use sendout_core::time::Timestamp;
 use sendout_store::{Next, SendOut, SourceKind};
 
 /// What one HTTP try came to, before deciding what happens to the send out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// A 2xx within the timeout.
+    /// A 2xx, its body read to the end (or to the bound) within the timeout.
     Delivered,
     /// `410 Gone`: the receiver asks never to be called again.
     Gone,
@@ -27,6 +34,55 @@ pub enum Verdict {
         error: String,
         retry_after: Option<Duration>,
     },
+}
+
+/// How reading a response's body ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// The body's end arrived.
+    Complete,
+    /// The bound was reached; the rest is never read.
+    Bounded,
+    /// The delivery timeout ran out while the body was still coming.
+    TimedOut,
+    /// The connection failed before the body's end (the cause, without the URL).
+    CutShort(String),
+}
+
+/// The verdict of a response: its status, its `Retry-After` (for `429`/`503`) and how its body
+/// ended, for an attempt whose timeout is `timeout`.
+pub fn response_verdict(
+    status: u16,
+    retry_after: Option<&str>,
+    end: &BodyEnd,
+    now: Timestamp,
+    timeout: Duration,
+) -> Verdict {
+    let failed = |error: String| Verdict::Failed {
+        error,
+        retry_after: None,
+    };
+    match (status, end) {
+        (200..=299, BodyEnd::Complete | BodyEnd::Bounded) => Verdict::Delivered,
+        (200..=299, BodyEnd::TimedOut) => failed(format!(
+            "timed out after {} ms: the target answered {status} but its body did not arrive \
+             in time",
+            timeout.as_millis()
+        )),
+        (200..=299, BodyEnd::CutShort(cause)) => failed(format!(
+            "the target answered {status} but the connection closed before the body's end: \
+             {cause}"
+        )),
+        (410, _) => Verdict::Gone,
+        (300..=399, _) => failed(format!(
+            "the target answered {status} (redirects are not followed)"
+        )),
+        (429 | 503, _) => Verdict::Failed {
+            error: format!("the target answered {status}"),
+            retry_after: retry_after.and_then(|v| parse_retry_after(v, now)),
+        },
+        _ => failed(format!("the target answered {status}")),
+    }
 }
 
 pub(crate) fn inactive_reason(kind: SourceKind) -> String {
@@ -153,6 +209,49 @@ mod tests {
             error: "the target answered 500".into(),
             retry_after,
         }
+    }
+
+    #[test]
+    fn a_2xx_succeeds_only_when_its_body_arrived_whole_in_time() {
+        let now = Timestamp::from_millis(10_000);
+        let timeout = Duration::from_millis(700);
+        let verdict = |status, end: &BodyEnd| response_verdict(status, None, end, now, timeout);
+        for status in [200, 204, 299] {
+            assert_eq!(verdict(status, &BodyEnd::Complete), Verdict::Delivered);
+            assert_eq!(verdict(status, &BodyEnd::Bounded), Verdict::Delivered);
+        }
+        match verdict(200, &BodyEnd::TimedOut) {
+            Verdict::Failed { error, retry_after } => {
+                assert!(error.starts_with("timed out after 700 ms"), "{error}");
+                assert!(error.contains("200"), "{error}");
+                assert_eq!(retry_after, None);
+            }
+            other => panic!("a body past the timeout succeeded: {other:?}"),
+        }
+        let cut = BodyEnd::CutShort("end of file before message length reached".into());
+        match verdict(202, &cut) {
+            Verdict::Failed { error, .. } => {
+                assert!(error.contains("202"), "{error}");
+                assert!(
+                    error.contains("end of file before message length"),
+                    "{error}"
+                );
+            }
+            other => panic!("a cut-short body succeeded: {other:?}"),
+        }
+        // Other statuses decide by themselves.
+        assert_eq!(verdict(410, &cut), Verdict::Gone);
+        assert_eq!(
+            response_verdict(503, Some("2"), &BodyEnd::TimedOut, now, timeout),
+            Verdict::Failed {
+                error: "the target answered 503".into(),
+                retry_after: Some(2 * Duration::from_secs(1)),
+            }
+        );
+        assert!(matches!(
+            verdict(302, &BodyEnd::Complete),
+            Verdict::Failed { error, .. } if error.contains("redirects are not followed")
+        ));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use helpers::harness::{Harness, RETRY_MS};
 use helpers::receiver::{Behaviour, Receiver, Reply};
 use sendout::delivery::MAX_RESPONSE_BODY_BYTES;
 use sendout_core::time::Timestamp;
-use sendout_store::{Completion, Next, SendOut, SendOutStatus};
+use sendout_store::{Attempt, Completion, Next, SendOut, SendOutStatus};
 use servers::{Misbehaviour, RawServer};
 
 /// How long a test waits for something that should take milliseconds.
@@ -272,25 +272,60 @@ async fn a_body_that_never_ends_is_read_to_4_kib_and_the_connection_let_go() {
     );
 }
 
-#[tokio::test]
-async fn a_trickled_body_is_kept_as_far_as_the_timeout_lets_it_come() {
+/// The one attempt of a send out to a receiver that answers `how`, with the delivery timeout
+/// at 700 ms: it must have been a failure retried on schedule, with the status kept.
+async fn a_failed_2xx(how: Misbehaviour) -> (Attempt, RawServer) {
     let app = hostile(|c| c.delivery_timeout = Duration::from_millis(700)).await;
-    let trickle = RawServer::start(Misbehaviour::TrickleBody).await;
-    app.webhook(&trickle.url("http")).await;
+    let receiver = RawServer::start(how).await;
+    app.webhook(&receiver.url("http")).await;
     let send_out = app.emit().await.remove(0);
 
     let completion = app.step().await.remove(0);
 
-    // The 200 head decided the outcome; the body ends where the timeout cut it.
-    assert_eq!(completion.next, Next::Succeeded);
-    let (_, attempts) = app.send_out(&send_out).await;
-    assert_eq!(attempts[0].response_status, Some(200));
-    let body = attempts[0].response_body.clone().unwrap();
+    assert!(
+        matches!(completion.next, Next::RetryAt(_)),
+        "{:?}",
+        completion.next
+    );
+    let (stored, mut attempts) = app.send_out(&send_out).await;
+    assert_eq!(stored.status, SendOutStatus::Retrying);
+    let attempt = attempts.remove(0);
+    assert_eq!(attempt.response_status, Some(200));
+    assert!(!attempt.succeeded);
+    (attempt, receiver)
+}
+
+/// The issue-16 receiver: it "succeeds" at once, then trickles its body. The timeout covers
+/// the body too, so the attempt fails (and is retried on schedule) instead of holding its slot
+/// for as long as the receiver likes and being recorded a success.
+#[tokio::test]
+async fn a_2xx_whose_body_trickles_past_the_timeout_is_a_failure_retried_on_schedule() {
+    let (attempt, trickle) = a_failed_2xx(Misbehaviour::TrickleBody).await;
+
+    let error = attempt.error.clone().unwrap();
+    assert!(error.starts_with("timed out after 700 ms"), "{error}");
+    // The audit log keeps the body as far as the timeout let it come.
+    let body = attempt.response_body.clone().unwrap();
     assert!(
         body.len() < 100 && body.bytes().all(|b| b == b'z'),
         "{body}"
     );
+    assert!(attempt.duration_ms < 5_000, "{}", attempt.duration_ms);
     trickle.wait_abandoned(1, WAIT).await;
+}
+
+/// docs/OPERATIONS.md ("Delivery, retries and giving up"): a 2xx whose connection closes
+/// before the body's end is a failed attempt.
+#[tokio::test]
+async fn a_2xx_whose_body_is_cut_short_is_a_failure_retried_on_schedule() {
+    let (attempt, _cut) = a_failed_2xx(Misbehaviour::CutShortBody).await;
+
+    assert_eq!(attempt.response_body.as_deref(), Some("0123456789"));
+    let error = attempt.error.clone().unwrap();
+    assert!(
+        error.contains("connection closed before the body's end"),
+        "{error}"
+    );
 }
 
 /// A hanging host holds at most twice its per-host limit of the worker's capacity (see

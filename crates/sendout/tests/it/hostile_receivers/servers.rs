@@ -34,6 +34,8 @@ pub enum Misbehaviour {
     TrickleHead,
     /// A complete `200 OK` head, then the body one byte every 100 ms.
     TrickleBody,
+    /// A `200 OK` head announcing 100 bytes, 10 of them, then the connection closed.
+    CutShortBody,
     /// A plain-HTTP answer at once, before reading anything: what an `https://` target
     /// pointing at a plain-HTTP port sends back to a TLS handshake.
     PlainHttp,
@@ -205,6 +207,12 @@ async fn misbehave(
                 tokio::time::sleep(tick).await;
             }
             Ok(())
+        }
+        Misbehaviour::CutShortBody => {
+            read_head(&mut stream).await?;
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789";
+            write(&mut stream, answer, counts).await?;
+            stream.shutdown().await
         }
         Misbehaviour::PlainHttp => {
             write(
