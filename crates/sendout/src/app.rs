@@ -237,11 +237,11 @@ pub async fn start_with_store(
         })?;
         let router = router(state.clone());
         let shutdown = cancel.clone();
-        let http = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await
-        });
+        let limits = crate::listener::Limits {
+            header_timeout: config.http_header_timeout,
+            max_connections: config.http_max_connections,
+        };
+        let http = tokio::spawn(crate::listener::serve(listener, router, limits, shutdown));
         (addr, http)
     } else {
         let shutdown = cancel.clone();

@@ -61,6 +61,10 @@ pub enum Database {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// How long a connection may take to send a request's head (see [`crate::listener`]).
+    pub http_header_timeout: Duration,
+    /// Most connections the API's listener holds open at once.
+    pub http_max_connections: usize,
     pub database: Database,
     /// Most pooled connections to PostgreSQL per process.
     pub database_pool_size: u32,
@@ -141,6 +145,9 @@ impl Flags {
 #[derive(Debug, Deserialize)]
 struct Raw {
     listen: String,
+    http_header_timeout: String,
+    #[serde(deserialize_with = "lenient")]
+    http_max_connections: usize,
     data_dir: String,
     database_url: String,
     #[serde(deserialize_with = "lenient")]
@@ -217,6 +224,19 @@ fn invalid(key: &'static str, env: &'static str, message: impl fmt::Display) -> 
 
 fn duration(key: &'static str, env: &'static str, text: &str) -> Result<Duration, ConfigError> {
     humantime::parse_duration(text.trim()).map_err(|e| invalid(key, env, format!("`{text}`: {e}")))
+}
+
+/// A duration that must not be zero (a zero timeout would refuse everything).
+fn positive_duration(
+    key: &'static str,
+    env: &'static str,
+    text: &str,
+) -> Result<Duration, ConfigError> {
+    let value = duration(key, env, text)?;
+    if value.is_zero() {
+        return Err(invalid(key, env, "must be longer than zero"));
+    }
+    Ok(value)
 }
 
 fn non_empty(text: String) -> Option<String> {
@@ -335,6 +355,18 @@ impl Config {
             raw.listen.trim().parse().map_err(|e| {
                 invalid("listen", "SENDOUT_LISTEN", format!("`{}`: {e}", raw.listen))
             })?;
+        let http_header_timeout = positive_duration(
+            "http_header_timeout",
+            "SENDOUT_HTTP_HEADER_TIMEOUT",
+            &raw.http_header_timeout,
+        )?;
+        if raw.http_max_connections == 0 {
+            return Err(invalid(
+                "http_max_connections",
+                "SENDOUT_HTTP_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
         let database = match non_empty(raw.database_url) {
             None => Database::Sqlite(PathBuf::from(raw.data_dir.trim()).join("sendout.db")),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
@@ -394,18 +426,11 @@ impl Config {
                 "SENDOUT_RETRY_AFTER_CAP",
                 &raw.retry_after_cap,
             )?);
-        let delivery_timeout = duration(
+        let delivery_timeout = positive_duration(
             "delivery_timeout",
             "SENDOUT_DELIVERY_TIMEOUT",
             &raw.delivery_timeout,
         )?;
-        if delivery_timeout.is_zero() {
-            return Err(invalid(
-                "delivery_timeout",
-                "SENDOUT_DELIVERY_TIMEOUT",
-                "must be longer than zero",
-            ));
-        }
         if raw.delivery_concurrency == 0 || raw.delivery_concurrency_per_host == 0 {
             return Err(invalid(
                 "delivery_concurrency",
@@ -462,6 +487,8 @@ impl Config {
         }
         Ok(Self {
             listen,
+            http_header_timeout,
+            http_max_connections: raw.http_max_connections,
             database,
             database_pool_size: raw.database_pool_size,
             management_id,
@@ -528,6 +555,8 @@ mod tests {
         assert_eq!(limits.distributions_per_project, 100);
         assert_eq!(limits.distribution, DistributionLimits::default());
         assert_eq!(limits.fan_out, FanOutLimits::default());
+        assert_eq!(config.http_header_timeout, Duration::from_secs(10));
+        assert_eq!(config.http_max_connections, 512);
     }
 
     #[test]
@@ -569,6 +598,9 @@ mod tests {
             ("database_url", "mysql://x", "SENDOUT_DATABASE_URL"),
             ("database_pool_size", "0", "SENDOUT_DATABASE_POOL_SIZE"),
             ("idempotency_ttl", "0s", "SENDOUT_IDEMPOTENCY_TTL"),
+            ("http_header_timeout", "0s", "SENDOUT_HTTP_HEADER_TIMEOUT"),
+            ("http_header_timeout", "soon", "SENDOUT_HTTP_HEADER_TIMEOUT"),
+            ("http_max_connections", "0", "SENDOUT_HTTP_MAX_CONNECTIONS"),
             ("management_id", "only-the-id", "SENDOUT_MANAGEMENT_TOKEN"),
             (
                 "max_webhooks_per_project",

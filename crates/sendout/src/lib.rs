@@ -14,6 +14,7 @@ pub mod config;
 pub mod dashboard;
 pub mod delivery;
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod ops;
 pub mod telemetry;

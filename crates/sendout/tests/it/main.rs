@@ -21,6 +21,7 @@ mod first_start;
 mod hostile_input;
 mod hostile_receivers;
 mod limits;
+mod listener;
 mod multinode;
 mod secrets_in_logs;
 mod shutdown;

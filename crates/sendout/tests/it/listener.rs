@@ -1,0 +1,118 @@
+//! The API's listener against clients that hold sockets without working (issue 16): idle
+//! connections and a slowloris sending its head a byte at a time are closed after the header
+//! timeout, so `/health` and an authenticated ingest still answer with the connection limit
+//! full of them; beyond the limit a connection waits until one closes.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::app::TestApp;
+
+/// Far longer than anything here should take; only a hang reaches it.
+const BOUND: Duration = Duration::from_secs(10);
+
+async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.base_url.trim_start_matches("http://"))
+        .await
+        .expect("the app's port accepts")
+}
+
+/// Waits until the server has closed `stream` (reading its end, whatever it sent before).
+async fn closed_by_the_server(stream: &mut TcpStream) {
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(BOUND, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server kept the connection open");
+}
+
+async fn health(app: &TestApp) -> u16 {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(BOUND)
+        .build()
+        .unwrap();
+    let answer = client.get(format!("{}/health", app.base_url)).send().await;
+    answer.expect("/health answers").status().as_u16()
+}
+
+#[tokio::test]
+async fn idle_sockets_and_a_slowloris_are_closed_while_health_and_ingest_still_answer() {
+    const LIMIT: usize = 8;
+    let app = TestApp::spawn_with(|c| {
+        c.http_header_timeout = Duration::from_secs(1);
+        c.http_max_connections = LIMIT;
+    })
+    .await;
+    // The limit, full: idle sockets and one sending a request head that never ends.
+    let mut idle = Vec::new();
+    for _ in 0..LIMIT - 1 {
+        idle.push(connect(&app).await);
+    }
+    let slowloris = connect(&app).await;
+    let (mut slow_reader, mut slow_writer) = slowloris.into_split();
+    let trickling = tokio::spawn(async move {
+        let head = b"POST /v1/events HTTP/1.1\r\nhost: sendout\r\nx-padding: ".iter();
+        for byte in head.chain(std::iter::repeat(&b'a')) {
+            if slow_writer.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+
+    // New clients get in once the header timeout has closed the sockets doing nothing.
+    assert_eq!(health(&app).await, 200);
+    app.ingest(&json!({"type": "voucher.created", "data": {}}))
+        .await
+        .expect(202);
+
+    for stream in &mut idle {
+        closed_by_the_server(stream).await;
+    }
+    let mut buf = [0u8; 1024];
+    let slow_closed = tokio::time::timeout(BOUND, async {
+        while let Ok(n) = slow_reader.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(slow_closed.is_ok(), "the slowloris kept its connection");
+    trickling.abort();
+}
+
+#[tokio::test]
+async fn beyond_the_connection_limit_a_connection_waits_until_one_closes() {
+    let app = TestApp::spawn_with(|c| {
+        c.http_header_timeout = Duration::from_secs(60);
+        c.http_max_connections = 2;
+    })
+    .await;
+    let first = connect(&app).await;
+    let _second = connect(&app).await;
+    let base = app.base_url.clone();
+    let waiting = tokio::spawn(async move {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let answer = client.get(format!("{base}/health")).send().await;
+        answer.unwrap().status().as_u16()
+    });
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "a third connection was served");
+
+    drop(first);
+    let status = tokio::time::timeout(BOUND, waiting).await;
+    assert_eq!(status.expect("served once a slot was free").unwrap(), 200);
+}
