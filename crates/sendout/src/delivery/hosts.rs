@@ -3,7 +3,15 @@
 //!
 //! "Host" means the target URL's host and port (`hooks.example.com:443`): what a receiving
 //! server is, and what the HTTP client pools connections by. Two ports on one machine are two
-//! hosts.
+//! hosts, and so are two names for one address: the key is text, not the resolved address.
+//! Keying on the address would need the worker to resolve before it places a claim, and it
+//! places claims one after another in its one loop, so a target's slow resolver (the tenant's
+//! to choose) would hold up every placement; done right, the attempt would resolve once (with
+//! the address check), take its host slot by the address it got, and hand those addresses to
+//! the client (which resolves per connection by itself today), which moves the wait for a slot
+//! from this queue into the attempt task and changes how deferral is budgeted. Keying on the
+//! IP alone, as would stop many ports of one machine, would also throttle every receiver
+//! behind one shared address (a CDN's, a hosting platform's) to one budget.
 //!
 //! Waiting claims hold a lease and a share of the worker's capacity, and the store cannot be
 //! asked for "due send outs, except those of host X". So a host's queue only takes a claim
