@@ -15,8 +15,10 @@
 //!
 //! Shutdown: when the token fires, the listener is closed, every connection is asked to shut
 //! down gracefully (an idle one closes at once, one in the middle of a request closes after its
-//! response), and [`serve`] returns once all have closed.
+//! response; one that never sent a whole request head is dropped), and [`serve`] returns once
+//! all have closed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,7 +77,10 @@ pub async fn serve(
         // Latency over throughput: responses are small and answered at once.
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let used = Arc::new(AtomicBool::new(false));
+        let first_request = used.clone();
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            first_request.store(true, Ordering::Relaxed);
             router.clone().oneshot(request.map(axum::body::Body::new))
         });
         let connection = http.serve_connection(TokioIo::new(stream), service);
@@ -86,6 +91,12 @@ pub async fn serve(
             let ended = tokio::select! {
                 ended = connection.as_mut() => ended,
                 () = shutdown.cancelled() => {
+                    // hyper closes a kept-alive connection between requests at once, but waits
+                    // for the first request of one that never sent any (up to the header
+                    // timeout): nothing has run for it, so it is dropped instead.
+                    if !used.load(Ordering::Relaxed) {
+                        return;
+                    }
                     connection.as_mut().graceful_shutdown();
                     connection.await
                 }

@@ -116,3 +116,22 @@ async fn beyond_the_connection_limit_a_connection_waits_until_one_closes() {
     let status = tokio::time::timeout(BOUND, waiting).await;
     assert_eq!(status.expect("served once a slot was free").unwrap(), 200);
 }
+
+/// Graceful shutdown waits for the connections' requests, not for sockets doing nothing: idle
+/// ones and one halfway through its head are closed at once, long before the header timeout.
+#[tokio::test]
+async fn a_shutdown_is_not_held_up_by_idle_or_half_sent_connections() {
+    let app = TestApp::spawn_with(|c| c.http_header_timeout = Duration::from_secs(600)).await;
+    let mut idle = connect(&app).await;
+    let mut half = connect(&app).await;
+    half.write_all(b"GET /health HTTP/1.1\r\nhost: send")
+        .await
+        .unwrap();
+    assert_eq!(health(&app).await, 200);
+
+    let stopped = tokio::time::timeout(BOUND, app.shutdown()).await;
+
+    assert!(stopped.is_ok(), "the shutdown waited for idle connections");
+    closed_by_the_server(&mut idle).await;
+    closed_by_the_server(&mut half).await;
+}
