@@ -9,17 +9,20 @@
 //!   idle timeout: a socket that sends nothing, or sends its head a byte at a time, is closed
 //!   after this long.
 //! - **connection limit** (`http_max_connections`): at most this many connections are open at
-//!   once. At the limit the server stops accepting: new connections wait in the kernel's accept
-//!   backlog (holding no file descriptor of the process) until one closes, which the header
-//!   timeout makes happen to any idle one within that time.
+//!   once. A connection accepted at the limit makes the oldest connection that has not sent a
+//!   request yet be dropped to make room for it (as nginx reuses idle connections): sockets
+//!   that only wait cannot keep a client with work out. When every connection has a request
+//!   (or has had one), the new connection waits, accepted, for one to close, and those after
+//!   it wait in the kernel's accept backlog, holding no file descriptor of the process.
 //!
 //! Shutdown: when the token fires, the listener is closed, every connection is asked to shut
 //! down gracefully (an idle one closes at once, one in the middle of a request closes after its
 //! response; one that never sent a whole request head is dropped), and [`serve`] returns once
 //! all have closed.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -35,6 +38,36 @@ use tower::ServiceExt;
 /// How long to wait before accepting again after accepting failed (out of file descriptors,
 /// say): retrying at once would spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
+/// The connections that have not sent a request yet, oldest first (by accept order), each with
+/// the token that drops it: what is given up first at the connection limit.
+#[derive(Debug, Default)]
+struct Unused {
+    next: u64,
+    waiting: BTreeMap<u64, CancellationToken>,
+}
+
+impl Unused {
+    /// Registers a new connection; its token fires when it is shed or `shutdown` fires.
+    fn add(&mut self, shutdown: &CancellationToken) -> (u64, CancellationToken) {
+        let id = self.next;
+        self.next += 1;
+        let token = shutdown.child_token();
+        self.waiting.insert(id, token.clone());
+        (id, token)
+    }
+
+    /// Drops the oldest; false if there is none.
+    fn shed_oldest(&mut self) -> bool {
+        match self.waiting.pop_first() {
+            Some((_, token)) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
 
 /// The listener's limits (see the module docs).
 #[derive(Debug, Clone, Copy)]
@@ -52,17 +85,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let connections = TaskTracker::new();
+    let unused = Arc::new(Mutex::new(Unused::default()));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
     loop {
-        let slot = tokio::select! {
-            () = shutdown.cancelled() => break,
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-        };
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -74,35 +101,56 @@ pub async fn serve(
                 }
             },
         };
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if lock(&unused).shed_oldest() {
+                    tracing::debug!(
+                        "connection limit reached: dropped the oldest connection without a request"
+                    );
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                }
+            }
+        };
         // Latency over throughput: responses are small and answered at once.
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let used = Arc::new(AtomicBool::new(false));
-        let first_request = used.clone();
+        let (id, stop) = lock(&unused).add(&shutdown);
+        let (first_request, registry) = (used.clone(), unused.clone());
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            first_request.store(true, Ordering::Relaxed);
+            if !first_request.swap(true, Ordering::Relaxed) {
+                lock(&registry).waiting.remove(&id);
+            }
             router.clone().oneshot(request.map(axum::body::Body::new))
         });
+        let registry = unused.clone();
         let connection = http.serve_connection(TokioIo::new(stream), service);
-        let shutdown = shutdown.clone();
         connections.spawn(async move {
             let _slot = slot;
             tokio::pin!(connection);
             let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                () = shutdown.cancelled() => {
-                    // hyper closes a kept-alive connection between requests at once, but waits
-                    // for the first request of one that never sent any (up to the header
-                    // timeout): nothing has run for it, so it is dropped instead.
-                    if !used.load(Ordering::Relaxed) {
-                        return;
-                    }
+                ended = connection.as_mut() => Some(ended),
+                // Shutdown, or shed for a newer connection at the limit. hyper closes a
+                // kept-alive connection between requests at once and lets a request in
+                // progress finish, but waits for the first request of a connection that
+                // never sent one (up to the header timeout): nothing has run for that one,
+                // so it is dropped instead.
+                () = stop.cancelled() => if used.load(Ordering::Relaxed) {
                     connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
+                    Some(connection.await)
+                } else {
+                    None
+                },
             };
-            if let Err(e) = ended {
-                // A header timeout, a client gone mid-request: theirs, not ours.
+            lock(&registry).waiting.remove(&id);
+            if let Some(Err(e)) = ended {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
         });
@@ -111,4 +159,12 @@ pub async fn serve(
     connections.close();
     connections.wait().await;
     Ok(())
+}
+
+/// The registry's lock; its bookkeeping cannot be left half done, so a poisoned one is used
+/// as it is.
+fn lock(unused: &Mutex<Unused>) -> std::sync::MutexGuard<'_, Unused> {
+    unused
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

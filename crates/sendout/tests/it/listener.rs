@@ -1,7 +1,8 @@
 //! The API's listener against clients that hold sockets without working (issue 16): idle
 //! connections and a slowloris sending its head a byte at a time are closed after the header
 //! timeout, so `/health` and an authenticated ingest still answer with the connection limit
-//! full of them; beyond the limit a connection waits until one closes.
+//! full of them; at the limit the oldest connection without a request makes room, and with
+//! every connection busy a new one waits until one closes.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -14,6 +15,15 @@ use crate::helpers::app::TestApp;
 
 /// Far longer than anything here should take; only a hang reaches it.
 const BOUND: Duration = Duration::from_secs(10);
+
+/// The app with these listener limits.
+async fn listening(header_timeout: Duration, max_connections: usize) -> TestApp {
+    TestApp::spawn_with(|c| {
+        c.http_header_timeout = header_timeout;
+        c.http_max_connections = max_connections;
+    })
+    .await
+}
 
 async fn connect(app: &TestApp) -> TcpStream {
     TcpStream::connect(app.base_url.trim_start_matches("http://"))
@@ -49,11 +59,7 @@ async fn health(app: &TestApp) -> u16 {
 #[tokio::test]
 async fn idle_sockets_and_a_slowloris_are_closed_while_health_and_ingest_still_answer() {
     const LIMIT: usize = 8;
-    let app = TestApp::spawn_with(|c| {
-        c.http_header_timeout = Duration::from_secs(1);
-        c.http_max_connections = LIMIT;
-    })
-    .await;
+    let app = listening(Duration::from_secs(1), LIMIT).await;
     // The limit, full: idle sockets and one sending a request head that never ends.
     let mut idle = Vec::new();
     for _ in 0..LIMIT - 1 {
@@ -93,15 +99,55 @@ async fn idle_sockets_and_a_slowloris_are_closed_while_health_and_ingest_still_a
     trickling.abort();
 }
 
+/// A connection in the middle of a request: one answered request, then an authenticated
+/// ingest whose body has not all come.
+async fn busy(app: &TestApp) -> TcpStream {
+    let mut stream = connect(app).await;
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nhost: sendout\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(BOUND, stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the server closed a connection with a request");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: sendout\r\nx-app-id: {}\r\nx-app-token: {}\r\n\
+         content-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"type\":",
+        app.project.app_id, app.project.app_token
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
 #[tokio::test]
-async fn beyond_the_connection_limit_a_connection_waits_until_one_closes() {
-    let app = TestApp::spawn_with(|c| {
-        c.http_header_timeout = Duration::from_secs(60);
-        c.http_max_connections = 2;
-    })
-    .await;
-    let first = connect(&app).await;
-    let _second = connect(&app).await;
+async fn at_the_connection_limit_the_oldest_connection_without_a_request_makes_room() {
+    const LIMIT: usize = 4;
+    let app = listening(Duration::from_secs(600), LIMIT).await;
+    let mut oldest = connect(&app).await;
+    let mut others = Vec::new();
+    for _ in 1..LIMIT {
+        others.push(connect(&app).await);
+    }
+
+    // Far sooner than the header timeout would close any of them.
+    assert_eq!(health(&app).await, 200);
+    assert_eq!(health(&app).await, 200);
+
+    closed_by_the_server(&mut oldest).await;
+}
+
+#[tokio::test]
+async fn with_every_connection_busy_a_new_one_waits_until_one_closes() {
+    let app = listening(Duration::from_secs(600), 2).await;
+    let first = busy(&app).await;
+    let _second = busy(&app).await;
     let base = app.base_url.clone();
     let waiting = tokio::spawn(async move {
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -121,7 +167,7 @@ async fn beyond_the_connection_limit_a_connection_waits_until_one_closes() {
 /// ones and one halfway through its head are closed at once, long before the header timeout.
 #[tokio::test]
 async fn a_shutdown_is_not_held_up_by_idle_or_half_sent_connections() {
-    let app = TestApp::spawn_with(|c| c.http_header_timeout = Duration::from_secs(600)).await;
+    let app = listening(Duration::from_secs(600), 512).await;
     let mut idle = connect(&app).await;
     let mut half = connect(&app).await;
     half.write_all(b"GET /health HTTP/1.1\r\nhost: send")
