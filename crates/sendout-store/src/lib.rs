@@ -49,6 +49,12 @@ pub enum StoreError {
     /// A uniqueness rule would be broken.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The disk holding the database is full (SQLite's `SQLITE_FULL`, PostgreSQL's
+    /// `disk_full`, or `ENOSPC`/`EDQUOT` from a file the store writes itself): the call's
+    /// write was rolled back, so nothing of it is stored. It lasts only as long as the disk
+    /// stays full; the same call succeeds once space is freed. The message is for logs.
+    #[error("storage full: {0}")]
+    Full(String),
     /// The database failed; the message is for logs, never for API clients.
     #[error("database error: {0}")]
     Database(String),
@@ -61,6 +67,28 @@ pub enum StoreError {
     QuotaExceeded { what: &'static str, limit: usize },
 }
 
+impl StoreError {
+    /// The error of a file the store reads or writes itself (not through the database),
+    /// `context` naming what it was doing: [`StoreError::Full`] when the disk is full.
+    pub(crate) fn io(context: impl std::fmt::Display, error: &std::io::Error) -> Self {
+        let full = matches!(
+            error.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        );
+        let message = format!("{context}: {error}");
+        if full {
+            Self::Full(message)
+        } else {
+            Self::Database(message)
+        }
+    }
+}
+
+/// SQLite's `SQLITE_FULL` as sqlx reports it (the extended result code, in decimal), and
+/// PostgreSQL's SQLSTATE `disk_full`: the two can never be confused, a SQLSTATE has five
+/// characters.
+const FULL_CODES: [&str; 2] = ["13", "53100"];
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Shared by every sqlx backend: a missing row is `NotFound`, a unique violation is a
@@ -72,6 +100,14 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 Self::Conflict(db.message().to_owned())
             }
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|code| FULL_CODES.contains(&code.as_ref())) =>
+            {
+                Self::Full(error.to_string())
+            }
+            sqlx::Error::Io(io) => Self::io("database I/O", io),
             _ => Self::Database(error.to_string()),
         }
     }
@@ -88,14 +124,28 @@ impl From<rusqlite::Error> for StoreError {
             {
                 Self::Conflict(message.clone().unwrap_or_else(|| error.to_string()))
             }
+            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DiskFull => {
+                Self::Full(error.to_string())
+            }
             _ => Self::Database(error.to_string()),
         }
     }
 }
 
+/// A migration that failed on a full disk is [`StoreError::Full`] (it was rolled back, and
+/// runs again at the next start); any other failure is a `Database` error.
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(error: sqlx::migrate::MigrateError) -> Self {
-        Self::Database(format!("migration failed: {error}"))
+        use sqlx::migrate::MigrateError;
+        let message = format!("migration failed: {error}");
+        let cause = match error {
+            MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => Some(Self::from(e)),
+            _ => None,
+        };
+        match cause {
+            Some(Self::Full(_)) => Self::Full(message),
+            _ => Self::Database(message),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Router;
 use sendout_core::time::Timestamp;
 use sendout_store::postgres::{PostgresOptions, PostgresStore};
-use sendout_store::sqlite::SqliteStore;
+use sendout_store::sqlite::{SqliteOptions, SqliteStore};
 use sendout_store::{hash_token, FirstStartRecords, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -51,7 +51,11 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
                     source,
                 })?;
             }
-            Arc::new(SqliteStore::open(&path.to_string_lossy()).await?)
+            let options = SqliteOptions {
+                min_free_bytes: config.min_free_disk_bytes,
+                ..SqliteOptions::default()
+            };
+            Arc::new(SqliteStore::open_with(&path.to_string_lossy(), options).await?)
         }
         Database::Postgres(url) => {
             let options = PostgresOptions {

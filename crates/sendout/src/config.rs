@@ -83,6 +83,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Quotas per project and the bounds of templates and fan-out.
     pub limits: Limits,
+    /// Free space the embedded store keeps for deliveries: ingest answers 503 below it.
+    pub min_free_disk_bytes: u64,
     pub workers: bool,
     pub dashboard_password: Option<Secret>,
     pub log_format: LogFormat,
@@ -186,6 +188,7 @@ struct Raw {
     max_send_outs_per_request: usize,
     #[serde(deserialize_with = "lenient")]
     max_rendered_payload_bytes: usize,
+    min_free_disk_bytes: u64,
     #[serde(deserialize_with = "lenient")]
     workers: bool,
     dashboard_password: String,
@@ -508,6 +511,7 @@ impl Config {
             idempotency_ttl,
             max_body_bytes: raw.max_body_bytes,
             limits,
+            min_free_disk_bytes: raw.min_free_disk_bytes,
             workers: raw.workers,
             dashboard_password: non_empty(raw.dashboard_password).map(Secret::new),
             log_format,

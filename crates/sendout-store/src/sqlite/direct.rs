@@ -124,14 +124,17 @@ impl DirectWriter {
 }
 
 /// Makes everything written to the log so far durable. A log that is gone was checkpointed
-/// (and the database file synced) before it was removed.
+/// (and the database file synced) before it was removed. A sync refused for want of space
+/// (some file systems allocate only then) is [`StoreError::Full`]: the commit may not be
+/// durable, so the caller is not told it is (an ingest then answers 503, and the client's
+/// retry may store the events twice: at least once, never lost).
 fn sync(wal: &std::path::Path) -> StoreResult<()> {
     match std::fs::File::open(wal) {
         Ok(file) => file.sync_data(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
-    .map_err(|e| StoreError::Database(format!("cannot sync {}: {e}", wal.display())))
+    .map_err(|e| StoreError::io(format_args!("cannot sync {}", wal.display()), &e))
 }
 
 /// The pragma that sets a connection to `durability`.

@@ -9,6 +9,14 @@
 //! committer is a task of its own, not one of the callers, so a caller that goes away (a
 //! client that hung up) cannot take the others' writes down with it.
 //!
+//! **A full disk.** A group is not begun while the disk has less room than the store keeps
+//! for deliveries (see `room.rs`), and one the disk has no room for is rolled back; either
+//! way every call of it is answered [`StoreError::Full`] (not retried alone: it would fail
+//! the same way). The
+//! committer, the writer connection and the transaction that failed are left as they were
+//! before it began, so the next group is tried as if nothing happened, and succeeds as soon
+//! as there is room again: no restart, no repair.
+//!
 //! **The writer only for the inserts.** The fan-out (which webhooks and distributions get
 //! each event, their envelopes and rendered payloads) is planned from a reader before the
 //! write transaction, whose rows then go in with statements prepared once per transaction,
@@ -38,6 +46,7 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::direct::{Commit, DirectWriter};
+use super::room::Room;
 use crate::fanout::{self, Limits, Targets};
 use crate::handoff::{self, Reserved};
 use crate::idempotency::{self, Decision, Stored};
@@ -93,14 +102,20 @@ pub(super) struct Committer {
 impl Committer {
     /// Starts the committer task on the current runtime; it ends when every store clone
     /// holding this handle is gone. Targets are read on `readers`; rows are written with
-    /// `writer` at the store's durability.
-    pub(super) fn spawn(writer: DirectWriter, readers: SqlitePool, work: Arc<Notify>) -> Self {
+    /// `writer` at the store's durability, while the disk has `room`.
+    pub(super) fn spawn(
+        writer: DirectWriter,
+        readers: SqlitePool,
+        work: Arc<Notify>,
+        room: Room,
+    ) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let handoff = handoff::Slot::default();
         let pools = Pools {
             writer,
             readers,
             handoff: handoff.clone(),
+            room,
         };
         tokio::spawn(run(pools, work, queue));
         Self { jobs, handoff }
@@ -157,11 +172,13 @@ fn unanswered() -> StoreError {
     StoreError::Database("the ingest committer answered another kind of call".to_owned())
 }
 
-/// Where the committer reads targets, writes rows and hands claims over.
+/// Where the committer reads targets, writes rows and hands claims over, and the room it
+/// leaves on the disk.
 struct Pools {
     writer: DirectWriter,
     readers: SqlitePool,
     handoff: handoff::Slot,
+    room: Room,
 }
 
 async fn run(pools: Pools, work: Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
@@ -187,9 +204,18 @@ async fn commit_group(pools: &Pools, work: &Notify, group: Vec<Job>) {
         .iter()
         .map(|job| (&job.project, &job.call, &job.limits))
         .collect();
-    let mut answers = match write(pools, work, &calls).await {
+    let written = match pools.room.check() {
+        Ok(()) => write(pools, work, &calls).await,
+        Err(full) => Err(full),
+    };
+    let mut answers = match written {
         Ok(answers) => answers,
         Err(group_error) if calls.len() == 1 => vec![Err(group_error)],
+        // A full disk refuses every call alike: writing each alone would only fail again.
+        Err(StoreError::Full(cause)) => calls
+            .iter()
+            .map(|_| Err(StoreError::Full(cause.clone())))
+            .collect(),
         Err(_) => {
             let mut answers = Vec::with_capacity(calls.len());
             for call in &calls {

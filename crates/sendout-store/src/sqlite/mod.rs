@@ -77,6 +77,7 @@ pub use backup::{backup, Backup};
 mod direct;
 mod ingest;
 mod queue;
+mod room;
 mod rows;
 #[cfg(test)]
 mod tests;
@@ -134,7 +135,15 @@ pub struct SqliteOptions {
     /// that the log starts over (see the module docs); also the size
     /// the log file is truncated to when it does.
     pub wal_restart_bytes: u64,
+    /// Ingest is refused ([`StoreError::Full`]) while the file system holding the database
+    /// has less than this free, so the rest is left to deliveries (see `room.rs`); 0 refuses
+    /// only when the disk is full.
+    pub min_free_bytes: u64,
 }
+
+/// The default of [`SqliteOptions::min_free_bytes`]: as much as the write-ahead log may take
+/// under load (see the module docs), which is also a few hundred thousand attempts.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl Default for SqliteOptions {
     fn default() -> Self {
@@ -143,6 +152,7 @@ impl Default for SqliteOptions {
             readers: 4,
             busy_timeout: Duration::from_secs(5),
             wal_restart_bytes: 64 * 1024 * 1024,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
 }
@@ -172,17 +182,25 @@ impl SqliteStore {
         Self::open_with(url_or_path, SqliteOptions::default()).await
     }
 
-    /// [`SqliteStore::open`] with explicit options.
+    /// [`SqliteStore::open`] with explicit options. A store that cannot be opened on a
+    /// file system with no room left fails with [`StoreError::Full`].
     pub async fn open_with(url_or_path: &str, options: SqliteOptions) -> StoreResult<Self> {
         let connect = if url_or_path.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url_or_path)?
         } else {
             SqliteConnectOptions::new().filename(url_or_path)
         };
+        let database = connect.get_filename().to_owned();
+        Self::open_on(connect, options)
+            .await
+            .map_err(|e| room::name_full_disk(e, &database))
+    }
+
+    async fn open_on(connect: SqliteConnectOptions, options: SqliteOptions) -> StoreResult<Self> {
         if let Some(dir) = connect.get_filename().parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Database(format!("cannot create {}: {e}", dir.display()))
+                    StoreError::io(format_args!("cannot create {}", dir.display()), &e)
                 })?;
             }
         }
@@ -215,12 +233,11 @@ impl SqliteStore {
             stop,
         ));
         let work = Arc::new(Notify::new());
-        let direct = direct::DirectWriter::new(
-            writer.clone(),
-            options.durability,
-            writer.connect_options().get_filename().to_owned(),
-        );
-        let committer = ingest::Committer::spawn(direct.clone(), readers.clone(), work.clone());
+        let direct =
+            direct::DirectWriter::new(writer.clone(), options.durability, connect_path(&writer));
+        let room = room::Room::new(connect_path(&writer).as_path(), options.min_free_bytes);
+        let committer =
+            ingest::Committer::spawn(direct.clone(), readers.clone(), work.clone(), room);
         Ok(Self {
             writer,
             readers,
@@ -235,7 +252,7 @@ impl SqliteStore {
 
     /// The file this store lives in.
     pub fn path(&self) -> PathBuf {
-        self.writer.connect_options().get_filename().to_owned()
+        connect_path(&self.writer)
     }
 
     /// Closes every connection (waiting for those in use to come back).
@@ -249,6 +266,11 @@ impl SqliteStore {
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.writer.begin_with(self.durability.begin()).await?)
     }
+}
+
+/// The database file `pool` opens.
+fn connect_path(pool: &SqlitePool) -> PathBuf {
+    pool.connect_options().get_filename().to_owned()
 }
 
 /// A pool of `connections` opened with the store and kept open for its whole life. The pools'
@@ -315,11 +337,12 @@ async fn checkpoint(
 
 #[async_trait]
 impl Lifecycle for SqliteStore {
+    /// A migration that fails on a file system with no room left is [`StoreError::Full`].
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.writer)
-            .await?;
-        Ok(())
+            .await
+            .map_err(|e| room::name_full_disk(e.into(), &self.path()))
     }
 
     async fn ping(&self) -> StoreResult<()> {

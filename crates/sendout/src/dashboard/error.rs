@@ -63,6 +63,7 @@ impl DashError {
                 OpsError::Conflict { .. } | OpsError::Store(StoreError::Conflict(_)) => {
                     StatusCode::CONFLICT
                 }
+                OpsError::Store(StoreError::Full(_)) => StatusCode::SERVICE_UNAVAILABLE,
                 OpsError::Store(StoreError::Database(_)) | OpsError::Internal(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
@@ -83,7 +84,12 @@ pub struct ErrorPage {
 impl IntoResponse for DashError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
+        let message = if let Self::Ops(OpsError::Store(StoreError::Full(cause))) = &self {
+            tracing::warn!(error = %cause, "dashboard request refused");
+            "The server's storage is full, so nothing was saved. Try again once space has been \
+             freed on its data disk."
+                .to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "dashboard request failed");
             "Something went wrong on the server; the cause is in its log. Try again in a moment."
                 .to_owned()

@@ -26,7 +26,10 @@
 //!   handed claim whose lease is too near its end to finish within it (it waited too long in
 //!   the inbox) is released instead of attempted;
 //! - completions go to one writer task that commits them in batches ([`WRITE_BATCH`], or after
-//!   [`WRITE_DELAY`]);
+//!   [`WRITE_DELAY`]); a batch the store refuses for a full disk is kept and tried again
+//!   (every [`FULL_DISK_RETRY`] at most) until it is written, so an attempt made is recorded
+//!   once there is room, not made again; meanwhile the writer's queue fills and the worker
+//!   stops starting attempts (a claim needs a write too);
 //! - on cancellation it stops claiming (abandoning a claim still waiting for the store), lets
 //!   running attempts finish (each is bounded by the delivery timeout), releases claims it has
 //!   not attempted (and what is left in its inbox, which it closes), flushes the writer, and
@@ -43,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sendout_core::time::Timestamp;
-use sendout_store::{Claim, Completion, Handoff, Lease, Next, Store, StoreResult};
+use sendout_store::{Claim, Completion, Handoff, Lease, Next, Store, StoreError, StoreResult};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -56,6 +59,9 @@ use crate::config::Config;
 pub const IDLE_RECHECK: Duration = Duration::from_secs(1);
 /// The most send outs claimed at once.
 pub const CLAIM_BATCH: usize = 256;
+/// The longest the completion writer waits between two tries of a batch the store refused
+/// because its disk is full (see the module docs).
+pub const FULL_DISK_RETRY: Duration = Duration::from_secs(1);
 /// The most completions committed in one transaction.
 pub const WRITE_BATCH: usize = 256;
 /// How long the writer waits for more completions before committing.
@@ -532,8 +538,11 @@ impl Worker {
 
 /// Commits completions in batches until every sender is gone. A batch the store refuses is
 /// retried a few times; if it still fails, its leases run out and the send outs are attempted
-/// again (delivery is at least once). When `give_up` fires (the final flush took
-/// [`SHUTDOWN_WRITE_TIMEOUT`]) it stops at once, logging how many outcomes it did not write.
+/// again (delivery is at least once). A batch refused for a full disk is retried for as long
+/// as the disk stays full (every [`FULL_DISK_RETRY`] at most), not dropped: the attempts were
+/// made, and writing them once there is room spares the receivers a second delivery. When
+/// `give_up` fires (the final flush took [`SHUTDOWN_WRITE_TIMEOUT`]) it stops at once, logging
+/// how many outcomes it did not write.
 async fn write_completions(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<Completion>,
@@ -552,7 +561,9 @@ async fn write_completions(
         }
         let mut backoff = Duration::from_millis(50);
         let mut gave_up = false;
-        for attempt in 1..=5 {
+        let mut attempt = 0;
+        let mut full_since: Option<Instant> = None;
+        loop {
             let completed = tokio::select! {
                 completed = store.complete(batch.clone()) => completed,
                 () = give_up.cancelled() => {
@@ -560,26 +571,49 @@ async fn write_completions(
                     break;
                 }
             };
+            let full = matches!(completed, Err(StoreError::Full(_)));
+            if !full {
+                attempt += 1;
+            }
             match completed {
                 Ok(()) => {
+                    if let Some(since) = full_since {
+                        tracing::info!(
+                            count = batch.len(),
+                            waited_ms = since.elapsed().as_millis() as u64,
+                            "outcomes written now that the store has room again"
+                        );
+                    }
                     batch
                         .iter()
                         .for_each(|c| crate::metrics::global().completed(c));
                     break;
                 }
-                Err(e) if attempt == 5 => {
+                Err(e) if !full && attempt == 5 => {
                     tracing::error!(error = %e, count = batch.len(), "writing outcomes failed; their leases will expire");
+                    break;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "writing outcomes failed, retrying");
+                    if full && full_since.is_none() {
+                        full_since = Some(Instant::now());
+                        tracing::error!(error = %e, count = batch.len(),
+                            "the store is full; keeping the outcomes until there is room");
+                    } else if !full {
+                        tracing::warn!(error = %e, "writing outcomes failed, retrying");
+                    }
+                    let wait = if full {
+                        backoff.min(FULL_DISK_RETRY)
+                    } else {
+                        backoff
+                    };
                     tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
+                        () = tokio::time::sleep(wait) => {}
                         () = give_up.cancelled() => {
                             gave_up = true;
                             break;
                         }
                     }
-                    backoff *= 4;
+                    backoff = backoff.saturating_mul(4);
                 }
             }
         }

@@ -20,6 +20,11 @@ use crate::http::media::is_json_content_type;
 use crate::ops::OpsError;
 use crate::telemetry::REQUEST_ID_HEADER;
 
+/// How long a client is asked to wait (`Retry-After`, in seconds) before retrying a request
+/// refused because the store's disk is full: long enough not to hammer a server whose
+/// operator is freeing space, short enough that events wait little once there is room.
+pub const STORAGE_FULL_RETRY_AFTER_SECS: u64 = 30;
+
 /// Everything a handler can answer instead of success.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -63,6 +68,10 @@ pub enum ApiError {
     /// 503: a dependency (the store) is unavailable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 503: the store's disk is full, so nothing of the request was stored; answered with
+    /// `Retry-After` ([`STORAGE_FULL_RETRY_AFTER_SECS`]).
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// 500: a bug or a failing database; the cause is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -95,7 +104,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::StorageFull(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,6 +123,7 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unavailable(_) => "service_unavailable",
+            Self::StorageFull(_) => "storage_full",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -131,6 +141,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::Unprocessable { .. } => "Unprocessable entity",
             Self::Unavailable(_) => "Service unavailable",
+            Self::StorageFull(_) => "Storage full",
             Self::Internal(_) => "Internal server error",
         }
     }
@@ -154,6 +165,9 @@ impl ApiError {
                 "The request body must be sent with `Content-Type: application/json`.".into()
             }
             Self::Unavailable(_) => "The service is temporarily unavailable; retry later.".into(),
+            Self::StorageFull(_) => "The server's storage is full, so nothing of this request \
+                was stored. Retry after the time in the Retry-After header."
+                .into(),
             Self::Internal(_) => {
                 "Something went wrong on our side; the request id identifies it in our logs.".into()
             }
@@ -189,6 +203,7 @@ impl From<StoreError> for ApiError {
                 key: "conflict",
                 details,
             },
+            StoreError::Full(cause) => Self::StorageFull(cause),
             StoreError::Database(cause) => Self::Internal(cause),
             StoreError::TooManySendOuts(refused) => Self::Unprocessable {
                 key: "too_many_send_outs",
@@ -261,10 +276,19 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),
-            Self::Unavailable(cause) => tracing::warn!(error = %cause, "request refused"),
+            Self::Unavailable(cause) | Self::StorageFull(cause) => {
+                tracing::warn!(error = %cause, "request refused")
+            }
             _ => {}
         }
-        self.body().into_response_with(status)
+        let mut response = self.body().into_response_with(status);
+        if let Self::StorageFull(_) = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(STORAGE_FULL_RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 
@@ -345,6 +369,23 @@ mod tests {
         assert_eq!(body.key, "not_found");
         assert_eq!(body.details, "Cannot find webhook with id wh_x");
         assert_eq!(body.resource_type.as_deref(), Some("webhook"));
+    }
+
+    #[test]
+    fn a_full_disk_is_a_503_that_says_when_to_retry() {
+        let response =
+            ApiError::from(StoreError::Full("database or disk is full".into())).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&header::HeaderValue::from(STORAGE_FULL_RETRY_AFTER_SECS))
+        );
+        let body = response
+            .extensions()
+            .get::<ErrorBody>()
+            .expect("an error body");
+        assert_eq!(body.key, "storage_full");
+        assert!(body.details.contains("nothing of this request was stored"));
     }
 
     #[test]

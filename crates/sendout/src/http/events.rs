@@ -548,6 +548,7 @@ impl sendout_store::IngestAnswer for Answer {
         (status = 413, description = "Body larger than max_body_bytes", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Unknown event type, or more send outs than max_send_outs_per_event or max_send_outs_per_request allow (nothing stored)", body = ErrorBody),
+        (status = 503, description = "storage_full: the store's disk is full, nothing was stored; retry after Retry-After", body = ErrorBody),
     )
 )]
 pub async fn ingest(
