@@ -56,7 +56,15 @@ pub(super) async fn ingest_keyed(
     project: &ProjectId,
     keyed: KeyedIngest,
 ) -> StoreResult<KeyedOutcome> {
-    match write(store, project, &keyed.events, Some(&keyed.keys), &keyed.limits).await? {
+    match write(
+        store,
+        project,
+        &keyed.events,
+        Some(&keyed.keys),
+        &keyed.limits,
+    )
+    .await?
+    {
         (outcomes, Some(decision)) => Ok(decision.outcome(outcomes)),
         (_, None) => Err(StoreError::Database(
             "a keyed ingest was not decided".to_owned(),

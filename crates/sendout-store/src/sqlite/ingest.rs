@@ -252,9 +252,6 @@ struct KeyedPlan {
     parts: Vec<String>,
 }
 
-/// One call of a group: its project, its events and the limits of its fan-out.
-type Call<'a> = (&'a ProjectId, &'a [NewEvent], &'a Limits);
-
 /// Writes the calls in one transaction. A call naming a missing project is answered
 /// `NotFound`, and one whose fan-out its limits refuse `TooManySendOuts`, without failing
 /// the others (neither writes anything); any other error fails the whole transaction.
