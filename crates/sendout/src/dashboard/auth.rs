@@ -146,6 +146,10 @@ impl FromRequest<Dash> for Posted {
     async fn from_request(request: Request, dash: &Dash) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
         let signed = Signed::from_request_parts(&mut parts, dash).await?;
+        // A body that is not a form cannot carry the CSRF field: refused as one without it.
+        if !super::form::is_form(&parts.headers) {
+            return Err(DashError::Csrf.into_response());
+        }
         let form = Form::from_request(Request::from_parts(parts, body), dash)
             .await
             .map_err(IntoResponse::into_response)?;

@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 
 use crate::dashboard::error::DashError;
 
@@ -49,22 +49,25 @@ impl Form {
     }
 }
 
+/// Whether the request's body is a form (`application/x-www-form-urlencoded`).
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
 impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = DashError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, DashError> {
-        let is_form = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        if !is_form {
+        if !is_form(request.headers()) {
             return Err(DashError::BadRequest(
                 "The dashboard takes forms (application/x-www-form-urlencoded).".into(),
             ));

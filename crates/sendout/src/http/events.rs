@@ -276,8 +276,8 @@ fn parse_event(
         Some(text) => GroupId::parse(&text).map_err(|_| {
             ApiError::invalid_field(
                 field("group_id"),
-                "must be `v-` followed by a lowercase ULID (26 characters); leave it out to use \
-                 the request id",
+                "must be `v-` followed by 1 to 64 ASCII letters, digits, `_` or `-` (sendout's \
+                 own are `v-` + a lowercase ULID); leave it out to use the request id",
             )
         })?,
     };

@@ -295,12 +295,24 @@ pub async fn bulk_retry(
         timestamp("since", input.since.as_deref()).map_err(|e| OpsError::Invalid(vec![e]))?;
     let requeued = match named {
         Ok(source) => {
-            if let SourceId::Webhook(id) = &source {
-                state
-                    .store
-                    .get_webhook(&project.id, id)
-                    .await
-                    .map_err(|e| not_found_as(e, "webhook", source_id))?;
+            // Another project's id is as unknown here as one that never was.
+            match &source {
+                SourceId::Webhook(id) => {
+                    state
+                        .store
+                        .get_webhook(&project.id, id)
+                        .await
+                        .map_err(|e| not_found_as(e, "webhook", source_id))?;
+                }
+                SourceId::Distribution(id) => {
+                    state
+                        .store
+                        .get_distribution(&project.id, id)
+                        .await
+                        .map_err(|e| not_found_as(e, "distribution", source_id))?;
+                }
+                // Never named by an id of a target (no test webhook's send out is retried).
+                SourceId::UnsavedWebhook => return Err(refused()),
             }
             let from = since.unwrap_or_else(|| Timestamp::from_millis(0));
             state
@@ -309,8 +321,9 @@ pub async fn bulk_retry(
                 .await?
         }
         Err(SourceKind::Webhook) => return Err(OpsError::not_found("webhook", source_id)),
-        // Distributions are not looked up: one that is not there has nothing to retry.
-        Err(SourceKind::Distribution) => 0,
+        Err(SourceKind::Distribution) => {
+            return Err(OpsError::not_found("distribution", source_id))
+        }
     };
     tracing::info!(project.id = %project.id, source_id, requeued, "bulk retry");
     Ok(Requeued {

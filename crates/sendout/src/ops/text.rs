@@ -48,18 +48,17 @@ pub fn description(
     }
 }
 
-/// An IANA time zone name or GMT offset, by its form.
+/// A name of the IANA time zone database (as Voucherify takes it): `Europe/Warsaw`, `UTC`,
+/// `Etc/GMT+1`, spelled as the database does.
 pub fn timezone(value: &str) -> Result<String, FieldError> {
     let value = text_field("timezone", value, MAX_TIMEZONE_CHARS)?;
-    let valid = value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+' | ':'));
-    if valid {
+    if value.parse::<chrono_tz::Tz>().is_ok() {
         Ok(value)
     } else {
         Err(FieldError::at(
             "timezone",
-            "must be an IANA time zone such as Europe/Warsaw, or a GMT offset such as Etc/GMT+1",
+            "must be a name of the IANA time zone database, such as Europe/Warsaw, UTC or \
+             Etc/GMT+1 (case matters)",
         ))
     }
 }
@@ -73,5 +72,32 @@ pub fn webhook_version(value: &str) -> Result<String, FieldError> {
             "webhook_version",
             format!("only {WEBHOOK_VERSION} is supported"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_zones_are_names_of_the_iana_database() {
+        for known in [
+            "Europe/Warsaw",
+            "UTC",
+            "Etc/UTC",
+            "Etc/GMT+1",
+            "America/Argentina/Salta",
+        ] {
+            assert_eq!(timezone(known).ok().as_deref(), Some(known), "{known}");
+        }
+        for unknown in [
+            "Mars/Olympus",
+            "europe/warsaw",
+            "GMT+25",
+            "Europe/",
+            "+01:00",
+        ] {
+            assert!(timezone(unknown).is_err(), "{unknown}");
+        }
     }
 }

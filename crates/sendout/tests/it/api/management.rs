@@ -260,6 +260,20 @@ async fn updating_a_project_changes_only_the_fields_given_and_deleting_revokes_i
     )
     .await
     .expect_error(400, "invalid_payload");
+    // A time zone is one the IANA database names; an unknown one changes nothing.
+    let before = app.management(Method::GET, &path, None).await.json["timezone"].clone();
+    assert!(before.is_string(), "{before}");
+    let unknown = app
+        .management(
+            Method::PUT,
+            &path,
+            Some(&json!({"timezone": "Mars/Olympus"})),
+        )
+        .await;
+    let unknown = unknown.expect_error(400, "invalid_payload");
+    assert!(unknown.to_string().contains("timezone"), "{unknown}");
+    let kept = app.management(Method::GET, &path, None).await;
+    assert_eq!(kept.expect(200)["timezone"], before);
 
     let deleted = app.management(Method::DELETE, &path, None).await;
     assert_eq!(deleted.status, 204);

@@ -31,6 +31,16 @@ async fn a_form_without_this_sessions_csrf_token_is_refused_and_changes_nothing(
         assert_eq!(page.status, 403, "{token:?}");
         assert!(page.body.contains("reload the page"), "{}", page.body);
     }
+    // A body that is not a form has no CSRF field either: the same 403, not a 400.
+    for content_type in [None, Some("application/json"), Some("text/plain")] {
+        let extra: Vec<(&str, &str)> = content_type
+            .map(|t| ("content-type", t))
+            .into_iter()
+            .collect();
+        let page = person.request(Method::POST, &create, None, &extra).await;
+        assert_eq!(page.status, 403, "{content_type:?}: {}", page.body);
+        assert!(page.body.contains("reload the page"), "{}", page.body);
+    }
     assert_eq!(app.webhook_total().await, 0);
 
     let token = person.get(&settings_path(&app)).await.csrf();
