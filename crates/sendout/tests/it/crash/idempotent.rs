@@ -98,12 +98,11 @@ async fn post(
             let Some((status, replayed, bytes)) = answer else {
                 // Not answered: the server died. Send it again once the next one listens.
                 let mut url = url.clone();
-                let next_start =
-                    tokio::time::timeout(MOMENT, url.wait_for(|now| *now != tried)).await;
-                assert!(
-                    matches!(next_start, Ok(Ok(_))),
-                    "the server never came back"
+                let came_back = matches!(
+                    tokio::time::timeout(MOMENT, url.wait_for(|now| *now != tried)).await,
+                    Ok(Ok(_))
                 );
+                assert!(came_back, "the server never came back");
                 continue;
             };
             let body: Value = serde_json::from_slice(&bytes).unwrap();
@@ -170,11 +169,14 @@ pub async fn run(scale: &Run, dir: &std::path::Path, backend: &Backend) {
     for part in 0..3 {
         let at = rng.gen_range(events * (2 * part + 1) / 8..events * (2 * part + 2) / 8);
         let mut acked = acked.clone();
-        let reached = tokio::time::timeout(MOMENT, acked.wait_for(|n| *n >= at)).await;
-        assert!(
-            matches!(reached, Ok(Ok(_))),
-            "{at} events were never acknowledged"
+        // Matched at once: a `Ref` kept past this statement would hold the watch's read lock
+        // through the kill, and a poster's `send_replace` (under the `Seen` lock) would block
+        // every worker thread on it.
+        let reached = matches!(
+            tokio::time::timeout(MOMENT, acked.wait_for(|n| *n >= at)).await,
+            Ok(Ok(_))
         );
+        assert!(reached, "{at} events were never acknowledged");
         let moment = format!("during keyed ingest, at {at} events acknowledged");
         in_flight += kill(server, server_started, backend, &moment, &mut log).await;
         (server, server_started) = start(dir, &env).await;
