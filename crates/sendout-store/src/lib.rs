@@ -402,10 +402,13 @@ pub trait Queue: Send + Sync {
     /// this one if not. Events whose own key was held are not stored again. Ingests with one
     /// key at the same moment make one event: a later one waits for the earlier one's
     /// transaction to end and then replays it. A failed ingest keeps no key.
+    /// Its fan-out is bounded by `limits` as [`Queue::ingest_within`]'s is; one refused by
+    /// them keeps no key.
     async fn ingest_keyed(
         &self,
         project: &ProjectId,
         ingest: KeyedIngest,
+        limits: fanout::Limits,
     ) -> StoreResult<KeyedOutcome>;
     /// Asks ingest to lease the fresh send outs it commits to this process's worker, as
     /// many as `handoff.inbox` has room for, and to send their claims there once they are

@@ -184,8 +184,6 @@ pub trait IngestAnswer: Send + Sync {
 pub struct KeyedIngest {
     pub events: Vec<NewEvent>,
     pub keys: IngestKeys,
-    /// The bounds of its fan-out, as for [`crate::Queue::ingest_within`].
-    pub limits: crate::fanout::Limits,
 }
 
 /// The keys of a [`KeyedIngest`], and how its answer is written.

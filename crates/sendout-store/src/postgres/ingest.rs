@@ -55,16 +55,9 @@ pub(super) async fn ingest_keyed(
     store: &PostgresStore,
     project: &ProjectId,
     keyed: KeyedIngest,
+    limits: Limits,
 ) -> StoreResult<KeyedOutcome> {
-    match write(
-        store,
-        project,
-        &keyed.events,
-        Some(&keyed.keys),
-        &keyed.limits,
-    )
-    .await?
-    {
+    match write(store, project, &keyed.events, Some(&keyed.keys), &limits).await? {
         (outcomes, Some(decision)) => Ok(decision.outcome(outcomes)),
         (_, None) => Err(StoreError::Database(
             "a keyed ingest was not decided".to_owned(),

@@ -53,8 +53,9 @@ impl Queue for PostgresStore {
         &self,
         project: &ProjectId,
         ingest: KeyedIngest,
+        limits: Limits,
     ) -> StoreResult<KeyedOutcome> {
-        ingest::ingest_keyed(self, project, ingest).await
+        ingest::ingest_keyed(self, project, ingest, limits).await
     }
 
     fn hand_off(&self, handoff: Handoff) -> bool {

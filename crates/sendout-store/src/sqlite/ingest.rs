@@ -145,8 +145,8 @@ impl Committer {
         &self,
         project: &ProjectId,
         keyed: KeyedIngest,
+        limits: Limits,
     ) -> StoreResult<KeyedOutcome> {
-        let limits = keyed.limits;
         match self.submit(project, Call::Keyed(keyed), limits).await? {
             Done::Keyed(outcome) => Ok(outcome),
             Done::Plain(_) => Err(unanswered()),

@@ -42,8 +42,9 @@ impl Queue for SqliteStore {
         &self,
         project: &ProjectId,
         ingest: KeyedIngest,
+        limits: Limits,
     ) -> StoreResult<KeyedOutcome> {
-        self.committer.ingest_keyed(project, ingest).await
+        self.committer.ingest_keyed(project, ingest, limits).await
     }
 
     fn hand_off(&self, handoff: Handoff) -> bool {

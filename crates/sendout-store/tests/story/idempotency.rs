@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use sendout_core::time::Timestamp;
+use sendout_store::fanout::Limits;
 use sendout_store::{
     IdempotencyKey, IngestAnswer, IngestKeys, IngestOutcome, KeyedIngest, KeyedOutcome, NewEvent,
     Store,
@@ -56,7 +57,6 @@ fn keyed(
             expires_at,
             answer: Arc::new(Listing),
         },
-        limits: sendout_store::fanout::Limits::default(),
     }
 }
 
@@ -66,7 +66,7 @@ async fn ingest_keyed(
     ingest: KeyedIngest,
 ) -> KeyedOutcome {
     store
-        .ingest_keyed(&project.id, ingest)
+        .ingest_keyed(&project.id, ingest, Limits::default())
         .await
         .expect("the keyed ingest runs")
 }
@@ -275,7 +275,7 @@ pub async fn ingests_with_one_key_at_the_same_moment_make_one_event(store: &dyn 
             vec![Some(key("event-4", "event-a"))],
             in_a_day(),
         );
-        store.ingest_keyed(&shop.id, ingest)
+        store.ingest_keyed(&shop.id, ingest, Limits::default())
     });
     let outcomes = futures::future::join_all(calls).await;
     let answers: Vec<(String, bool, Vec<IngestOutcome>)> = outcomes

@@ -624,10 +624,13 @@ async fn ingest_keyed(
                 is_batch: parsed.is_batch,
             }),
         },
-        limits: state.config.limits.fan_out,
     };
     let is_batch = parsed.is_batch;
-    match state.store.ingest_keyed(&project.id, keyed).await? {
+    match state
+        .store
+        .ingest_keyed(&project.id, keyed, state.config.limits.fan_out)
+        .await?
+    {
         KeyedOutcome::Answered {
             body,
             replayed,
