@@ -210,6 +210,41 @@ async fn events_without_a_group_share_the_request_id_and_get_the_default_source(
     assert_eq!(accepted.expect(202)["total"], 1);
 }
 
+/// docs/API.md: a group id is `v-` and 1–64 ASCII letters, digits, `_` or `-`, the forms of
+/// Voucherify and of sendout; anything else is refused, naming the field and the form.
+#[tokio::test]
+async fn a_group_id_is_taken_in_the_documented_form_and_refused_otherwise() {
+    let app = TestApp::spawn().await;
+    let ulid_like = "v-01hzx3r8k2m4n6p8q0s2t4v6w8";
+    let longest = format!("v-{}", "a".repeat(64));
+    for taken in [
+        "v-1f36113948e50fc4ge",
+        ulid_like,
+        "v-Group_1-a",
+        longest.as_str(),
+    ] {
+        let event = json!({"type": "voucher.created", "data": {}, "group_id": taken});
+        let accepted = app.ingest(&event).await;
+        assert_eq!(accepted.expect(202)["group_id"], taken, "{taken}");
+    }
+    let too_long = format!("v-{}", "a".repeat(65));
+    for refused in [
+        "",
+        "v-",
+        "g-1f36113948e50fc4ge",
+        "v-has space",
+        "v-ą",
+        too_long.as_str(),
+    ] {
+        let event = json!({"type": "voucher.created", "data": {}, "group_id": refused});
+        let answer = app.ingest(&event).await;
+        let body = answer.expect_error(400, "invalid_payload");
+        let details = body["details"].as_str().unwrap();
+        assert!(details.contains("group_id"), "{refused}: {details}");
+        assert!(details.contains("1 to 64"), "{refused}: {details}");
+    }
+}
+
 #[tokio::test]
 async fn a_rotated_secret_keeps_signing_during_the_grace_period() {
     let receiver = Receiver::start().await;
