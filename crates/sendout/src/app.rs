@@ -20,6 +20,7 @@ use crate::config::{Config, Database, Secret};
 use crate::delivery::{worker, Deliverer};
 pub use crate::ops::projects::{create_project, NewProjectKeys};
 use crate::ops::projects::{new_project, random_token};
+use crate::ops::throttle::AuthThrottle;
 pub use crate::ops::AppState;
 
 /// Why sendout could not start.
@@ -225,6 +226,10 @@ pub async fn start_with_store(
         config: config.clone(),
         deliverer,
         workers_alive,
+        throttle: Arc::new(AuthThrottle::new(
+            config.auth_failure_limit,
+            config.auth_failure_window,
+        )),
     };
 
     let (addr, http) = if serve_http {

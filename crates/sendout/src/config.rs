@@ -87,6 +87,11 @@ pub struct Config {
     pub min_free_disk_bytes: u64,
     pub workers: bool,
     pub dashboard_password: Option<Secret>,
+    /// Failed authentications allowed per client per [`Self::auth_failure_window`].
+    pub auth_failure_limit: u32,
+    pub auth_failure_window: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
 }
 
@@ -106,6 +111,11 @@ pub struct Limits {
     /// checked at ingest (and the last one in preview).
     pub fan_out: FanOutLimits,
 }
+
+/// The shortest `management_token` accepted from the configuration.
+pub const MIN_MANAGEMENT_TOKEN_CHARS: usize = 24;
+/// The shortest `dashboard_password` accepted.
+pub const MIN_DASHBOARD_PASSWORD_CHARS: usize = 12;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,10 +198,15 @@ struct Raw {
     max_send_outs_per_request: usize,
     #[serde(deserialize_with = "lenient")]
     max_rendered_payload_bytes: usize,
+    #[serde(deserialize_with = "lenient")]
     min_free_disk_bytes: u64,
     #[serde(deserialize_with = "lenient")]
     workers: bool,
     dashboard_password: String,
+    #[serde(deserialize_with = "lenient")]
+    auth_failure_limit: u32,
+    auth_failure_window: String,
+    trusted_proxies: String,
     log_format: String,
 }
 
@@ -240,6 +255,45 @@ fn positive_duration(
         return Err(invalid(key, env, "must be longer than zero"));
     }
     Ok(value)
+}
+
+/// Comma-separated CIDR ranges (a bare address is its own range).
+fn ranges(key: &'static str, env: &'static str, text: &str) -> Result<Vec<IpNet>, ConfigError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        key,
+                        env,
+                        format!("`{s}` is not a CIDR range such as 127.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// A secret given in the configuration, refused when shorter than `min` characters.
+fn secret(
+    key: &'static str,
+    env: &'static str,
+    text: String,
+    min: usize,
+) -> Result<Option<Secret>, ConfigError> {
+    match non_empty(text) {
+        Some(value) if value.chars().count() < min => Err(invalid(
+            key,
+            env,
+            format!(
+                "is {} characters long; use at least {min} (a random one: `openssl rand -hex 24`)",
+                value.chars().count()
+            ),
+        )),
+        value => Ok(value.map(Secret::new)),
+    }
 }
 
 fn non_empty(text: String) -> Option<String> {
@@ -399,23 +453,11 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        let allowed_target_ranges = raw
-            .allowed_target_ranges
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| {
-                        invalid(
-                            "allowed_target_ranges",
-                            "SENDOUT_ALLOWED_TARGET_RANGES",
-                            format!("`{s}` is not a CIDR range such as 127.0.0.0/8"),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let allowed_target_ranges = ranges(
+            "allowed_target_ranges",
+            "SENDOUT_ALLOWED_TARGET_RANGES",
+            &raw.allowed_target_ranges,
+        )?;
         let retry = match raw.retry_schedule.trim() {
             "voucherify" | "" => RetryPolicy::voucherify(),
             text => RetryPolicy::parse_schedule(text)
@@ -480,7 +522,35 @@ impl Config {
             }
         };
         let management_id = non_empty(raw.management_id);
-        let management_token = non_empty(raw.management_token).map(Secret::new);
+        let management_token = secret(
+            "management_token",
+            "SENDOUT_MANAGEMENT_TOKEN",
+            raw.management_token,
+            MIN_MANAGEMENT_TOKEN_CHARS,
+        )?;
+        let dashboard_password = secret(
+            "dashboard_password",
+            "SENDOUT_DASHBOARD_PASSWORD",
+            raw.dashboard_password,
+            MIN_DASHBOARD_PASSWORD_CHARS,
+        )?;
+        if raw.auth_failure_limit == 0 {
+            return Err(invalid(
+                "auth_failure_limit",
+                "SENDOUT_AUTH_FAILURE_LIMIT",
+                "must be at least 1",
+            ));
+        }
+        let auth_failure_window = duration(
+            "auth_failure_window",
+            "SENDOUT_AUTH_FAILURE_WINDOW",
+            &raw.auth_failure_window,
+        )?;
+        let trusted_proxies = ranges(
+            "trusted_proxies",
+            "SENDOUT_TRUSTED_PROXIES",
+            &raw.trusted_proxies,
+        )?;
         if management_id.is_some() != management_token.is_some() {
             return Err(invalid(
                 "management_token",
@@ -513,7 +583,10 @@ impl Config {
             limits,
             min_free_disk_bytes: raw.min_free_disk_bytes,
             workers: raw.workers,
-            dashboard_password: non_empty(raw.dashboard_password).map(Secret::new),
+            dashboard_password,
+            auth_failure_limit: raw.auth_failure_limit,
+            auth_failure_window,
+            trusted_proxies,
             log_format,
         })
     }
@@ -632,13 +705,74 @@ mod tests {
     fn secrets_are_redacted_in_debug_output() {
         let config = with(&[
             ("management_id", "M-1"),
-            ("management_token", "super-secret-token"),
-            ("dashboard_password", "hunter2"),
+            ("management_token", "super-secret-token-0123456789"),
+            ("dashboard_password", "hunter2-hunter2"),
         ])
         .expect("valid");
         let debug = format!("{config:?}");
         assert!(!debug.contains("super-secret-token"));
         assert!(!debug.contains("hunter2"));
+    }
+
+    /// A short management token or dashboard password is refused at start, naming the key
+    /// and the minimum; one character below the minimum is enough to refuse.
+    #[test]
+    fn weak_keys_and_passwords_are_refused_at_start() {
+        let short_token = "t".repeat(MIN_MANAGEMENT_TOKEN_CHARS - 1);
+        for (pairs, key) in [
+            (
+                vec![("management_id", "M-1"), ("management_token", "a")],
+                "management_token",
+            ),
+            (
+                vec![
+                    ("management_id", "M-1"),
+                    ("management_token", short_token.as_str()),
+                ],
+                "management_token",
+            ),
+            (vec![("dashboard_password", "x")], "dashboard_password"),
+            (
+                vec![("dashboard_password", "eleven-char")],
+                "dashboard_password",
+            ),
+        ] {
+            let error = with(&pairs).expect_err("refused").to_string();
+            assert!(error.contains(key), "{error}");
+            assert!(error.contains("at least"), "{error}");
+        }
+        let long_token = "t".repeat(MIN_MANAGEMENT_TOKEN_CHARS);
+        let config = with(&[
+            ("management_id", "M-1"),
+            ("management_token", long_token.as_str()),
+            ("dashboard_password", "twelve-chars"),
+        ])
+        .expect("long enough");
+        assert!(config.dashboard_password.is_some());
+    }
+
+    #[test]
+    fn the_authentication_limit_and_trusted_proxies_are_read_and_checked() {
+        let config = Config::defaults();
+        assert_eq!(config.auth_failure_limit, 20);
+        assert_eq!(config.auth_failure_window, Duration::from_secs(60));
+        assert!(config.trusted_proxies.is_empty());
+        let set = with(&[
+            ("auth_failure_limit", "5"),
+            ("auth_failure_window", "10s"),
+            ("trusted_proxies", "127.0.0.1, ::1/128"),
+        ])
+        .expect("valid");
+        assert_eq!(set.auth_failure_limit, 5);
+        assert_eq!(set.trusted_proxies.len(), 2);
+        for (key, value) in [
+            ("auth_failure_limit", "0"),
+            ("auth_failure_window", "soon"),
+            ("trusted_proxies", "the proxy"),
+        ] {
+            let error = with(&[(key, value)]).expect_err("refused").to_string();
+            assert!(error.contains(key), "{error}");
+        }
     }
 
     /// The environment names of PRODUCT §5.5 are part of the contract. nextest runs each test
@@ -661,7 +795,7 @@ mod tests {
         // Text that looks like a number, a bool or an array stays what the key expects.
         std::env::set_var("SENDOUT_LISTEN", "[::1]:8081");
         std::env::set_var("SENDOUT_MANAGEMENT_ID", "12345");
-        std::env::set_var("SENDOUT_MANAGEMENT_TOKEN", "67890");
+        std::env::set_var("SENDOUT_MANAGEMENT_TOKEN", "678901234567890123456789");
         std::env::set_var("SENDOUT_WORKERS", "false");
         std::env::set_var("SENDOUT_DELIVERY_CONCURRENCY", "7");
         let overridden = Config::load(Some(&file));

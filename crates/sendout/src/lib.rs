@@ -17,4 +17,5 @@ pub mod http;
 pub mod listener;
 pub mod metrics;
 pub mod ops;
+pub mod peer;
 pub mod telemetry;

@@ -128,7 +128,12 @@ pub async fn serve(
             if !first_request.swap(true, Ordering::Relaxed) {
                 lock(&registry).waiting.remove(&id);
             }
-            router.clone().oneshot(request.map(axum::body::Body::new))
+            let mut request = request.map(axum::body::Body::new);
+            // Who is asking, for the limit on failed authentication (`crate::peer`).
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(request)
         });
         let registry = unused.clone();
         let connection = http.serve_connection(TokioIo::new(stream), service);

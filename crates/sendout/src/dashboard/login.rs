@@ -3,14 +3,15 @@
 //!
 //! Invariants: the sign-in form carries a double-submit token that must match a short-lived
 //! cookie; credentials are compared as SHA-256 hashes in constant time, an unknown key id
-//! costing the same as a wrong token; failures count towards the process's limit
-//! ([`super::session`]) and every sign-in, right or wrong, waits while it is reached.
+//! costing the same as a wrong token; failures count towards the client's limit on failed
+//! authentication, shared with the APIs ([`crate::ops::throttle`]), and a client that reached
+//! it waits, right or wrong, while other clients sign in as usual.
 
 use std::time::Instant;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -24,6 +25,7 @@ use crate::dashboard::form::Form;
 use crate::dashboard::{Dash, BASE};
 use crate::ops::keys::{self, MAX_CREDENTIAL_LEN};
 use crate::ops::projects::random_token;
+use crate::peer::client_of_request;
 
 /// The sign-in page.
 #[derive(Debug, Template, WebTemplate)]
@@ -111,7 +113,13 @@ async fn verify(dash: &Dash, form: &Form) -> Result<Option<String>, DashError> {
 }
 
 /// `POST /dashboard/login`.
-pub async fn sign_in(State(dash): State<Dash>, headers: HeaderMap, form: Form) -> Response {
+pub async fn sign_in(State(dash): State<Dash>, request: Request) -> Response {
+    let client = client_of_request(&request, &dash.app.config.trusted_proxies);
+    let headers = request.headers().clone();
+    let form = match Form::from_request(request, &dash).await {
+        Ok(form) => form,
+        Err(refused) => return refused.into_response(),
+    };
     let secure = is_https(&headers);
     let next = local_path(form.text("next")).unwrap_or(BASE).to_owned();
     let retry = |error: String, status: StatusCode| {
@@ -136,7 +144,7 @@ pub async fn sign_in(State(dash): State<Dash>, headers: HeaderMap, form: Form) -
         );
     }
     let now = Instant::now();
-    if let Err(wait) = dash.sessions.sign_in_allowed(now) {
+    if let Err(wait) = dash.app.throttle.check(client, now) {
         return retry(
             format!(
                 "Too many failed sign-ins. Try again in {} seconds.",
@@ -162,7 +170,7 @@ pub async fn sign_in(State(dash): State<Dash>, headers: HeaderMap, form: Form) -
             response
         }
         Ok(None) => {
-            dash.sessions.record_failure(now);
+            dash.app.throttle.record_failure(client, now);
             tracing::warn!("dashboard sign-in refused");
             retry(
                 "Those credentials are not valid.".into(),

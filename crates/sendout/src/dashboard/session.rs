@@ -7,13 +7,12 @@
 //!   [`MAX_AGE`] in any case, on sign-out, and when the process restarts (memory only: a
 //!   restart signs everyone out; several `serve` processes behind one address need sticky
 //!   sessions);
-//! - at most [`MAX_SESSIONS`] live at once; a new one beyond that evicts the oldest;
-//! - failed sign-ins are limited for the whole process, [`MAX_FAILURES`] per
-//!   [`FAILURE_WINDOW`]: past that every sign-in (right or wrong) is refused until the window
-//!   moves on. sendout sees no trustworthy client address, so the limit cannot be per client;
-//!   someone who can reach the dashboard can thus hold sign-ins off, but not guess.
+//! - at most [`MAX_SESSIONS`] live at once; a new one beyond that evicts the oldest.
+//!
+//! Failed sign-ins are limited per client, with every API's failed keys
+//! ([`crate::ops::throttle`]), so one client cannot hold off everyone else's sign-in.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -27,10 +26,6 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
 pub const MAX_AGE: Duration = Duration::from_secs(12 * 3600);
 /// The most sessions kept at once.
 pub const MAX_SESSIONS: usize = 1000;
-/// Failed sign-ins allowed per [`FAILURE_WINDOW`], for the whole process.
-pub const MAX_FAILURES: usize = 10;
-/// The window failed sign-ins are counted in.
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 /// A message shown once on the next page (after a redirect).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,11 +73,10 @@ pub struct SessionInfo {
     pub who: String,
 }
 
-/// Every live session and the recent failed sign-ins.
+/// Every live session.
 #[derive(Debug, Default)]
 pub struct Sessions {
     live: Mutex<HashMap<String, Session>>,
-    failures: Mutex<VecDeque<Instant>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -161,32 +155,6 @@ impl Sessions {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// `Err(wait)` while too many sign-ins failed recently.
-    pub fn sign_in_allowed(&self, now: Instant) -> Result<(), Duration> {
-        let mut failures = lock(&self.failures);
-        while failures
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW)
-        {
-            failures.pop_front();
-        }
-        match failures.front() {
-            Some(first) if failures.len() >= MAX_FAILURES => {
-                Err(FAILURE_WINDOW.saturating_sub(now.duration_since(*first)))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts a failed sign-in.
-    pub fn record_failure(&self, now: Instant) {
-        let mut failures = lock(&self.failures);
-        failures.push_back(now);
-        while failures.len() > MAX_FAILURES {
-            failures.pop_front();
-        }
-    }
 }
 
 fn alive(session: &Session, now: Instant) -> bool {
@@ -237,22 +205,6 @@ mod tests {
         sessions.set_flash(&key, Flash::ok("saved"));
         assert_eq!(sessions.take_flash(&key), Some(Flash::ok("saved")));
         assert_eq!(sessions.take_flash(&key), None);
-    }
-
-    #[test]
-    fn sign_ins_are_refused_after_too_many_failures_until_the_window_passes() {
-        let sessions = Sessions::default();
-        let start = Instant::now();
-        for i in 0..MAX_FAILURES {
-            assert!(sessions.sign_in_allowed(start).is_ok(), "failure {i}");
-            sessions.record_failure(start);
-        }
-        let wait = sessions.sign_in_allowed(start).expect_err("limited");
-        assert_eq!(wait, FAILURE_WINDOW);
-        assert!(sessions
-            .sign_in_allowed(start + FAILURE_WINDOW / 2)
-            .is_err());
-        assert!(sessions.sign_in_allowed(start + FAILURE_WINDOW).is_ok());
     }
 
     #[test]

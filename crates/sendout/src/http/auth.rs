@@ -7,7 +7,11 @@
 //! unknown id costing the same comparison as a wrong token); a route takes exactly one kind
 //! of key, so an app key
 //! on a management route is a 401 like no key at all; every failure is the same 401, which
-//! says nothing about which part was wrong; no token is ever logged.
+//! says nothing about which part was wrong; no token is ever logged; a client that failed
+//! `auth_failure_limit` times within `auth_failure_window` gets a 429 with `Retry-After`,
+//! even with a right key, until its window ends ([`crate::ops::throttle`]).
+
+use std::time::Instant;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -16,6 +20,7 @@ use sendout_store::Project;
 use crate::http::error::ApiError;
 use crate::ops::keys::{self, MAX_CREDENTIAL_LEN};
 use crate::ops::AppState;
+use crate::peer::client_of;
 
 /// The management key's id header.
 pub const MANAGEMENT_ID: &str = "x-management-id";
@@ -57,16 +62,36 @@ fn credentials<'a>(
     }
 }
 
+/// Runs `verify` unless the client is limited; counts a failure when it finds no key.
+async fn limited<T, F>(parts: &Parts, state: &AppState, verify: F) -> Result<T, ApiError>
+where
+    F: std::future::Future<Output = Result<Option<T>, ApiError>>,
+{
+    let client = client_of(parts, &state.config.trusted_proxies);
+    if let Err(retry_after) = state.throttle.check(client, Instant::now()) {
+        return Err(ApiError::TooManyFailures { retry_after });
+    }
+    match verify.await? {
+        Some(found) => Ok(found),
+        None => {
+            state.throttle.record_failure(client, Instant::now());
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for ManagementKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (id, token) = credentials(parts, MANAGEMENT_ID, MANAGEMENT_TOKEN)?;
-        if keys::is_management_key(state, id, token).await? {
-            Ok(Self { id: id.to_owned() })
-        } else {
-            Err(ApiError::Unauthorized)
-        }
+        limited(parts, state, async {
+            let Ok((id, token)) = credentials(parts, MANAGEMENT_ID, MANAGEMENT_TOKEN) else {
+                return Ok(None);
+            };
+            let right = keys::is_management_key(state, id, token).await?;
+            Ok(right.then(|| Self { id: id.to_owned() }))
+        })
+        .await
     }
 }
 
@@ -74,10 +99,14 @@ impl FromRequestParts<AppState> for AppKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (app_id, token) = credentials(parts, APP_ID, APP_TOKEN)?;
-        match keys::project_of_app_key(state, app_id, token).await? {
-            Some(project) => Ok(Self(project)),
-            None => Err(ApiError::Unauthorized),
-        }
+        limited(parts, state, async {
+            let Ok((app_id, token)) = credentials(parts, APP_ID, APP_TOKEN) else {
+                return Ok(None);
+            };
+            Ok(keys::project_of_app_key(state, app_id, token)
+                .await?
+                .map(Self))
+        })
+        .await
     }
 }

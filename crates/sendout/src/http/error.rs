@@ -65,6 +65,9 @@ pub enum ApiError {
     /// allowed (an unknown event type, …).
     #[error("{details}")]
     Unprocessable { key: &'static str, details: String },
+    /// 429: this client failed to authenticate too often; it may try again after the wait.
+    #[error("too many failed authentications")]
+    TooManyFailures { retry_after: std::time::Duration },
     /// 503: a dependency (the store) is unavailable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -104,6 +107,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::StorageFull(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -122,6 +126,7 @@ impl ApiError {
             Self::Conflict { key, .. } | Self::Unprocessable { key, .. } => key,
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyFailures { .. } => "too_many_failed_authentications",
             Self::Unavailable(_) => "service_unavailable",
             Self::StorageFull(_) => "storage_full",
             Self::Internal(_) => "internal_error",
@@ -140,6 +145,7 @@ impl ApiError {
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::Unprocessable { .. } => "Unprocessable entity",
+            Self::TooManyFailures { .. } => "Too many requests",
             Self::Unavailable(_) => "Service unavailable",
             Self::StorageFull(_) => "Storage full",
             Self::Internal(_) => "Internal server error",
@@ -164,6 +170,10 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 "The request body must be sent with `Content-Type: application/json`.".into()
             }
+            Self::TooManyFailures { retry_after } => format!(
+                "Too many failed authentications from this client; try again in {} seconds.",
+                retry_seconds(*retry_after)
+            ),
             Self::Unavailable(_) => "The service is temporarily unavailable; retry later.".into(),
             Self::StorageFull(_) => "The server's storage is full, so nothing of this request \
                 was stored. Retry after the time in the Retry-After header."
@@ -271,6 +281,11 @@ impl ErrorBody {
     }
 }
 
+/// Whole seconds to wait, rounded up and at least one.
+fn retry_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0 || wait.is_zero())
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -282,11 +297,15 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = self.body().into_response_with(status);
-        if let Self::StorageFull(_) = self {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(STORAGE_FULL_RETRY_AFTER_SECS),
-            );
+        let retry_after = match &self {
+            Self::StorageFull(_) => Some(STORAGE_FULL_RETRY_AFTER_SECS),
+            Self::TooManyFailures { retry_after } => Some(retry_seconds(*retry_after)),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }

@@ -17,6 +17,7 @@ pub mod projects;
 pub mod sendouts;
 pub mod test_send;
 pub mod text;
+pub mod throttle;
 pub mod webhooks;
 
 use std::sync::atomic::AtomicBool;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub deliverer: Arc<Deliverer>,
     /// `Some` when this process runs workers: true while they run.
     pub workers_alive: Option<Arc<AtomicBool>>,
+    /// Failed authentications per client, for every API and the dashboard's sign-in.
+    pub throttle: Arc<throttle::AuthThrottle>,
 }
 
 /// Why an operation did not do what was asked.

@@ -4,6 +4,7 @@
 //! itself (a manual retry, a test webhook) or runs the app without workers.
 #![allow(clippy::unwrap_used)]
 
+mod auth_limit;
 mod errors;
 mod idempotency;
 mod ingest;

@@ -13,6 +13,6 @@ mod distributions;
 mod forms;
 mod http;
 mod pages;
-mod person;
+pub mod person;
 mod sendouts;
 mod webhooks;

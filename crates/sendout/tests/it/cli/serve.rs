@@ -34,3 +34,48 @@ async fn serve_prints_where_the_dashboard_is_on_every_start_and_the_first_start_
     let dashboard = format!("Dashboard: {base_url}/dashboard");
     assert_eq!(again.trim(), dashboard, "only the dashboard line: {again}");
 }
+
+/// docs/SECURITY.md: a management token shorter than 24 characters or a dashboard password
+/// shorter than 12 is refused at start, naming the setting and the minimum, and nothing is
+/// created in the data directory.
+#[tokio::test]
+async fn serve_refuses_to_start_with_a_weak_management_token_or_dashboard_password() {
+    for (name, value, minimum) in [
+        ("SENDOUT_MANAGEMENT_TOKEN", "a", "24"),
+        ("SENDOUT_MANAGEMENT_TOKEN", "23-characters-long-abcd", "24"),
+        ("SENDOUT_DASHBOARD_PASSWORD", "x", "12"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sendout"));
+        command.arg("serve");
+        for (var, _) in std::env::vars() {
+            if var.starts_with("SENDOUT_") {
+                command.env_remove(var);
+            }
+        }
+        let output = command
+            .env("SENDOUT_LISTEN", "127.0.0.1:0")
+            .env("SENDOUT_DATA_DIR", dir.path())
+            .env("SENDOUT_MANAGEMENT_ID", "M-weak")
+            .env(
+                "SENDOUT_MANAGEMENT_TOKEN",
+                "a-management-token-long-enough-0123",
+            )
+            .env(name, value)
+            .stdin(std::process::Stdio::null())
+            .output();
+        let output = tokio::time::timeout(std::time::Duration::from_secs(30), output)
+            .await
+            .expect("sendout exits at once")
+            .expect("the sendout binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}={value} started: {stderr}");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("at least {minimum}")),
+            "{name}: {stderr}"
+        );
+        let created: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(created.is_empty(), "{name}: {created:?}");
+    }
+}

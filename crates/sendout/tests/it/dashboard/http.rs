@@ -86,11 +86,13 @@ async fn the_session_cookie_is_http_only_and_strict_and_secure_behind_https() {
     assert!(cookie.ends_with("; Secure"), "{cookie}");
 }
 
+/// Wrong credentials start no session; the limit on repeated failures, per client and shared
+/// with the APIs, is api::auth_limit's.
 #[tokio::test]
-async fn wrong_credentials_are_refused_and_too_many_failures_hold_off_every_sign_in() {
+async fn wrong_credentials_are_refused_without_a_session() {
     let app = TestApp::spawn().await;
     let mut person = Person::new(&app);
-    for _ in 0..10 {
+    for _ in 0..3 {
         let page = person
             .sign_in_with(&[
                 ("management_id", MANAGEMENT_ID),
@@ -101,14 +103,7 @@ async fn wrong_credentials_are_refused_and_too_many_failures_hold_off_every_sign
         assert!(page.body.contains("Those credentials are not valid."));
         assert!(page.set_cookie("sendout_session").is_none());
     }
-    let page = person
-        .sign_in_with(&[
-            ("management_id", MANAGEMENT_ID),
-            ("management_token", MANAGEMENT_TOKEN),
-        ])
-        .await;
-    assert_eq!(page.status, 429, "even the right key waits: {}", page.body);
-    assert!(page.body.contains("Too many failed sign-ins"));
+    person.sign_in().await;
 }
 
 #[tokio::test]

@@ -53,10 +53,17 @@ pub struct Person {
 
 impl Person {
     pub fn new(app: &TestApp) -> Self {
+        Self::at(app, None)
+    }
+
+    /// A person whose requests come from `address` (a loopback address of its own), so the
+    /// server tells them apart from other people.
+    pub fn at(app: &TestApp, address: Option<std::net::IpAddr>) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .no_proxy()
                 .redirect(Policy::none())
+                .local_address(address)
                 .build()
                 .unwrap(),
             base: app.base_url.clone(),
