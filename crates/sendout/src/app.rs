@@ -23,17 +23,18 @@ use crate::ops::projects::{new_project, random_token};
 use crate::ops::throttle::AuthThrottle;
 pub use crate::ops::AppState;
 
-/// Why sendout could not start.
+/// Why sendout could not start. Each message names what failed; the cause is its source, so
+/// that a printed chain (`{:#}`) says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("the store could not be opened: {0}")]
+    #[error("the store could not be opened")]
     Store(#[from] StoreError),
-    #[error("the data directory {path} could not be created: {source}")]
+    #[error("the data directory {path} could not be created")]
     DataDir {
         path: String,
         source: std::io::Error,
     },
-    #[error("could not listen on {addr}: {source}")]
+    #[error("could not listen on {addr}")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,

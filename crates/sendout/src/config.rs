@@ -798,6 +798,8 @@ mod tests {
         std::env::set_var("SENDOUT_MANAGEMENT_TOKEN", "678901234567890123456789");
         std::env::set_var("SENDOUT_WORKERS", "false");
         std::env::set_var("SENDOUT_DELIVERY_CONCURRENCY", "7");
+        std::env::set_var("SENDOUT_MIN_FREE_DISK_BYTES", "1048576");
+        std::env::set_var("SENDOUT_AUTH_FAILURE_LIMIT", "3");
         let overridden = Config::load(Some(&file));
         for key in [
             "DELIVERY_TIMEOUT",
@@ -808,6 +810,8 @@ mod tests {
             "MANAGEMENT_TOKEN",
             "WORKERS",
             "DELIVERY_CONCURRENCY",
+            "MIN_FREE_DISK_BYTES",
+            "AUTH_FAILURE_LIMIT",
         ] {
             std::env::remove_var(format!("SENDOUT_{key}"));
         }
@@ -816,6 +820,8 @@ mod tests {
         assert_eq!(overridden.management_id.as_deref(), Some("12345"));
         assert!(!overridden.workers);
         assert_eq!(overridden.delivery_concurrency, 7);
+        assert_eq!(overridden.min_free_disk_bytes, 1_048_576);
+        assert_eq!(overridden.auth_failure_limit, 3);
         assert_eq!(config.delivery_timeout, Duration::from_secs(4));
         assert_eq!(
             config.database,

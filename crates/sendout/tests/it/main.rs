@@ -16,6 +16,7 @@ mod cli;
 mod crash;
 mod dashboard;
 mod delivery;
+mod disk_full;
 mod distributions;
 mod first_start;
 mod hostile_input;
