@@ -65,6 +65,9 @@ pub struct Config {
     pub http_header_timeout: Duration,
     /// Most connections the API's listener holds open at once.
     pub http_max_connections: usize,
+    /// How long one request may take from its head to its answer, its body's arrival
+    /// included.
+    pub http_request_timeout: Duration,
     pub database: Database,
     /// Most pooled connections to PostgreSQL per process.
     pub database_pool_size: u32,
@@ -160,6 +163,7 @@ struct Raw {
     http_header_timeout: String,
     #[serde(deserialize_with = "lenient")]
     http_max_connections: usize,
+    http_request_timeout: String,
     data_dir: String,
     database_url: String,
     #[serde(deserialize_with = "lenient")]
@@ -417,6 +421,11 @@ impl Config {
             "SENDOUT_HTTP_HEADER_TIMEOUT",
             &raw.http_header_timeout,
         )?;
+        let http_request_timeout = positive_duration(
+            "http_request_timeout",
+            "SENDOUT_HTTP_REQUEST_TIMEOUT",
+            &raw.http_request_timeout,
+        )?;
         if raw.http_max_connections == 0 {
             return Err(invalid(
                 "http_max_connections",
@@ -562,6 +571,7 @@ impl Config {
             listen,
             http_header_timeout,
             http_max_connections: raw.http_max_connections,
+            http_request_timeout,
             database,
             database_pool_size: raw.database_pool_size,
             management_id,
@@ -634,6 +644,7 @@ mod tests {
         assert_eq!(limits.fan_out, FanOutLimits::default());
         assert_eq!(config.http_header_timeout, Duration::from_secs(10));
         assert_eq!(config.http_max_connections, 512);
+        assert_eq!(config.http_request_timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -678,6 +689,7 @@ mod tests {
             ("http_header_timeout", "0s", "SENDOUT_HTTP_HEADER_TIMEOUT"),
             ("http_header_timeout", "soon", "SENDOUT_HTTP_HEADER_TIMEOUT"),
             ("http_max_connections", "0", "SENDOUT_HTTP_MAX_CONNECTIONS"),
+            ("http_request_timeout", "0s", "SENDOUT_HTTP_REQUEST_TIMEOUT"),
             ("management_id", "only-the-id", "SENDOUT_MANAGEMENT_TOKEN"),
             (
                 "max_webhooks_per_project",

@@ -142,6 +142,7 @@ async fn finish(mut request: Request, next: Next) -> Response {
 /// [`crate::app::router`].
 pub fn router(app: AppState) -> Router {
     let max_body = app.config.max_body_bytes;
+    let request_timeout = app.config.http_request_timeout;
     let dash = Dash {
         app,
         sessions: Arc::new(Sessions::default()),
@@ -225,5 +226,9 @@ pub fn router(app: AppState) -> Router {
         .with_state(dash)
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         .layer(middleware::from_fn(finish))
 }

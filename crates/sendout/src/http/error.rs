@@ -58,6 +58,10 @@ pub enum ApiError {
     /// 413: the body is larger than `max_body_bytes`.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// 408: the request's body did not arrive, or its answer could not be made, within
+    /// `http_request_timeout`.
+    #[error("the request timed out")]
+    RequestTimeout,
     /// 415: the body is not declared as JSON.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -105,6 +109,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -125,6 +130,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict { key, .. } | Self::Unprocessable { key, .. } => key,
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyFailures { .. } => "too_many_failed_authentications",
             Self::Unavailable(_) => "service_unavailable",
@@ -143,6 +149,7 @@ impl ApiError {
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict { .. } => "Conflict",
             Self::PayloadTooLarge => "Payload too large",
+            Self::RequestTimeout => "Request timeout",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::Unprocessable { .. } => "Unprocessable entity",
             Self::TooManyFailures { .. } => "Too many requests",
@@ -167,6 +174,10 @@ impl ApiError {
             Self::RouteNotFound(route) => format!("There is no route {route}."),
             Self::MethodNotAllowed => "This route does not accept this method.".to_owned(),
             Self::PayloadTooLarge => "The request body is larger than the server accepts.".into(),
+            Self::RequestTimeout => "The request was not received whole and answered within the \
+                server's request timeout (http_request_timeout); nothing of it was stored, send \
+                it again."
+                .into(),
             Self::UnsupportedMediaType => {
                 "The request body must be sent with `Content-Type: application/json`.".into()
             }
@@ -356,6 +367,7 @@ fn leftover_error(status: StatusCode, method: &axum::http::Method, path: &str) -
         StatusCode::NOT_FOUND => ApiError::RouteNotFound(format!("{method} {path}")),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
         StatusCode::UNAUTHORIZED => ApiError::Unauthorized,
         StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(format!("{status}")),

@@ -35,7 +35,7 @@ pub mod webhooks;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
@@ -43,6 +43,7 @@ use sendout_core::ids::GroupId;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestId, RequestId, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
@@ -152,6 +153,7 @@ fn distribution_routes() -> Router<AppState> {
 /// The whole API with its layers: request id, request log, error shaping, body limit.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
+    let request_timeout = state.config.http_request_timeout;
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {
             let request_id = request
@@ -190,6 +192,11 @@ pub fn router(state: AppState) -> Router {
                 .layer(trace)
                 .layer(middleware::from_fn(error::finish))
                 .layer(RequestBodyLimitLayer::new(max_body))
+                // Inside `finish`, which gives its 408 the error shape.
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    request_timeout,
+                ))
                 .layer(DefaultBodyLimit::max(max_body)),
         )
 }

@@ -2,7 +2,8 @@
 //! connections and a slowloris sending its head a byte at a time are closed after the header
 //! timeout, so `/health` and an authenticated ingest still answer with the connection limit
 //! full of them; at the limit the oldest connection without a request makes room, and with
-//! every connection busy a new one waits until one closes.
+//! every connection busy a new one waits until one closes; a body sent a byte at a time is
+//! cut off after the request timeout.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -180,4 +181,51 @@ async fn a_shutdown_is_not_held_up_by_idle_or_half_sent_connections() {
     assert!(stopped.is_ok(), "the shutdown waited for idle connections");
     closed_by_the_server(&mut idle).await;
     closed_by_the_server(&mut half).await;
+}
+
+/// A request whose body comes a byte at a time is cut off after `http_request_timeout` with
+/// `408 request_timeout` (the API's error shape) and its connection closed, so it cannot hold
+/// one of the listener's connections for long; nothing of it is stored.
+#[tokio::test]
+async fn a_body_sent_a_byte_at_a_time_is_cut_off_with_408_after_the_request_timeout() {
+    let app = TestApp::spawn_with(|c| c.http_request_timeout = Duration::from_millis(700)).await;
+    let mut stream = connect(&app).await;
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: sendout\r\nx-app-id: {}\r\nx-app-token: {}\r\n\
+         content-type: application/json\r\ncontent-length: 1000\r\n\r\n",
+        app.project.app_id, app.project.app_token
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Trickle until the server answers (each byte well inside any per-read timeout).
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let trickled = tokio::time::timeout(BOUND, async {
+        for byte in b"{\"type\":\"voucher.created\",\"data\":{".iter().cycle() {
+            if stream.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(trickled.is_ok(), "the server never cut the request off");
+    let text = String::from_utf8_lossy(&answer).to_string();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // The rest of the answer (its error body), then the server closes the connection.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(BOUND, stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection was kept open");
+    let text = format!("{text}{}", String::from_utf8_lossy(&rest));
+    assert!(text.contains("\"key\":\"request_timeout\""), "{text}");
+    assert_eq!(app.send_out_total().await, 0);
+
+    // A request that arrives whole in time is answered as usual.
+    assert_eq!(health(&app).await, 200);
 }
