@@ -33,7 +33,7 @@ use serde_json::Value;
 use crate::catalog::{catalog, Channel, ConditionKey, EventType, Purpose};
 use crate::envelope::{self, EventRef, SourceRef};
 use crate::ids::{DistributionId, ProjectId, SendOutId};
-use crate::input::{CustomHeaders, TargetUrl};
+use crate::input::{CustomHeaders, PublicHeaders, TargetUrl};
 use crate::template::{Path, PayloadDesign, TooLarge, MAX_TEMPLATE_BYTES};
 use crate::time::Timestamp;
 
@@ -245,6 +245,9 @@ pub struct WebhookChannel {
     url: TargetUrl,
     #[serde(default)]
     headers: CustomHeaders,
+    /// Channels stored before the field existed read with none: every value redacted.
+    #[serde(default)]
+    public_headers: PublicHeaders,
     payload: Payload,
 }
 
@@ -271,11 +274,11 @@ pub struct EventData<'a> {
 }
 
 impl WebhookChannel {
-    /// A channel from its checked parts.
+    /// A channel from its checked parts (`public_headers` among `headers`).
     pub fn new(
         event_name: EventName,
         url: TargetUrl,
-        headers: CustomHeaders,
+        (headers, public_headers): (CustomHeaders, PublicHeaders),
         payload: Payload,
     ) -> Self {
         Self {
@@ -283,6 +286,7 @@ impl WebhookChannel {
             event_name,
             url,
             headers,
+            public_headers,
             payload,
         }
     }
@@ -300,6 +304,11 @@ impl WebhookChannel {
     /// Custom headers sent with every attempt.
     pub fn headers(&self) -> &CustomHeaders {
         &self.headers
+    }
+
+    /// The custom headers whose values the audit log may show.
+    pub fn public_headers(&self) -> &PublicHeaders {
+        &self.public_headers
     }
 
     /// The custom headers as plain text pairs (how send outs keep them).

@@ -27,7 +27,7 @@ use url::Url;
 
 use crate::catalog::{catalog, Channel};
 
-pub use headers::{CustomHeaders, HeaderName, HeaderValue};
+pub use headers::{CustomHeaders, HeaderName, HeaderValue, PublicHeaders};
 pub use netclass::{classify_ip, is_allowed_target, AllowList, AllowListError, IpClass};
 
 /// The longest target URL accepted, in bytes.
@@ -67,6 +67,12 @@ pub enum InputError {
     /// More than [`MAX_CUSTOM_HEADERS`](headers::MAX_CUSTOM_HEADERS).
     #[error("{count} custom headers given; at most 20 are allowed")]
     TooManyHeaders { count: usize },
+    /// More `public_headers` than a target may have custom headers.
+    #[error("{count} public headers given; at most 20 are allowed")]
+    TooManyPublicHeaders { count: usize },
+    /// A public header that is not one of the target's custom headers.
+    #[error("`{name}` is not one of the custom headers; name only headers given in `headers`")]
+    UnknownPublicHeader { name: String },
     /// The same name twice, perhaps in different cases.
     #[error("header `{name}` is given more than once (header names ignore case)")]
     DuplicateHeader { name: String },

@@ -404,6 +404,7 @@ mod tests {
             events: EventFilter::parse(events).expect("a valid filter"),
             active,
             headers: BTreeMap::from([("x-key".to_owned(), "abc".to_owned())]),
+            public_headers: Default::default(),
             description: None,
             disabled_reason: None,
             disabled_at: None,

@@ -487,6 +487,15 @@ pub trait Audit: Send + Sync {
         project: &ProjectId,
         id: &SendOutId,
     ) -> StoreResult<(SendOut, Vec<Attempt>)>;
+    /// What the targets of `send_outs` mark public now: each webhook's `public_headers` and
+    /// each distribution channel's, read in one statement per kind of target (not one per
+    /// send out). A deleted target is left out, and so is a distribution whose stored spec
+    /// does not read: their values are all secrets.
+    async fn public_headers(
+        &self,
+        project: &ProjectId,
+        send_outs: &[SendOut],
+    ) -> StoreResult<PublicHeaderSets>;
     /// Counts of send outs by status in buckets of `bucket` since `since` (dashboard chart).
     async fn send_out_histogram(
         &self,

@@ -1,12 +1,12 @@
 //! The records the store keeps, as plain data. Values arrive here already parsed and checked
 //! at the edge (HTTP, CLI); the store keeps them as given and returns them as stored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sendout_core::distribution::{DistributionSpec, DistributionStatus, WebhookChannel};
 use sendout_core::envelope::EventRef;
 use sendout_core::ids::{DistributionId, EventId, GroupId, ProjectId, SendOutId, WebhookId};
-use sendout_core::input::{EventFilter, TargetUrl};
+use sendout_core::input::{EventFilter, PublicHeaders, TargetUrl};
 use sendout_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -102,6 +102,8 @@ pub struct Webhook {
     pub events: EventFilter,
     pub active: bool,
     pub headers: BTreeMap<String, String>,
+    /// Those of `headers` whose values the audit log may show; the others are secrets.
+    pub public_headers: PublicHeaders,
     pub description: Option<String>,
     /// Why the webhook was disabled automatically, if it was.
     pub disabled_reason: Option<String>,
@@ -117,6 +119,8 @@ pub struct WebhookFields {
     pub events: EventFilter,
     pub active: bool,
     pub headers: BTreeMap<String, String>,
+    /// Names among `headers` only (the application layer checks it).
+    pub public_headers: PublicHeaders,
     pub description: Option<String>,
 }
 
@@ -599,6 +603,30 @@ pub struct Completion {
     /// recorded but the send out's state, schedule and target are left to the newer holder.
     /// `None` writes unconditionally.
     pub lease: Option<Timestamp>,
+}
+
+/// The custom headers the targets of some send outs mark public, as they are now
+/// ([`crate::Audit::public_headers`]): by webhook, and by distribution and channel. A target
+/// that is not here (deleted, or not asked for) marks none: its values are all secrets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicHeaderSets {
+    by_target: HashMap<(SourceId, Option<u32>), PublicHeaders>,
+}
+
+impl PublicHeaderSets {
+    /// Records what the target `source` (its channel `channel`, for a distribution) marks.
+    pub fn insert(&mut self, source: SourceId, channel: Option<u32>, public: PublicHeaders) {
+        self.by_target.insert((source, channel), public);
+    }
+
+    /// What the target of `send_out` marks public now; `None` if it is gone.
+    pub fn of(&self, send_out: &SendOut) -> Option<&PublicHeaders> {
+        let channel = match send_out.source_id {
+            SourceId::Distribution(_) => send_out.channel,
+            _ => None,
+        };
+        self.by_target.get(&(send_out.source_id.clone(), channel))
+    }
 }
 
 /// Filters of the audit log; `None` means any.

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::envelope::{self, EventRef, SourceRef};
 use sendout_core::ids::{DistributionId, EventId, GroupId, ProjectId, SendOutId, WebhookId};
-use sendout_core::input::TargetUrl;
+use sendout_core::input::{PublicHeaders, TargetUrl};
 use sendout_core::time::Timestamp;
 use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
@@ -245,6 +245,7 @@ pub(crate) fn webhook(row: &impl Columns) -> StoreResult<Webhook> {
     let target_url: String = row.get("target_url")?;
     let events: String = row.get("events")?;
     let headers: String = row.get("headers")?;
+    let public_headers: String = row.get("public_headers")?;
     Ok(Webhook {
         id: WebhookId::parse(&id).map_err(|e| corrupt("webhook id", e))?,
         project_id: ProjectId::parse(&project_id).map_err(|e| corrupt("project id", e))?,
@@ -252,6 +253,7 @@ pub(crate) fn webhook(row: &impl Columns) -> StoreResult<Webhook> {
         events: from_json("webhook events", &events)?,
         active: row.get("active")?,
         headers: from_json("webhook headers", &headers)?,
+        public_headers: from_json("webhook public headers", &public_headers)?,
         description: row.get("description")?,
         disabled_reason: row.get("disabled_reason")?,
         disabled_at: opt_ts(row.get("disabled_at")?),
@@ -425,6 +427,60 @@ pub(crate) fn readable_distribution(row: &impl Columns) -> Option<Distribution> 
                 distribution.id = id.as_deref().unwrap_or("?"),
                 error = %error,
                 "skipped an unreadable live distribution: it sends nothing until it is fixed"
+            );
+            None
+        }
+    }
+}
+
+/// A webhook's id and public headers (the audit log's batch lookup).
+pub(crate) fn webhook_public_headers(
+    row: &impl Columns,
+) -> StoreResult<(WebhookId, PublicHeaders)> {
+    let id: String = row.get("id")?;
+    let public: String = row.get("public_headers")?;
+    Ok((
+        WebhookId::parse(&id).map_err(|e| corrupt("webhook id", e))?,
+        from_json("webhook public headers", &public)?,
+    ))
+}
+
+/// A distribution's id and each channel's public headers, in channel order, read from its
+/// `spec` without the rest of it (templates and designs are not parsed for the audit log).
+/// A spec that does not read is skipped and logged, as fan-out skips it: its channels' values
+/// are then all shown redacted.
+pub(crate) fn channel_public_headers(
+    row: &impl Columns,
+) -> Option<(DistributionId, Vec<PublicHeaders>)> {
+    #[derive(serde::Deserialize)]
+    struct Spec {
+        channels: Vec<Channel>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Channel {
+        #[serde(default)]
+        public_headers: PublicHeaders,
+    }
+    let read = || -> StoreResult<(DistributionId, Vec<PublicHeaders>)> {
+        let id: String = row.get("id")?;
+        let spec: String = row.get("spec")?;
+        let spec: Spec = from_json("distribution spec", &spec)?;
+        Ok((
+            DistributionId::parse(&id).map_err(|e| corrupt("distribution id", e))?,
+            spec.channels
+                .into_iter()
+                .map(|c| c.public_headers)
+                .collect(),
+        ))
+    };
+    match read() {
+        Ok(found) => Some(found),
+        Err(error) => {
+            let id: Option<String> = row.get("id").ok();
+            tracing::error!(
+                distribution.id = id.as_deref().unwrap_or("?"),
+                error = %error,
+                "an unreadable distribution's header values are all shown redacted"
             );
             None
         }

@@ -17,7 +17,7 @@ use super::{
     MAX_CONDITION_VALUE_CHARS, MAX_NAME_CHARS,
 };
 use crate::catalog::{catalog, Channel, EventType, Purpose};
-use crate::input::{CustomHeaders, TargetUrl};
+use crate::input::{CustomHeaders, PublicHeaders, TargetUrl};
 use crate::template::{Attribute, AttributeSelection, Path, PayloadDesign, Template};
 
 /// A distribution as a client writes it (without its status, which the API handles).
@@ -50,6 +50,10 @@ pub struct ChannelInput {
     pub url: String,
     #[serde(default)]
     pub headers: Option<CustomHeaders>,
+    /// Names of `headers` whose values the audit log may show; absent: none (every value
+    /// shows as `[redacted]`).
+    #[serde(default)]
+    pub public_headers: Option<Vec<String>>,
     /// Absent: the full data, inside the envelope.
     #[serde(default)]
     pub payload: Option<PayloadInput>,
@@ -244,10 +248,19 @@ impl ChannelInput {
                 raw: false,
             },
         };
+        let headers = self.headers.unwrap_or_default();
+        let public_headers = PublicHeaders::parse(self.public_headers.unwrap_or_default())
+            .and_then(|public| {
+                public.check_among(headers.iter().map(|(name, _)| name.as_str()))?;
+                Ok(public)
+            })
+            .map_err(|e| {
+                DistributionError::invalid(format!("{field}.public_headers"), e.to_string())
+            })?;
         Ok(WebhookChannel::new(
             event_name,
             url,
-            self.headers.unwrap_or_default(),
+            (headers, public_headers),
             payload,
         ))
     }

@@ -6,8 +6,12 @@
 //! Values are trimmed of surrounding spaces and tabs (HTTP drops them anyway, so what is stored
 //! is what receivers see), must not be empty, and never appear in `Debug` or error messages:
 //! they are often API keys.
+//!
+//! Every value is a secret to the audit log unless its webhook or channel names the header in
+//! [`PublicHeaders`] (issue 16 item 7): the rule follows what the target says, not a list of
+//! names that look like credentials.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -219,6 +223,84 @@ impl<'de> Deserialize<'de> for CustomHeaders {
     }
 }
 
+/// The custom headers of a webhook or channel whose values are not secret, so the audit log
+/// may show them (`public_headers: ["x-tenant"]`); every other value shows as `[redacted]`.
+/// Names are read in any case and kept lowercase, once each, at most [`MAX_CUSTOM_HEADERS`];
+/// each must name one of the target's custom headers ([`PublicHeaders::check_among`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicHeaders(BTreeSet<HeaderName>);
+
+impl PublicHeaders {
+    /// Parses header names; a name given twice (in any case) counts once.
+    pub fn parse<I, S>(names: I) -> Result<Self, InputError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let names: Vec<S> = names.into_iter().collect();
+        if names.len() > MAX_CUSTOM_HEADERS {
+            return Err(InputError::TooManyPublicHeaders { count: names.len() });
+        }
+        names
+            .iter()
+            .map(|name| HeaderName::parse(name.as_ref()))
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    /// Refuses a name that is not among `headers` (the target's custom header names,
+    /// lowercase): marking a header that is not sent is surely a mistake.
+    pub fn check_among<'a>(
+        &self,
+        headers: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), InputError> {
+        let headers: BTreeSet<&str> = headers.into_iter().collect();
+        match self.0.iter().find(|name| !headers.contains(name.as_str())) {
+            Some(name) => Err(InputError::UnknownPublicHeader {
+                name: name.as_str().to_owned(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// These names less those not among `headers` (for an update that changes the headers
+    /// and leaves the marking as it was: a header removed stops being public).
+    #[must_use]
+    pub fn retained_among<'a>(mut self, headers: impl IntoIterator<Item = &'a str>) -> Self {
+        let headers: BTreeSet<&str> = headers.into_iter().collect();
+        self.0.retain(|name| headers.contains(name.as_str()));
+        self
+    }
+
+    /// Whether the header of this name (any case) is public.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(&HeaderName(name.to_ascii_lowercase()))
+    }
+
+    /// The names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &HeaderName> {
+        self.0.iter()
+    }
+
+    /// Whether no header is public.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for PublicHeaders {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicHeaders {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(deserializer)?;
+        Self::parse(names).map_err(de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,5 +458,40 @@ mod tests {
                 .ok(),
             Some(true)
         );
+    }
+
+    #[test]
+    fn public_headers_are_names_in_any_case_once_each_among_the_headers() {
+        let public = PublicHeaders::parse(["X-Tenant", "x-tenant", "x-shop"]).expect("valid");
+        let names: Vec<&str> = public.iter().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["x-shop", "x-tenant"]);
+        assert!(public.contains("X-TENANT") && !public.contains("x-key"));
+        assert_eq!(public.check_among(["x-shop", "x-tenant", "x-key"]), Ok(()));
+        assert_eq!(
+            public.check_among(["x-tenant"]),
+            Err(InputError::UnknownPublicHeader {
+                name: "x-shop".into()
+            })
+        );
+        assert_eq!(
+            public.clone().retained_among(["x-tenant", "x-key"]),
+            PublicHeaders::parse(["x-tenant"]).expect("valid")
+        );
+        assert!(matches!(
+            PublicHeaders::parse(["x_bad"]),
+            Err(InputError::HeaderName { .. })
+        ));
+        let many: Vec<String> = (0..21).map(|i| format!("x-h{i}")).collect();
+        assert_eq!(
+            PublicHeaders::parse(&many),
+            Err(InputError::TooManyPublicHeaders { count: 21 })
+        );
+        let json = serde_json::to_string(&public).expect("serializable");
+        assert_eq!(json, r#"["x-shop","x-tenant"]"#);
+        assert_eq!(
+            serde_json::from_str::<PublicHeaders>(&json).ok(),
+            Some(public)
+        );
+        assert!(serde_json::from_str::<PublicHeaders>(r#"["host"]"#).is_err());
     }
 }

@@ -340,3 +340,44 @@ fn a_custom_event_condition_matches_the_events_name() {
     data["event"]["type"] = json!("newsletter");
     assert!(!made.matches("customer.custom_event", &data));
 }
+
+#[test]
+fn a_channel_marks_some_of_its_own_headers_public_and_nothing_else() {
+    let mut input = distribution("customer.order.paid", "SEND_PLAIN_MESSAGE", full());
+    input["channels"][0]["headers"] = json!({"X-Crm-Key": "abc", "X-Tenant": "acme"});
+    input["channels"][0]["public_headers"] = json!(["X-TENANT"]);
+    let made = spec(input.clone());
+    let public = made.channels()[0].public_headers();
+    assert!(public.contains("x-tenant") && !public.contains("x-crm-key"));
+    let stored = serde_json::to_value(&made).expect("serializable");
+    assert_eq!(stored["channels"][0]["public_headers"], json!(["x-tenant"]));
+
+    for (public, reason) in [
+        (json!(["x-other"]), "is not one of the custom headers"),
+        (json!(["x_bad"]), "only letters, digits and dashes"),
+    ] {
+        input["channels"][0]["public_headers"] = public;
+        let error = refusal(input.clone());
+        assert_eq!(error.field().to_string(), "channels[0].public_headers");
+        assert!(error.to_string().contains(reason), "{error}");
+        assert!(!error.is_semantic());
+    }
+}
+
+#[test]
+fn a_channel_stored_before_public_headers_existed_reads_with_none() {
+    let made = spec(distribution(
+        "customer.order.paid",
+        "SEND_PLAIN_MESSAGE",
+        full(),
+    ));
+    let mut stored = serde_json::to_value(&made).expect("serializable");
+    stored["channels"][0]
+        .as_object_mut()
+        .expect("a channel object")
+        .remove("public_headers");
+    let read: sendout_core::distribution::DistributionSpec =
+        serde_json::from_value(stored).expect("an old channel reads");
+    assert!(read.channels()[0].public_headers().is_empty());
+    assert_eq!(read.channels()[0].headers(), made.channels()[0].headers());
+}

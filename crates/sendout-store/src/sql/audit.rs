@@ -12,8 +12,10 @@ use async_trait::async_trait;
 use sendout_core::ids::{ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
 
-use super::{ensure_project, query, Backend, Query};
-use crate::model::{Attempt, Page, SendOut, SendOutFilter, SendOutStatus, StatusBucket};
+use super::{ensure_project, query, Backend, Conn, Query};
+use crate::model::{
+    Attempt, Page, PublicHeaderSets, SendOut, SendOutFilter, SendOutStatus, SourceId, StatusBucket,
+};
 use crate::rows::{self, corrupt, Columns, SEND_OUT_COLUMNS, WITH_BODIES};
 use crate::{Audit, StoreResult};
 
@@ -61,6 +63,47 @@ fn push_filter<'a>(query: &mut Query<'a>, project: &'a ProjectId, f: &'a SendOut
 
 fn status(text: &str) -> StoreResult<SendOutStatus> {
     SendOutStatus::parse(text).ok_or_else(|| corrupt("status", text))
+}
+
+/// Reads into `sets` what the named webhooks and distributions (of `project`) mark public:
+/// one statement per kind, none for a kind with no ids.
+async fn marked<C: Conn + ?Sized>(
+    conn: &mut C,
+    project: &ProjectId,
+    webhooks: &[&str],
+    distributions: &[&str],
+    sets: &mut PublicHeaderSets,
+) -> StoreResult<()> {
+    if !webhooks.is_empty() {
+        let found = query(format!(
+            "SELECT id, public_headers FROM webhooks WHERE project_id = $1 AND id {}",
+            C::one_of("$2")
+        ))
+        .bind(project.as_str())
+        .bind(webhooks)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &found {
+            let (id, public) = rows::webhook_public_headers(row)?;
+            sets.insert(SourceId::Webhook(id), None, public);
+        }
+    }
+    if !distributions.is_empty() {
+        let found = query(format!(
+            "SELECT id, spec FROM distributions WHERE project_id = $1 AND id {}",
+            C::one_of("$2")
+        ))
+        .bind(project.as_str())
+        .bind(distributions)
+        .fetch_all(conn)
+        .await?;
+        for (id, channels) in found.iter().filter_map(rows::channel_public_headers) {
+            for (index, public) in (0u32..).zip(channels) {
+                sets.insert(SourceId::Distribution(id.clone()), Some(index), public);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -135,6 +178,28 @@ impl<B: Backend> Audit for B {
             .collect::<StoreResult<Vec<_>>>()?;
         tx.commit().await?;
         Ok((send_out, attempts))
+    }
+
+    async fn public_headers(
+        &self,
+        project: &ProjectId,
+        send_outs: &[SendOut],
+    ) -> StoreResult<PublicHeaderSets> {
+        let (mut webhooks, mut distributions) = (Vec::new(), Vec::new());
+        for send_out in send_outs {
+            let ids = match &send_out.source_id {
+                SourceId::Webhook(id) => (&mut webhooks, id.as_str()),
+                SourceId::Distribution(id) => (&mut distributions, id.as_str()),
+                SourceId::UnsavedWebhook => continue,
+            };
+            if !ids.0.contains(&ids.1) {
+                ids.0.push(ids.1);
+            }
+        }
+        let mut sets = PublicHeaderSets::default();
+        let mut conn = self.reader().await?;
+        marked(&mut *conn, project, &webhooks, &distributions, &mut sets).await?;
+        Ok(sets)
     }
 
     async fn send_out_histogram(

@@ -147,6 +147,7 @@ async fn insert_project<C: Conn + ?Sized>(conn: &mut C, new: NewProject) -> Stor
 struct WebhookJson {
     events: String,
     headers: String,
+    public_headers: String,
 }
 
 impl WebhookJson {
@@ -154,12 +155,14 @@ impl WebhookJson {
         Ok(Self {
             events: to_json(&fields.events)?,
             headers: to_json(&fields.headers)?,
+            public_headers: to_json(&fields.public_headers)?,
         })
     }
 }
 
 /// `sql` with a webhook's row bound to its placeholders: `$1` the webhook, `$2` its project,
-/// `$3` to `$7` its fields (target URL, events, active, headers, description), `$8` now.
+/// `$3` to `$7` its fields (target URL, events, active, headers, description), `$8` now,
+/// `$9` its public headers.
 fn webhook_query<'a>(
     sql: &'a str,
     id: &'a WebhookId,
@@ -176,6 +179,7 @@ fn webhook_query<'a>(
         .bind(&json.headers)
         .bind(&fields.description)
         .bind(Timestamp::now().as_millis())
+        .bind(&json.public_headers)
 }
 
 #[async_trait]
@@ -334,8 +338,8 @@ impl<B: Backend> Catalog for B {
         let (id, json) = (WebhookId::new(), WebhookJson::of(&fields)?);
         let row = webhook_query(
             "INSERT INTO webhooks (id, project_id, target_url, events, active, headers, \
-             description, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *",
+             description, created_at, updated_at, public_headers) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING *",
             &id,
             project,
             &fields,
@@ -375,7 +379,7 @@ impl<B: Backend> Catalog for B {
         let json = WebhookJson::of(&fields)?;
         let row = webhook_query(
             "UPDATE webhooks SET target_url = $3, events = $4, active = $5, headers = $6, \
-             description = $7, updated_at = $8, \
+             description = $7, updated_at = $8, public_headers = $9, \
              disabled_reason = CASE WHEN $5 THEN NULL ELSE disabled_reason END, \
              disabled_at = CASE WHEN $5 THEN NULL ELSE disabled_at END \
              WHERE id = $1 AND project_id = $2 RETURNING *",

@@ -150,6 +150,7 @@ async fn pruning_takes_attempts_with_their_send_outs_and_events_nothing_refers_t
         events: EventFilter::parse(["voucher.published"]).expect("valid"),
         active: true,
         headers: BTreeMap::from([("x-shop".to_owned(), "1".to_owned())]),
+        public_headers: Default::default(),
         description: None,
     };
     store
@@ -229,6 +230,7 @@ async fn deleting_a_project_cascades_to_every_table() {
         events: EventFilter::all(),
         active: true,
         headers: BTreeMap::new(),
+        public_headers: Default::default(),
         description: None,
     };
     store
@@ -584,6 +586,7 @@ async fn plain_and_with_headers(
             events: EventFilter::parse([events]).expect("valid"),
             active: true,
             headers,
+            public_headers: Default::default(),
             description: None,
         };
         made.push(

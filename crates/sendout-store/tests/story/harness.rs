@@ -134,6 +134,7 @@ pub fn fields(events: &[&str], active: bool) -> WebhookFields {
         events: EventFilter::parse(events).expect("a valid event filter"),
         active,
         headers: BTreeMap::from([("x-shop-key".to_owned(), "k1".to_owned())]),
+        public_headers: Default::default(),
         description: Some("a receiver".to_owned()),
     }
 }

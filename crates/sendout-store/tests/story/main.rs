@@ -20,6 +20,7 @@ mod limits;
 mod nodes;
 mod pg;
 mod projects;
+mod public_headers;
 mod queue;
 mod schema;
 mod upgrade;
@@ -77,6 +78,8 @@ macro_rules! story {
             audit::get_send_out_returns_its_attempts_in_order,
             audit::prune_deletes_finished_send_outs_older_than_the_cutoff_only,
             audit::the_dashboard_counts_send_outs_by_status_and_time_and_knows_each_webhooks_last_status,
+            public_headers::a_webhooks_public_headers_are_stored_read_and_replaced,
+            public_headers::the_audit_log_finds_what_each_target_marks_now_and_nothing_once_it_is_gone,
         );
         story!(@harness $fresh;
             ingest::a_store_reopened_from_the_same_place_keeps_pending_send_outs,

@@ -123,6 +123,34 @@ async fn reads_as_before(store: Arc<dyn Store>, project: &ProjectId, expected: &
             assert_eq!(attempt.succeeded, was.succeeded, "{what}");
         }
     }
+    // Targets made before `public_headers` existed read with none marked (every value shown
+    // redacted) and keep their headers; an old channel's spec reads without the field.
+    let webhooks = store.list_webhooks(project).await.expect("webhooks read");
+    assert_eq!(webhooks.len(), 4, "the fixture's webhooks");
+    assert!(webhooks.iter().all(|w| w.public_headers.is_empty()));
+    assert!(webhooks
+        .iter()
+        .any(|w| w.headers.get("x-shop").map(String::as_str) == Some("fixture")));
+    let distributions = store
+        .list_distributions(project)
+        .await
+        .expect("distributions read");
+    assert_eq!(distributions.len(), 1, "the fixture's distribution");
+    assert!(distributions[0].spec.channels()[0]
+        .public_headers()
+        .is_empty());
+    let page = store
+        .list_send_outs(project, &SendOutFilter::default(), None, 100)
+        .await
+        .expect("the audit log reads");
+    let marks = store
+        .public_headers(project, &page.items)
+        .await
+        .expect("the marks read");
+    assert!(page
+        .items
+        .iter()
+        .all(|s| marks.of(s).is_none_or(|public| public.is_empty())));
     // What workers read: every open send out is due (a day from now at the latest: the
     // retrying one's next attempt was a minute after the fixture was made), and is claimed
     // with its body.

@@ -11,6 +11,7 @@
 //!
 //! Field names: `name`, `trigger`, `action`, `cond.<key>`, and per channel `i`
 //! `ch<i>.event_name`, `ch<i>.url`, `ch<i>.header_name` / `ch<i>.header_value` (rows),
+//! `ch<i>.public_headers` (names, comma-separated),
 //! `ch<i>.mode`, `ch<i>.raw`, `ch<i>.attr_path` / `ch<i>.attr_key` (rows), `ch<i>.template`.
 
 use std::collections::BTreeMap;
@@ -26,7 +27,7 @@ use sendout_core::template::PayloadDesign;
 use sendout_store::Distribution;
 
 use crate::dashboard::form::Form;
-use crate::dashboard::webhook_form::sentence;
+use crate::dashboard::webhook_form::{header_names, sentence, shown_names};
 
 /// The condition keys a trigger may take, with their labels.
 pub const CONDITIONS: [(&str, &str); 4] = [
@@ -52,12 +53,15 @@ pub struct ChannelForm {
     pub event_name: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
+    /// The names of headers the audit log may show, as typed.
+    pub public_headers: String,
     /// `full`, `attributes` or `custom`.
     pub mode: String,
     pub raw: bool,
     pub attributes: Vec<(String, String)>,
     pub template: String,
-    /// Errors by place: `event_name`, `url`, `headers`, `payload`, `attributes`, `template`.
+    /// Errors by place: `event_name`, `url`, `headers`, `public_headers`, `payload`,
+    /// `attributes`, `template`.
     pub errors: BTreeMap<String, String>,
 }
 
@@ -102,6 +106,7 @@ impl ChannelForm {
             event_name: self.event_name.clone(),
             url: self.url.clone(),
             headers: Some(headers),
+            public_headers: Some(header_names(&self.public_headers)),
             payload: Some(PayloadInput {
                 mode: self.mode.clone(),
                 raw: self.raw,
@@ -171,6 +176,7 @@ impl DistributionForm {
                         &format!("ch{i}.header_name"),
                         &format!("ch{i}.header_value"),
                     ),
+                    public_headers: field("public_headers"),
                     mode: match field("mode").as_str() {
                         m @ ("attributes" | "custom") => m.to_owned(),
                         _ => "full".to_owned(),
@@ -246,6 +252,7 @@ impl DistributionForm {
                         .iter()
                         .map(|(n, v)| (n.as_str().to_owned(), v.as_str().to_owned()))
                         .collect(),
+                    public_headers: shown_names(c.public_headers()),
                     mode: mode.to_owned(),
                     raw: c.payload().raw,
                     attributes,
@@ -420,6 +427,20 @@ mod tests {
             Some("{\"total\":{{order.total_amount}}}")
         );
         assert!(form.live);
+    }
+
+    #[test]
+    fn a_public_header_that_is_not_a_header_is_shown_at_the_channels_field() {
+        let mut marked = form(&format!("{VALID}&ch0.public_headers=X-Crm-Key"));
+        let input = marked.validate().expect("valid");
+        assert_eq!(
+            input.channels[0].public_headers.as_deref(),
+            Some(["X-Crm-Key".to_owned()].as_slice())
+        );
+        let mut wrong = form(&format!("{VALID}&ch0.public_headers=x-tenant"));
+        assert!(wrong.validate().is_none());
+        let error = wrong.channels[0].error("public_headers").expect("placed");
+        assert!(error.contains("not one of the custom headers"), "{error}");
     }
 
     #[test]

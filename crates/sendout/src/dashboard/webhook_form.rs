@@ -9,7 +9,7 @@
 //! them; "Send me all events" stores `["*"]` (all events, present and future).
 
 use sendout_core::catalog::{catalog, Channel};
-use sendout_core::input::{CustomHeaders, TargetUrl};
+use sendout_core::input::{CustomHeaders, PublicHeaders, TargetUrl};
 use sendout_store::{Webhook, WebhookFields};
 
 use crate::dashboard::form::Form;
@@ -28,6 +28,8 @@ pub struct WebhookForm {
     pub events: Vec<String>,
     /// Header rows, blank ones dropped.
     pub headers: Vec<(String, String)>,
+    /// The names of headers the audit log may show, as typed (comma- or space-separated).
+    pub public_headers: String,
 }
 
 /// The error of each field, if any.
@@ -37,6 +39,7 @@ pub struct FieldErrors {
     pub description: Option<String>,
     pub events: Option<String>,
     pub headers: Option<String>,
+    pub public_headers: Option<String>,
 }
 
 impl FieldErrors {
@@ -46,6 +49,7 @@ impl FieldErrors {
             && self.description.is_none()
             && self.events.is_none()
             && self.headers.is_none()
+            && self.public_headers.is_none()
     }
 }
 
@@ -76,6 +80,7 @@ impl WebhookForm {
                 .iter()
                 .map(|(n, v)| (n.clone(), v.clone()))
                 .collect(),
+            public_headers: shown_names(&webhook.public_headers),
         }
     }
 
@@ -100,6 +105,7 @@ impl WebhookForm {
                 .map(|e| e.trim().to_owned())
                 .collect(),
             headers,
+            public_headers: form.text("public_headers").to_owned(),
         }
     }
 
@@ -133,6 +139,7 @@ impl WebhookForm {
             },
             active: Some(self.active),
             headers: self.custom_headers().ok(),
+            public_headers: Some(header_names(&self.public_headers)),
             description: Some(Some(self.description.clone()).filter(|d| !d.is_empty())),
             spec_list_is_every_event: false,
         }
@@ -161,6 +168,7 @@ impl WebhookForm {
                 Some("events") => &mut errors.events,
                 Some("description") => &mut errors.description,
                 Some("headers") => &mut errors.headers,
+                Some("public_headers") => &mut errors.public_headers,
                 _ => return None,
             };
             slot.get_or_insert(message);
@@ -193,6 +201,21 @@ impl WebhookForm {
             .cloned()
             .unwrap_or_else(|| DEFAULT_TEST_TYPE.to_owned())
     }
+}
+
+/// Header names as typed in a form's "shown in the audit log" field: separated by commas or
+/// spaces, blanks dropped (the operations check each).
+pub fn header_names(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\t', '\n', '\r'])
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Public header names as a form shows them: `x-shop, x-tenant`.
+pub fn shown_names(public: &PublicHeaders) -> String {
+    let names: Vec<&str> = public.iter().map(|name| name.as_str()).collect();
+    names.join(", ")
 }
 
 /// A message starting with a capital letter and ending with a full stop.
@@ -307,6 +330,27 @@ mod tests {
             .contains("Send me all events"));
         assert!(errors.headers.expect("headers").contains("reserved"));
         assert!(errors.description.is_none());
+    }
+
+    #[test]
+    fn headers_shown_in_the_audit_log_are_named_among_the_headers() {
+        let fields = form(
+            "target_url=https%3A%2F%2Fexample.com&all_events=on&header_name=X-Tenant\
+             &header_value=acme&header_name=x-key&header_value=k&public_headers=X-Tenant%2C+",
+        )
+        .validate()
+        .expect("valid");
+        assert!(fields.public_headers.contains("x-tenant"));
+        assert!(!fields.public_headers.contains("x-key"));
+        let errors = form(
+            "target_url=https%3A%2F%2Fexample.com&all_events=on&header_name=x-key\
+             &header_value=k&public_headers=x-tenant",
+        )
+        .validate()
+        .expect_err("x-tenant is not a header");
+        let error = errors.public_headers.expect("at the field");
+        assert!(error.contains("not one of the custom headers"), "{error}");
+        assert!(errors.headers.is_none());
     }
 
     #[test]

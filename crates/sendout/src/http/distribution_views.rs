@@ -34,7 +34,9 @@ pub struct DistributionView {
     /// `DRAFT`, `LIVE` or `PAUSED`.
     #[schema(example = "LIVE")]
     pub status: String,
-    /// Webhook channels: `{type, event_name, url, headers, payload: {mode, raw, …}}`.
+    /// Webhook channels: `{type, event_name, url, headers, public_headers, payload: {mode,
+    /// raw, …}}`; `public_headers` names the headers whose values the audit log shows (every
+    /// other value shows there as `[redacted]`).
     #[schema(value_type = Vec<Object>)]
     pub channels: Vec<WebhookChannel>,
     /// Why sendout paused it (retries exhausted, `410 Gone`); `null` when a person did.
@@ -91,9 +93,12 @@ pub struct DistributionRequest {
     /// One of the purposes the trigger supports (the seed's matrix).
     #[schema(example = "SEND_PLAIN_MESSAGE")]
     pub action: String,
-    /// 1 to 10 webhook channels.
+    /// 1 to 10 webhook channels. A channel's optional `public_headers` names those of its
+    /// `headers` whose values the audit log may show; every other value shows there as
+    /// `[redacted]`.
     #[schema(value_type = Vec<Object>, example = json!([{"event_name": "Order-paid",
-        "url": "https://crm.example/hooks", "headers": {"x-crm-key": "abc"},
+        "url": "https://crm.example/hooks",
+        "headers": {"x-crm-key": "abc", "x-tenant": "acme"}, "public_headers": ["x-tenant"],
         "payload": {"mode": "custom", "raw": false,
                     "template": "{\"total\":{{order.total_amount}}}"}}]))]
     pub channels: Vec<ChannelInput>,

@@ -3,7 +3,8 @@
 //!
 //! Invariants: a send out's `body` is embedded as the exact JSON text that was (and will be)
 //! sent, so the bytes inside an answer are the bytes the signatures cover; custom header
-//! values whose names suggest a credential are never shown.
+//! values are shown as the operations answer them, every one `[redacted]` unless its target
+//! marks it public ([`crate::ops::sendouts::redact`]).
 
 use std::collections::BTreeMap;
 
@@ -11,8 +12,6 @@ use sendout_store::{Attempt, SendOut};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
-
-use crate::ops::sendouts::redact;
 
 /// Where a send out goes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -124,7 +123,8 @@ impl From<&Attempt> for AttemptView {
 pub struct SendOutDetail {
     #[serde(flatten)]
     pub send_out: SendOutView,
-    /// Custom headers sent with every attempt (credential-like values redacted).
+    /// Custom headers sent with every attempt: each value `[redacted]` unless the target
+    /// (webhook or channel) lists the header in its `public_headers` now.
     pub headers: BTreeMap<String, String>,
     /// The exact body sent, embedded as JSON.
     #[schema(value_type = Object)]
@@ -146,7 +146,7 @@ impl SendOutDetail {
         });
         Self {
             send_out: send_out.into(),
-            headers: redact(&send_out.headers),
+            headers: send_out.headers.clone(),
             body,
             idempotency_key: send_out.idempotency_key.clone(),
             attempts: attempts.iter().map(AttemptView::from).collect(),

@@ -9,10 +9,11 @@
 //!   inclusive, before exclusive) and `is_test`;
 //! - a send out's `body` is embedded as the exact JSON text that was (and will be) sent, so
 //!   the bytes inside the answer are the bytes the signatures cover;
-//! - `headers` are the custom headers sent with it; values of headers whose names suggest a
-//!   credential (`authorization`, `…token…`, `…key…`, `…secret…`, …) show as `[redacted]`,
-//!   since project keys must not reveal receivers' credentials; signatures are made per
-//!   attempt and are never stored;
+//! - `headers` are the custom headers sent with it; every value shows as `[redacted]` unless
+//!   the send out's webhook (or distribution channel) lists the header in its
+//!   `public_headers` as it is now (a deleted target's show all redacted), since project keys
+//!   must not reveal receivers' credentials whatever the header is called; signatures are
+//!   made per attempt and are never stored;
 //! - a manual retry is one attempt now, recorded like any other, answered with that attempt
 //!   and the send out as it stands after it; a send out that a worker holds right now is a
 //!   409 `send_out_busy`, one made without a body (its payload passed

@@ -10,8 +10,10 @@
 //! - answers show `events` in the names Voucherify's management spec enumerates, so clients
 //!   generated from it can read them: `…aded` spellings, and for `["*"]` the spec's whole
 //!   list with `all_events: true` ([`spec_events`]);
+//! - `public_headers` (sendout's own, optional) names the headers whose values the audit log
+//!   may show; every other header value is a secret there;
 //! - `PUT` replaces `target_url` and `events` (both required, as in Voucherify); `active`,
-//!   `headers` and `description` keep their values when absent, so a Voucherify client that
+//!   `headers`, `public_headers` and `description` keep their values when absent, so a Voucherify client that
 //!   knows nothing of headers does not wipe them, and changing events does not re-enable a
 //!   webhook sendout disabled;
 //! - unknown fields are refused (400 naming them) so typos such as `event` do not pass
@@ -24,7 +26,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use sendout_core::input::CustomHeaders;
+use sendout_core::input::{CustomHeaders, PublicHeaders};
 use sendout_store::Webhook;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,10 @@ pub struct WebhookView {
     pub all_events: bool,
     /// Custom headers sent with every delivery.
     pub headers: BTreeMap<String, String>,
+    /// Those of `headers` whose values the audit log shows; every other value shows there
+    /// as `[redacted]`.
+    #[schema(value_type = Vec<String>, example = json!(["x-tenant"]))]
+    pub public_headers: PublicHeaders,
     pub description: Option<String>,
     /// Why sendout disabled the webhook (retries exhausted, `410 Gone`), while it is disabled.
     pub disabled_reason: Option<String>,
@@ -74,6 +80,7 @@ impl From<Webhook> for WebhookView {
             active: webhook.active,
             all_events: webhook.events.is_all(),
             headers: webhook.headers,
+            public_headers: webhook.public_headers,
             description: webhook.description,
             disabled_reason: webhook.disabled_reason,
             disabled_at: webhook.disabled_at.map(|t| t.to_string()),
@@ -111,6 +118,12 @@ pub struct WebhookRequest {
     #[serde(default)]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub headers: Option<CustomHeaders>,
+    /// Names (any case) of `headers` whose values are not secret, so the audit log shows them
+    /// (at most 20, each one of `headers`); every other value shows there as `[redacted]`.
+    /// Empty on create when absent; kept on update when absent (less any header dropped).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["x-tenant"]))]
+    pub public_headers: Option<Vec<String>>,
     /// `null` clears the description.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -145,6 +158,7 @@ impl From<WebhookRequest> for WebhookInput {
             events: request.events,
             active: request.active,
             headers: request.headers,
+            public_headers: request.public_headers,
             description: request.description,
             spec_list_is_every_event: true,
         }

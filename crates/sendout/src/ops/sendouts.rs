@@ -4,7 +4,11 @@
 //! Rules (docs/API.md, "Webhook sendouts"):
 //! - the list is newest first, `limit` 1–100 (default 10), with a cursor (the last id of the
 //!   previous page); filters are checked and named when wrong;
-//! - custom header values whose names suggest a credential are never shown ([`redact`]);
+//! - every custom header value is a secret, shown as `[redacted]`, unless the send out's
+//!   target marks its header public (`public_headers` of the webhook or the channel) — read
+//!   from the target as it is now, in one lookup per page ([`redact`]); a deleted target's
+//!   send outs show every value redacted. `list`, `get` and `retry` answer send outs with
+//!   their headers already so, for both front ends;
 //! - a manual retry is one attempt now, recorded like any other; a send out a worker holds
 //!   right now is a conflict (`send_out_busy`);
 //! - bulk retry makes every `FAILED` send out of one target since a time due now.
@@ -13,6 +17,7 @@ use std::collections::BTreeMap;
 
 use sendout_core::field::FieldError;
 use sendout_core::ids::{DistributionId, IdError, SendOutId, WebhookId};
+use sendout_core::input::PublicHeaders;
 use sendout_core::time::Timestamp;
 use sendout_store::{
     Attempt, Claim, Completion, Page, Project, SendOut, SendOutFilter, SendOutStatus, SourceId,
@@ -25,33 +30,45 @@ use crate::ops::{not_found_as, AppState, OpsError, Problems};
 const DEFAULT_LIMIT: u32 = 10;
 const MAX_LIMIT: u32 = 100;
 
-/// Parts of header names that mark a credential.
-const SECRET_NAME_PARTS: [&str; 8] = [
-    "auth",
-    "token",
-    "key",
-    "secret",
-    "password",
-    "cookie",
-    "signature",
-    "credential",
-];
+/// What the audit log shows of a value that is a secret.
+pub const REDACTED: &str = "[redacted]";
 
-/// Custom headers with the values of credential-like names replaced.
-pub fn redact(headers: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// Custom headers as the audit log shows them: each value `[redacted]` unless `public` (what
+/// the send out's target marks now; `None` when the target is gone) names its header. The
+/// rule is the target's word, not the header's name: `x-pwd` is as secret as
+/// `authorization`.
+pub fn redact(
+    headers: &BTreeMap<String, String>,
+    public: Option<&PublicHeaders>,
+) -> BTreeMap<String, String> {
     headers
         .iter()
         .map(|(name, value)| {
-            let lower = name.to_ascii_lowercase();
-            let secret = SECRET_NAME_PARTS.iter().any(|part| lower.contains(part));
-            let shown = if secret {
-                "[redacted]".to_owned()
-            } else {
+            let shown = if public.is_some_and(|p| p.contains(name)) {
                 value.clone()
+            } else {
+                REDACTED.to_owned()
             };
             (name.clone(), shown)
         })
         .collect()
+}
+
+/// Redacts the headers of `send_outs` as [`redact`] does, looking up what their targets mark
+/// in one call for all of them.
+async fn shown(
+    state: &AppState,
+    project: &Project,
+    send_outs: &mut [SendOut],
+) -> Result<(), OpsError> {
+    if send_outs.iter().all(|s| s.headers.is_empty()) {
+        return Ok(());
+    }
+    let marks = state.store.public_headers(&project.id, send_outs).await?;
+    for send_out in send_outs.iter_mut() {
+        send_out.headers = redact(&send_out.headers, marks.of(send_out));
+    }
+    Ok(())
 }
 
 /// The filters and paging of the audit log as given, unchecked; each error names its
@@ -148,35 +165,42 @@ fn listing(input: &ListInput) -> Result<(SendOutFilter, u32, Option<SendOutId>),
     problems.finish_with(checked)
 }
 
-/// A page of the project's audit log, newest first.
+/// A page of the project's audit log, newest first, headers redacted ([`redact`]).
 pub async fn list(
     state: &AppState,
     project: &Project,
     input: &ListInput,
 ) -> Result<Page<SendOut>, OpsError> {
     let (filter, limit, starting_after) = listing(input)?;
-    Ok(state
+    let mut page = state
         .store
         .list_send_outs(&project.id, &filter, starting_after.as_ref(), limit)
-        .await?)
+        .await?;
+    shown(state, project, &mut page.items).await?;
+    Ok(page)
 }
 
 fn send_out_id(raw: &str) -> Result<SendOutId, OpsError> {
     SendOutId::parse(raw).map_err(|_| OpsError::not_found("webhook_sendout", raw))
 }
 
-/// One send out of the project with its attempts, oldest first.
+/// One send out of the project with its attempts, oldest first, headers redacted
+/// ([`redact`]).
 pub async fn get(
     state: &AppState,
     project: &Project,
     raw_id: &str,
 ) -> Result<(SendOut, Vec<Attempt>), OpsError> {
     let id = send_out_id(raw_id)?;
-    state
+    let (send_out, attempts) = state
         .store
         .get_send_out(&project.id, &id)
         .await
-        .map_err(|e| not_found_as(e, "webhook_sendout", raw_id))
+        .map_err(|e| not_found_as(e, "webhook_sendout", raw_id))?;
+    let mut one = [send_out];
+    shown(state, project, &mut one).await?;
+    let [send_out] = one;
+    Ok((send_out, attempts))
 }
 
 /// The status of the newest send out of each of the project's sources (by source id).
@@ -199,7 +223,7 @@ pub async fn attempt_now(state: &AppState, claim: &Claim) -> Result<Completion, 
 pub struct Retried {
     /// The attempt just made (`None` if none was made, e.g. the target is inactive).
     pub attempt: Option<Attempt>,
-    /// The send out after the attempt.
+    /// The send out after the attempt, headers redacted ([`redact`]).
     pub send_out: SendOut,
     /// Every attempt, oldest first.
     pub attempts: Vec<Attempt>,
@@ -347,20 +371,23 @@ mod tests {
     }
 
     #[test]
-    fn credential_like_header_values_are_redacted() {
+    fn every_header_value_is_redacted_unless_its_target_marks_it_public() {
         let headers: BTreeMap<String, String> = [
             ("authorization", "Bearer x"),
-            ("x-api-key", "k"),
-            ("x-crm-token", "t"),
+            ("x-pwd", "hunter2"),
             ("x-tenant", "acme"),
         ]
         .into_iter()
         .map(|(n, v)| (n.to_owned(), v.to_owned()))
         .collect();
-        let shown = redact(&headers);
-        assert_eq!(shown["authorization"], "[redacted]");
-        assert_eq!(shown["x-api-key"], "[redacted]");
-        assert_eq!(shown["x-crm-token"], "[redacted]");
+        let public = PublicHeaders::parse(["X-Tenant"]).expect("valid");
+        let shown = redact(&headers, Some(&public));
+        assert_eq!(shown["authorization"], REDACTED);
+        assert_eq!(shown["x-pwd"], REDACTED);
         assert_eq!(shown["x-tenant"], "acme");
+        let unmarked = redact(&headers, Some(&PublicHeaders::default()));
+        assert!(unmarked.values().all(|v| v == REDACTED));
+        let gone = redact(&headers, None);
+        assert!(gone.values().all(|v| v == REDACTED), "a deleted target's");
     }
 }

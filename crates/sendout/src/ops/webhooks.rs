@@ -6,7 +6,11 @@
 //! - `events` is `["*"]` (every event, present and future) or catalog names of
 //!   project-settings events, stored canonically (the spec's `…aded` read as `…added`); an
 //!   unknown name or a distribution-only trigger is unprocessable, naming it;
-//! - on update, `active`, `headers` and `description` keep their values when absent, and a
+//! - `public_headers` names those of the webhook's own `headers` whose values the audit log
+//!   may show (any case, each once); every other value is a secret and shows as `[redacted]`.
+//!   A name that is not one of the headers is refused, naming the field;
+//! - on update, `active`, `headers`, `public_headers` and `description` keep their values when
+//!   absent (a kept public header that the new `headers` drop stops being public), and a
 //!   blank description clears it; with [`WebhookInput::spec_list_is_every_event`], the
 //!   management spec's whole list put back to a webhook for every event keeps it so.
 
@@ -16,7 +20,7 @@ use std::collections::BTreeMap;
 
 use sendout_core::field::FieldError;
 use sendout_core::ids::WebhookId;
-use sendout_core::input::{CustomHeaders, EventFilter, InputError, TargetUrl};
+use sendout_core::input::{CustomHeaders, EventFilter, InputError, PublicHeaders, TargetUrl};
 use sendout_store::{Project, Webhook, WebhookFields};
 
 use crate::ops::{creation_refused, not_found_as, text, AppState, OpsError, Problems};
@@ -31,6 +35,9 @@ pub struct WebhookInput {
     pub active: Option<bool>,
     /// Kept when absent on update; empty removes them all.
     pub headers: Option<CustomHeaders>,
+    /// Names of `headers` whose values the audit log may show; none when absent on create,
+    /// kept (among the headers) when absent on update.
+    pub public_headers: Option<Vec<String>>,
     /// Kept when absent on update; `Some(None)` or blank text clears it.
     pub description: Option<Option<String>>,
     /// Whether `events` naming exactly the management spec's list (what a webhook for every
@@ -59,6 +66,26 @@ pub fn event_filter(events: &[String]) -> Result<EventFilter, OpsError> {
     })
 }
 
+/// A webhook's public headers from input, each one of its `headers`; absent, the current
+/// webhook's (less those `headers` no longer has), or none.
+pub fn public_headers(
+    given: Option<&[String]>,
+    headers: &BTreeMap<String, String>,
+    current: Option<&Webhook>,
+) -> Result<PublicHeaders, FieldError> {
+    let names = || headers.keys().map(String::as_str);
+    let Some(given) = given else {
+        return Ok(current.map_or_else(PublicHeaders::default, |w| {
+            w.public_headers.clone().retained_among(names())
+        }));
+    };
+    let public = PublicHeaders::parse(given).map_err(|e| FieldError::at("public_headers", e))?;
+    public
+        .check_among(names())
+        .map_err(|e| FieldError::at("public_headers", e))?;
+    Ok(public)
+}
+
 fn headers_map(headers: &CustomHeaders) -> BTreeMap<String, String> {
     headers
         .iter()
@@ -79,24 +106,30 @@ pub fn fields(input: WebhookInput, current: Option<&Webhook>) -> Result<WebhookF
             events
         }
     });
+    let headers = match (&input.headers, current) {
+        (Some(headers), _) => headers_map(headers),
+        (None, Some(current)) => current.headers.clone(),
+        (None, None) => BTreeMap::new(),
+    };
+    let public = problems.field(public_headers(
+        input.public_headers.as_deref(),
+        &headers,
+        current,
+    ));
     let description = problems.field(text::description(
         input.description,
         current.and_then(|w| w.description.clone()),
     ));
-    let fields = target
-        .zip(events)
-        .zip(description)
-        .map(|((target, events), description)| WebhookFields {
+    let fields = target.zip(events).zip(public).zip(description).map(
+        |(((target, events), public_headers), description)| WebhookFields {
             target_url: target,
             events,
             active: input.active.or(current.map(|w| w.active)).unwrap_or(true),
-            headers: match (&input.headers, current) {
-                (Some(headers), _) => headers_map(headers),
-                (None, Some(current)) => current.headers.clone(),
-                (None, None) => BTreeMap::new(),
-            },
+            headers,
+            public_headers,
             description,
-        });
+        },
+    );
     problems.finish_with(fields)
 }
 

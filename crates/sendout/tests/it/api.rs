@@ -10,4 +10,5 @@ mod idempotency;
 mod ingest;
 mod management;
 mod operations;
+pub(crate) mod redaction;
 mod sendouts;

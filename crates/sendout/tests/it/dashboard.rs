@@ -14,5 +14,6 @@ mod forms;
 mod http;
 mod pages;
 pub mod person;
+mod redaction;
 mod sendouts;
 mod webhooks;

@@ -285,6 +285,7 @@ async fn an_inactive_webhook_fails_its_send_outs_without_a_request() {
                 events: webhook.events.clone(),
                 active: false,
                 headers: webhook.headers.clone(),
+                public_headers: Default::default(),
                 description: None,
             },
         )

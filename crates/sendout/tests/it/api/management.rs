@@ -36,6 +36,7 @@ async fn creating_a_webhook_answers_200_with_the_voucherify_shape() {
             "active",
             "all_events",
             "headers",
+            "public_headers",
             "description",
             "disabled_reason",
             "disabled_at",

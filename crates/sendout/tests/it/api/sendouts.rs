@@ -111,7 +111,8 @@ async fn a_send_out_shows_everything_the_dashboard_needs() {
     let webhook = app
         .create_webhook(json!({
             "target_url": "http://127.0.0.1:9/h", "events": ["*"],
-            "headers": {"Authorization": "Bearer s3cret", "X-Tenant": "acme"}
+            "headers": {"Authorization": "Bearer s3cret", "X-Tenant": "acme"},
+            "public_headers": ["x-tenant"]
         }))
         .await;
     let accepted = app

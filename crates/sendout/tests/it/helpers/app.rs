@@ -284,6 +284,12 @@ impl TestApp {
         format!("/management/v1/projects/{}/webhooks", self.project.id)
     }
 
+    /// `…/webhooks/{id}` of a webhook of the default project, as the API answered it.
+    pub fn webhook_path(&self, webhook: &Value) -> String {
+        let id = webhook["id"].as_str().expect("a webhook's id");
+        format!("{}/{id}", self.webhooks_path())
+    }
+
     /// Creates a webhook in the default project; asserts 200 and returns it.
     pub async fn create_webhook(&self, body: Value) -> Value {
         self.management(Method::POST, &self.webhooks_path(), Some(&body))

@@ -127,6 +127,7 @@ impl Harness {
                     events: EventFilter::all(),
                     active: true,
                     headers,
+                    public_headers: Default::default(),
                     description: None,
                 },
             )
