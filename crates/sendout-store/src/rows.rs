@@ -419,14 +419,24 @@ pub(crate) fn distribution(row: &impl Columns) -> StoreResult<Distribution> {
 /// must not refuse every event of its project; it sends nothing until it is saved again or
 /// deleted.
 pub(crate) fn readable_distribution(row: &impl Columns) -> Option<Distribution> {
-    match distribution(row) {
-        Ok(distribution) => Some(distribution),
+    unless_unreadable(
+        row,
+        distribution(row),
+        "skipped an unreadable live distribution: it sends nothing until it is fixed",
+    )
+}
+
+/// `read` of a distribution's `row`, or `None` with the error logged once as `what` came of
+/// it (one broken row must not fail what reads its neighbours).
+fn unless_unreadable<T>(row: &impl Columns, read: StoreResult<T>, what: &str) -> Option<T> {
+    match read {
+        Ok(found) => Some(found),
         Err(error) => {
             let id: Option<String> = row.get("id").ok();
             tracing::error!(
                 distribution.id = id.as_deref().unwrap_or("?"),
                 error = %error,
-                "skipped an unreadable live distribution: it sends nothing until it is fixed"
+                "{what}"
             );
             None
         }
@@ -473,16 +483,9 @@ pub(crate) fn channel_public_headers(
                 .collect(),
         ))
     };
-    match read() {
-        Ok(found) => Some(found),
-        Err(error) => {
-            let id: Option<String> = row.get("id").ok();
-            tracing::error!(
-                distribution.id = id.as_deref().unwrap_or("?"),
-                error = %error,
-                "an unreadable distribution's header values are all shown redacted"
-            );
-            None
-        }
-    }
+    unless_unreadable(
+        row,
+        read(),
+        "an unreadable distribution's header values are all shown redacted",
+    )
 }
