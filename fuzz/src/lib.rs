@@ -142,6 +142,7 @@ fn project() -> Project {
         previous_token_expires_at: None,
         app_id: "fuzz-app-id".into(),
         app_token_hash: String::new(),
+        callout_notifications: Default::default(),
         created_at: now,
         updated_at: now,
     }

@@ -90,6 +90,14 @@ class Run:
             timezone="Europe/Warsaw",
             currency="EUR",
             case_sensitive_codes=True,
+            webhooks_callout_notifications=m.ManagementProjectsCreateRequestBodyWebhooksCalloutNotifications(
+                webhooks=m.ManagementProjectsCreateRequestBodyWebhooksCalloutNotificationsWebhooks(
+                    email=True, emails=["ops@example.com"], in_app=True
+                ),
+                distributions=m.ManagementProjectsCreateRequestBodyWebhooksCalloutNotificationsDistributions(
+                    email=False, emails=[], in_app=False
+                ),
+            ),
         )
         info = api.create_project_with_http_info(request)
         expect_answer(info, 200, "create_project")
@@ -101,6 +109,11 @@ class Run:
         expect_equal(created.timezone, "Europe/Warsaw", "timezone")
         expect_equal(created.webhook_version, "v2024-01-01", "webhook_version")
         check(created.webhook_token, "create_project shows the webhook_token")
+        notices = created.webhooks_callout_notifications
+        check(notices is not None, "create_project shows webhooks_callout_notifications")
+        expect_equal(notices.webhooks.email, True, "webhooks email")
+        expect_equal(notices.webhooks.emails, ["ops@example.com"], "webhooks emails")
+        expect_equal(notices.distributions.in_app, False, "distributions in_app")
         key = created.server_side_key
         check(key is not None and key.app_id and key.app_token, f"server_side_key {key!r}")
         self.ok(created.id)
@@ -134,6 +147,25 @@ class Run:
         expect_equal(updated.name, "SDK compat renamed", "name")
         expect_equal(updated.timezone, "Etc/UTC", "timezone")
         expect_equal(updated.description, created.description, "description kept")
+        expect_equal(
+            updated.webhooks_callout_notifications.webhooks.emails,
+            ["ops@example.com"],
+            "callout notifications kept",
+        )
+        noticed = api.update_project(
+            created.id,
+            m.ManagementProjectsUpdateRequestBody(
+                webhooks_callout_notifications=m.ManagementProjectsUpdateRequestBodyWebhooksCalloutNotifications(
+                    distributions=m.ManagementProjectsUpdateRequestBodyWebhooksCalloutNotificationsDistributions(
+                        email=True, emails=["crm@example.com"], in_app=True
+                    )
+                )
+            ),
+        )
+        read_back = api.get_project(created.id).webhooks_callout_notifications
+        expect_equal(read_back.distributions.emails, ["crm@example.com"], "distributions emails")
+        expect_equal(read_back.webhooks.emails, ["ops@example.com"], "webhooks part kept")
+        expect_equal(noticed.name, "SDK compat renamed", "name kept")
         cleared = api.update_project(
             created.id, m.ManagementProjectsUpdateRequestBody(description=None)
         )

@@ -166,6 +166,7 @@ pub struct NewProject {
     pub webhook_token: String,
     pub app_id: String,
     pub app_token_hash: String,
+    pub callout_notifications: CalloutNotifications,
 }
 
 /// What the first start on an empty database creates, each record only if none of its kind

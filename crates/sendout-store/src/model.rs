@@ -26,8 +26,38 @@ pub struct Project {
     pub previous_token_expires_at: Option<Timestamp>,
     pub app_id: String,
     pub app_token_hash: String,
+    /// Who is told when a target fails or is given up on.
+    pub callout_notifications: CalloutNotifications,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A project's `webhooks_callout_notifications` (Voucherify's Management API): for each kind
+/// of target, whether to email, to whom, and whether to show in-app notices.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalloutNotifications {
+    /// Project-settings webhooks.
+    pub webhooks: CalloutNotification,
+    /// Distributions' webhook channels.
+    pub distributions: CalloutNotification,
+}
+
+/// The notice settings of one kind of target. The default: no email, in-app notices on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalloutNotification {
+    pub email: bool,
+    pub emails: Vec<String>,
+    pub in_app: bool,
+}
+
+impl Default for CalloutNotification {
+    fn default() -> Self {
+        Self {
+            email: false,
+            emails: Vec::new(),
+            in_app: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for Project {
@@ -90,6 +120,7 @@ pub struct ProjectUpdate {
     pub description: Option<Option<String>>,
     pub timezone: Option<String>,
     pub webhook_version: Option<String>,
+    pub callout_notifications: Option<CalloutNotifications>,
 }
 
 /// A project-settings webhook. Its events are stored as `["*"]` for all events, otherwise as

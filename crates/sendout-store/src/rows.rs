@@ -22,8 +22,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Postgres, Row, Sqlite};
 
 use crate::model::{
-    Attempt, Claim, Distribution, Project, SendOut, SendOutStatus, SigningSecrets, SourceId,
-    SourceKind, Webhook,
+    Attempt, CalloutNotifications, Claim, Distribution, Project, SendOut, SendOutStatus,
+    SigningSecrets, SourceId, SourceKind, Webhook,
 };
 use crate::{StoreError, StoreResult};
 
@@ -234,6 +234,10 @@ pub(crate) fn project(row: &impl Columns) -> StoreResult<Project> {
         previous_token_expires_at: opt_ts(row.get("previous_token_expires_at")?),
         app_id: row.get("app_id")?,
         app_token_hash: row.get("app_token_hash")?,
+        callout_notifications: match row.get::<Option<String>>("callout_notifications")? {
+            Some(text) => from_json("project callout notifications", &text)?,
+            None => CalloutNotifications::default(),
+        },
         created_at: ts(row.get("created_at")?),
         updated_at: ts(row.get("updated_at")?),
     })

@@ -124,10 +124,11 @@ async fn any_management_key<C: Conn + ?Sized>(conn: &mut C) -> StoreResult<bool>
 
 async fn insert_project<C: Conn + ?Sized>(conn: &mut C, new: NewProject) -> StoreResult<Project> {
     let now = Timestamp::now();
+    let notifications = to_json(&new.callout_notifications)?;
     let row = query(
         "INSERT INTO projects (id, name, description, timezone, webhook_version, webhook_token, \
-         app_id, app_token_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING *",
+         app_id, app_token_hash, callout_notifications, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *",
     )
     .bind(new.id.as_str())
     .bind(&new.name)
@@ -137,6 +138,7 @@ async fn insert_project<C: Conn + ?Sized>(conn: &mut C, new: NewProject) -> Stor
     .bind(&new.webhook_token)
     .bind(&new.app_id)
     .bind(&new.app_token_hash)
+    .bind(&notifications)
     .bind(now.as_millis())
     .fetch_one(conn)
     .await?;
@@ -281,16 +283,21 @@ impl<B: Backend> Catalog for B {
         if let Some(version) = update.webhook_version {
             project.webhook_version = version;
         }
+        if let Some(notifications) = update.callout_notifications {
+            project.callout_notifications = notifications;
+        }
         project.updated_at = Timestamp::now();
+        let notifications = to_json(&project.callout_notifications)?;
         query(
             "UPDATE projects SET name = $2, description = $3, timezone = $4, \
-             webhook_version = $5, updated_at = $6 WHERE id = $1",
+             webhook_version = $5, callout_notifications = $6, updated_at = $7 WHERE id = $1",
         )
         .bind(id.as_str())
         .bind(&project.name)
         .bind(&project.description)
         .bind(&project.timezone)
         .bind(&project.webhook_version)
+        .bind(&notifications)
         .bind(project.updated_at.as_millis())
         .execute(&mut *tx)
         .await?;

@@ -40,6 +40,7 @@ async fn shop(store: &SqliteStore) -> Project {
             webhook_token: "secret".into(),
             app_id: format!("app-{id}"),
             app_token_hash: crate::hash_token("token"),
+            callout_notifications: Default::default(),
             id,
         })
         .await
@@ -295,7 +296,18 @@ async fn requests_stored_before_bodies_had_their_own_table_are_kept() {
         .collect::<Vec<_>>()
         .into();
     before.run(&store.writer).await.expect("migrated to 0002");
-    let project = shop(&store).await;
+    // The project as that release wrote it (today's insert names later columns).
+    let project = ProjectId::new();
+    sqlx::query(
+        "INSERT INTO projects (id, name, timezone, webhook_version, webhook_token, app_id, \
+         app_token_hash, created_at, updated_at) \
+         VALUES (?1, 'Shop', 'UTC', 'v2024-01-01', 'secret', ?2, 'hash', 1, 1)",
+    )
+    .bind(project.as_str())
+    .bind(format!("app-{project}"))
+    .execute(&store.writer)
+    .await
+    .expect("an old-shape project");
     let id = sendout_core::ids::SendOutId::new();
     let body = r#"{"id":"evt","data":{"a":"é"}}"#;
     sqlx::query(
@@ -305,7 +317,7 @@ async fn requests_stored_before_bodies_had_their_own_table_are_kept() {
          'https://example.com/hook', '{\"x-shop\":\"1\"}', ?3, 'PENDING', 1, 1, 1)",
     )
     .bind(id.as_str())
-    .bind(project.id.as_str())
+    .bind(project.as_str())
     .bind(body)
     .bind(sendout_core::ids::WebhookId::new().as_str())
     .execute(&store.writer)
@@ -314,7 +326,7 @@ async fn requests_stored_before_bodies_had_their_own_table_are_kept() {
 
     store.migrate().await.expect("migrates to the newest");
     let (kept, _) = store
-        .get_send_out(&project.id, &id)
+        .get_send_out(&project, &id)
         .await
         .expect("still there");
     assert_eq!(kept.body, body);

@@ -117,6 +117,7 @@ pub fn new_project(name: &str) -> NewProject {
         webhook_token: format!("token-of-{id}"),
         app_id: format!("app-of-{id}"),
         app_token_hash: sendout_store::hash_token(&format!("app-token-of-{id}")),
+        callout_notifications: Default::default(),
         id,
     }
 }

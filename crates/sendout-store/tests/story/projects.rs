@@ -6,7 +6,8 @@ use std::time::Duration;
 use sendout_core::ids::{ProjectId, SendOutId, WebhookId};
 use sendout_core::time::Timestamp;
 use sendout_store::{
-    Next, ProjectUpdate, SendOutFilter, SourceId, Store, StoreError, WebhookFields,
+    CalloutNotification, CalloutNotifications, Next, ProjectUpdate, SendOutFilter, SourceId, Store,
+    StoreError, WebhookFields,
 };
 
 use crate::harness::*;
@@ -89,6 +90,45 @@ pub async fn projects_are_created_read_updated_listed_found_by_app_id_and_delete
     assert_eq!(updated.description, None);
     assert_eq!(updated.timezone, "Europe/Warsaw", "unnamed fields are kept");
     assert_eq!(store.get_project(&created.id).await.expect("read"), updated);
+    assert_eq!(
+        updated.callout_notifications,
+        CalloutNotifications::default()
+    );
+
+    // Callout notifications are stored whole and read back as written.
+    let told = CalloutNotifications {
+        webhooks: CalloutNotification {
+            email: true,
+            emails: vec!["ops@example.com".to_owned(), "crm@example.com".to_owned()],
+            in_app: false,
+        },
+        distributions: CalloutNotification::default(),
+    };
+    let notified = store
+        .update_project(
+            &created.id,
+            ProjectUpdate {
+                callout_notifications: Some(told.clone()),
+                ..ProjectUpdate::default()
+            },
+        )
+        .await
+        .expect("updated");
+    assert_eq!(notified.callout_notifications, told);
+    assert_eq!(notified.name, "Shop EU", "unnamed fields are kept");
+    let read = store.get_project(&created.id).await.expect("read");
+    assert_eq!(read.callout_notifications, told);
+    let mut with_notices = new_project("Told");
+    with_notices.callout_notifications = told.clone();
+    let made = store.create_project(with_notices).await.expect("created");
+    assert_eq!(
+        store
+            .get_project(&made.id)
+            .await
+            .expect("read")
+            .callout_notifications,
+        told
+    );
 
     store.delete_project(&created.id).await.expect("deleted");
     assert!(matches!(

@@ -123,6 +123,14 @@ async fn reads_as_before(store: Arc<dyn Store>, project: &ProjectId, expected: &
             assert_eq!(attempt.succeeded, was.succeeded, "{what}");
         }
     }
+    // A project made before `callout_notifications` existed reads with the defaults and
+    // keeps everything else.
+    let kept = store.get_project(project).await.expect("the project reads");
+    assert_eq!(kept.name, "Fixture shop");
+    assert_eq!(
+        kept.callout_notifications,
+        sendout_store::CalloutNotifications::default()
+    );
     // Targets made before `public_headers` existed read with none marked (every value shown
     // redacted) and keep their headers; an old channel's spec reads without the field.
     let webhooks = store.list_webhooks(project).await.expect("webhooks read");

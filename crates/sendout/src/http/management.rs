@@ -17,13 +17,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use sendout_core::time::Timestamp;
-use sendout_store::Project;
+use sendout_store::{CalloutNotification, Project};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::http::auth::ManagementKey;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Path};
+use crate::ops::notifications::{NoticeInput, NotificationsInput};
 use crate::ops::projects::{self, ProjectChange, ProjectInput};
 use crate::ops::AppState;
 
@@ -53,8 +54,79 @@ pub struct ProjectView {
     /// While a rotated-out secret still signs: when it stops.
     pub previous_webhook_token_expires_at: Option<String>,
     pub server_side_key: ServerSideKey,
+    /// Who is told when sendout gives up on a webhook or distribution (Voucherify's
+    /// setting).
+    pub webhooks_callout_notifications: CalloutNotificationsView,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// `webhooks_callout_notifications`, as Voucherify's Management API shapes it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalloutNotificationsView {
+    /// Project-settings webhooks.
+    pub webhooks: CalloutNoticeView,
+    /// Distributions' webhook channels.
+    pub distributions: CalloutNoticeView,
+}
+
+/// One kind of target's notice settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalloutNoticeView {
+    /// Notify by email (sent only when SMTP is configured).
+    pub email: bool,
+    /// Who gets the email: at most 10 addresses.
+    pub emails: Vec<String>,
+    /// Show notices in the dashboard.
+    pub in_app: bool,
+}
+
+impl From<CalloutNotification> for CalloutNoticeView {
+    fn from(notice: CalloutNotification) -> Self {
+        Self {
+            email: notice.email,
+            emails: notice.emails,
+            in_app: notice.in_app,
+        }
+    }
+}
+
+/// `webhooks_callout_notifications` in a create or update: every part and field may be left
+/// out, keeping its value (a new project's: no email, in-app notices on).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalloutNotificationsRequest {
+    #[serde(default)]
+    pub webhooks: Option<CalloutNoticeRequest>,
+    #[serde(default)]
+    pub distributions: Option<CalloutNoticeRequest>,
+}
+
+/// One kind of target's part of [`CalloutNotificationsRequest`].
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalloutNoticeRequest {
+    #[serde(default)]
+    pub email: Option<bool>,
+    /// At most 10 addresses, no two alike; `email: true` needs one.
+    #[serde(default)]
+    pub emails: Option<Vec<String>>,
+    #[serde(default)]
+    pub in_app: Option<bool>,
+}
+
+impl From<CalloutNotificationsRequest> for NotificationsInput {
+    fn from(request: CalloutNotificationsRequest) -> Self {
+        let part = |p: CalloutNoticeRequest| NoticeInput {
+            email: p.email,
+            emails: p.emails,
+            in_app: p.in_app,
+        };
+        Self {
+            webhooks: request.webhooks.map(part),
+            distributions: request.distributions.map(part),
+        }
+    }
 }
 
 impl ProjectView {
@@ -72,6 +144,10 @@ impl ProjectView {
             server_side_key: ServerSideKey {
                 app_id: project.app_id,
                 app_token,
+            },
+            webhooks_callout_notifications: CalloutNotificationsView {
+                webhooks: project.callout_notifications.webhooks.into(),
+                distributions: project.callout_notifications.distributions.into(),
             },
             created_at: project.created_at.to_string(),
             updated_at: project.updated_at.to_string(),
@@ -108,6 +184,8 @@ pub struct ProjectCreate {
     /// Only `v2024-01-01`.
     #[serde(default)]
     pub webhook_version: Option<String>,
+    #[serde(default)]
+    pub webhooks_callout_notifications: Option<CalloutNotificationsRequest>,
 }
 
 /// `PUT /management/v1/projects/{projectId}`: only the fields given change.
@@ -123,6 +201,9 @@ pub struct ProjectUpdateRequest {
     pub timezone: Option<String>,
     #[serde(default)]
     pub webhook_version: Option<String>,
+    /// The parts given replace the stored ones field by field.
+    #[serde(default)]
+    pub webhooks_callout_notifications: Option<CalloutNotificationsRequest>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one not given (`None`).
@@ -157,6 +238,7 @@ pub async fn create_project(
         description: request.description,
         timezone: request.timezone,
         webhook_version: request.webhook_version,
+        callout_notifications: request.webhooks_callout_notifications.map(Into::into),
     };
     let keys = projects::create(&state, input).await?;
     Ok(axum::Json(ProjectView::new(
@@ -237,6 +319,7 @@ pub async fn update_project(
         description: request.description,
         timezone: request.timezone,
         webhook_version: request.webhook_version,
+        callout_notifications: request.webhooks_callout_notifications.map(Into::into),
     };
     let updated = projects::update(&state, &project_id, change).await?;
     Ok(axum::Json(updated.into()))

@@ -9,9 +9,12 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
-use sendout_store::{hash_token, NewProject, Project, ProjectUpdate, Store, StoreError};
+use sendout_store::{
+    hash_token, CalloutNotifications, NewProject, Project, ProjectUpdate, Store, StoreError,
+};
 
 use crate::config::Secret;
+use crate::ops::notifications::{self, NotificationsInput};
 use crate::ops::text::{
     self, text_field, DEFAULT_TIMEZONE, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, WEBHOOK_VERSION,
 };
@@ -64,6 +67,7 @@ pub fn new_project(
         webhook_token: random_token(40),
         app_id: uuid_like(),
         app_token_hash: hash_token(&app_token),
+        callout_notifications: Default::default(),
     };
     (new, app_token)
 }
@@ -91,6 +95,8 @@ pub struct ProjectInput {
     pub timezone: Option<String>,
     /// Only [`WEBHOOK_VERSION`].
     pub webhook_version: Option<String>,
+    /// Over the defaults ([`notifications`]).
+    pub callout_notifications: Option<NotificationsInput>,
 }
 
 /// A change to a project: only the fields given change.
@@ -101,6 +107,25 @@ pub struct ProjectChange {
     pub description: Option<Option<String>>,
     pub timezone: Option<String>,
     pub webhook_version: Option<String>,
+    /// Over the stored settings ([`notifications`]).
+    pub callout_notifications: Option<NotificationsInput>,
+}
+
+/// `input` over `current`, each problem noted.
+fn callout_notifications(
+    problems: &mut Problems,
+    input: Option<NotificationsInput>,
+    current: &CalloutNotifications,
+) -> Option<CalloutNotifications> {
+    match notifications::apply(input?, current) {
+        Ok(applied) => Some(applied),
+        Err(errors) => {
+            for error in errors {
+                problems.invalid(error);
+            }
+            None
+        }
+    }
 }
 
 /// Checks `input` and creates the project with fresh keys.
@@ -120,12 +145,22 @@ pub async fn create(state: &AppState, input: ProjectInput) -> Result<NewProjectK
     if let Some(version) = input.webhook_version {
         problems.field(text::webhook_version(&version));
     }
+    let notifications = callout_notifications(
+        &mut problems,
+        input.callout_notifications,
+        &CalloutNotifications::default(),
+    );
     let (name, description, timezone) = problems.finish_with(
         name.zip(description)
             .zip(timezone)
             .map(|((n, d), t)| (n, d, t)),
     )?;
-    let keys = create_project(state.store.as_ref(), name, description, timezone).await?;
+    let (mut new, app_token) = new_project(name, description, timezone);
+    new.callout_notifications = notifications.unwrap_or_default();
+    let keys = NewProjectKeys {
+        project: state.store.create_project(new).await?,
+        app_token: Secret::new(app_token),
+    };
     tracing::info!(project.id = %keys.project.id, "project created");
     Ok(keys)
 }
@@ -177,6 +212,11 @@ pub async fn update(
                     .transpose(),
             )
             .flatten(),
+        callout_notifications: callout_notifications(
+            &mut problems,
+            change.callout_notifications,
+            &project.callout_notifications,
+        ),
     };
     problems.finish()?;
     state

@@ -423,3 +423,102 @@ async fn another_projects_ids_and_malformed_ids_are_not_found() {
         .await
         .expect(200);
 }
+
+/// Voucherify's `webhooks_callout_notifications`: taken on create and update in the
+/// Management API's shape, returned by reads, parts left out keep their values, and bad
+/// addresses are refused naming the field, changing nothing.
+#[tokio::test]
+async fn a_projects_callout_notifications_are_kept_in_voucherifys_shape_and_checked() {
+    let app = TestApp::spawn().await;
+    let fresh = app
+        .management(
+            Method::POST,
+            "/management/v1/projects",
+            Some(&json!({"name": "Plain"})),
+        )
+        .await;
+    let default = json!({"email": false, "emails": [], "in_app": true});
+    assert_eq!(
+        fresh.expect(200)["webhooks_callout_notifications"],
+        json!({"webhooks": default, "distributions": default})
+    );
+
+    // Voucherify's own example body.
+    let asked = json!({
+        "webhooks": {"email": true, "emails": ["your.email@your.domain"], "in_app": true},
+        "distributions": {"email": true, "emails": ["ops@example.com", "crm@example.com"], "in_app": false}
+    });
+    let created = app
+        .management(
+            Method::POST,
+            "/management/v1/projects",
+            Some(&json!({"name": "Told", "webhooks_callout_notifications": asked})),
+        )
+        .await;
+    let created = created.expect(200).clone();
+    assert_eq!(created["webhooks_callout_notifications"], asked);
+    let path = format!(
+        "/management/v1/projects/{}",
+        created["id"].as_str().unwrap()
+    );
+    let read = app.management(Method::GET, &path, None).await;
+    assert_eq!(read.expect(200)["webhooks_callout_notifications"], asked);
+
+    // A part, and a field of it, left out keep their values.
+    let change = json!({"webhooks_callout_notifications": {"webhooks": {"in_app": false}}});
+    let updated = app.management(Method::PUT, &path, Some(&change)).await;
+    let notifications = updated.expect(200)["webhooks_callout_notifications"].clone();
+    assert_eq!(
+        notifications["webhooks"],
+        json!({"email": true, "emails": ["your.email@your.domain"], "in_app": false})
+    );
+    assert_eq!(notifications["distributions"], asked["distributions"]);
+
+    let eleven: Vec<String> = (0..11).map(|i| format!("ops{i}@example.com")).collect();
+    for (bad, field) in [
+        (
+            json!({"webhooks": {"emails": ["not-an-address"]}}),
+            "webhooks_callout_notifications.webhooks.emails[0]",
+        ),
+        (
+            json!({"distributions": {"emails": eleven}}),
+            "webhooks_callout_notifications.distributions.emails",
+        ),
+        (
+            json!({"webhooks": {"emails": ["a@example.com", "A@example.com"]}}),
+            "webhooks_callout_notifications.webhooks.emails[1]",
+        ),
+        (
+            json!({"distributions": {"email": true, "emails": []}}),
+            "webhooks_callout_notifications.distributions.emails",
+        ),
+    ] {
+        let answer = app
+            .management(
+                Method::PUT,
+                &path,
+                Some(&json!({"name": "Renamed", "webhooks_callout_notifications": bad})),
+            )
+            .await;
+        let body = answer.expect_error(400, "invalid_payload");
+        assert!(body.to_string().contains(field), "{field}: {body}");
+    }
+    for unknown in [
+        json!({"webhook": {}}),
+        json!({"webhooks": {"email": "yes"}}),
+        json!({"webhooks": {"sms": true}}),
+    ] {
+        let answer = app
+            .management(
+                Method::PUT,
+                &path,
+                Some(&json!({"webhooks_callout_notifications": unknown})),
+            )
+            .await;
+        answer.expect_error(400, "invalid_payload");
+    }
+    let kept = app.management(Method::GET, &path, None).await;
+    let kept = kept.expect(200);
+    assert_eq!(kept["name"], "Told", "a refused update changes nothing");
+    assert_eq!(kept["webhooks_callout_notifications"], notifications);
+}
