@@ -1,5 +1,6 @@
-//! The project picker and Project settings' General tab: the webhook version, the signing
-//! secret (hidden until revealed; rotation), the project's keys, and the Webhooks section
+//! The list of projects and Project settings' General tab: the webhook version, the signing
+//! secret, named "Secret key" as the seeds name it (hidden until revealed; rotation), the
+//! project's keys, and the Webhooks section
 //! listing every webhook with its events, whether it is active (and if sendout disabled it,
 //! why and when) and the status of its last send out.
 //!
@@ -284,12 +285,12 @@ pub async fn rotate_secret(
         .map(show_time)
         .unwrap_or_default();
     let flash = Flash::ok(format!(
-        "The signing secret was rotated. The previous one keeps signing until {until}."
+        "The secret key was rotated. The previous one keeps signing until {until}."
     ));
     Ok(redirect_with(
         &dash,
         &posted.signed,
         flash,
-        &project_path(project.id.as_str(), "/settings#signing-secret"),
+        &project_path(project.id.as_str(), "/settings#secret-key"),
     ))
 }

@@ -224,6 +224,16 @@ impl Browser {
             .await
     }
 
+    /// The section whose heading reads `heading` (a region named by it).
+    pub async fn region(&self, heading: &str) -> Element {
+        let xpath = format!(
+            "//section[@aria-labelledby = //*[self::h1 or self::h2 or self::h3][normalize-space() = {}]/@id]",
+            xpath_text(heading)
+        );
+        self.by_xpath(&xpath, &format!("a section named {heading:?}"))
+            .await
+    }
+
     /// The group (`<fieldset>`) whose legend reads `legend`.
     pub async fn group(&self, legend: &str) -> Element {
         let xpath = format!(

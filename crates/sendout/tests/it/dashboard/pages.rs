@@ -328,3 +328,34 @@ async fn signing_in_lands_on_the_only_projects_settings_or_on_the_projects_with_
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_signing_secret_is_the_secret_key_as_the_seeds_call_it_and_says_what_it_is_for() {
+    let app = TestApp::spawn_with(|c| c.workers = false).await;
+    let token = app.project.webhook_token.clone();
+    browser::session(&app, "secret_key", |b| async move {
+        b.sign_in().await;
+        let section = b.region("Secret key").await;
+        let shown = section.text().await.unwrap();
+        // seeds/000: "enter the Secret key in your system to receive webhooks".
+        for says in [
+            "enter this secret key there, in the code that receives webhooks",
+            "x-voucherify-signature",
+            "webhook-signature",
+            "webhook_token",
+        ] {
+            assert!(shown.contains(says), "{says:?} in {shown}");
+        }
+        assert!(!shown.contains(&token), "hidden until revealed");
+        let reveal = b.button_in("#secret-key", "Reveal the secret key").await;
+        reveal.click().await.unwrap();
+        assert_eq!(b.text("#secret-key-value").await, token);
+        assert!(b
+            .button_in("#secret-key", "Rotate the secret key…")
+            .await
+            .is_displayed()
+            .await
+            .unwrap());
+    })
+    .await;
+}
