@@ -267,37 +267,12 @@ async fn signing_in_lands_on_the_only_projects_settings_or_on_the_projects_with_
         let row = b.text(&mine).await;
         assert!(row.contains("Default project"), "{row}");
         assert_eq!(
-            b.el(&format!("{mine} [data-webhooks]"))
-                .await
-                .text()
-                .await
-                .unwrap(),
+            b.text(&format!("{mine} [data-webhooks]")).await,
             "2 1 inactive"
         );
-        assert_eq!(
-            b.el(&format!("{mine} [data-failures]"))
-                .await
-                .text()
-                .await
-                .unwrap(),
-            "1 failed"
-        );
-        assert_eq!(
-            b.el(&format!("{theirs} [data-webhooks]"))
-                .await
-                .text()
-                .await
-                .unwrap(),
-            "0"
-        );
-        assert_eq!(
-            b.el(&format!("{theirs} [data-failures]"))
-                .await
-                .text()
-                .await
-                .unwrap(),
-            "none"
-        );
+        assert_eq!(b.text(&format!("{mine} [data-failures]")).await, "1 failed");
+        assert_eq!(b.text(&format!("{theirs} [data-webhooks]")).await, "0");
+        assert_eq!(b.text(&format!("{theirs} [data-failures]")).await, "none");
         // Each project's sections are there to pick, named as the tabs inside it are.
         let sections = format!("{theirs} nav[aria-label='Sections of Second shop']");
         let names: Vec<String> = {
