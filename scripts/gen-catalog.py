@@ -37,6 +37,18 @@ Inputs (under the shared directory, `../shared` relative to the repository root 
 - reference/voucherify/management.json: the webhook `events` enum, whose misspellings
   (`...aded`) become aliases.
 
+Built examples (BUILT_EXAMPLES): a distribution trigger that Voucherify documents only by its
+keys (`customer.referred`: "documentation in progress", no example) gets an example built by
+this script, so that its preview and test webhook show real-looking data. Each top-level key
+of its proxy key list takes the value that the published examples of other types carry under
+a key of the same named schema (`referrer`, a `SimpleCustomer`, takes one of the customers of
+the examples), the first one in event_index.json's order that is not null and not already
+used by another key of the same example (values are told apart by their `id`); the value is then cut down to the keys the type's
+key tree documents, so every path of it is valid for the type. Such an entry has
+`"example_source": "built"`, `"example_file": null`, and a `note` naming where each key's
+value comes from; an example taken from the examples directory has `"example_source":
+"voucherify"`.
+
 Output format:
 
     {"generated_by": ..., "spec_source": ...,
@@ -46,7 +58,7 @@ Output format:
      "types": [{"name", "channels", "listings": [{"channel", "group", "title"}],
                 "has_public_schema", "schema", "keys_source", "note"?,
                 "purposes"?, "conditions"?,      # distribution triggers only
-                "data": key tree, "example_file", "example"}]}
+                "data": key tree, "example_file", "example_source"?, "example"}]}
 
 Key tree format (each node is a JSON object, every field optional):
 
@@ -285,6 +297,9 @@ NOTES = {
     "customer.voucher.loyalty_card.pending_points.updated": "Seed 003 also names it "
                                                             "`loyalty_card.pending_points.updated`.",
 }
+
+# Types whose example is built from the documented keys (see "Built examples" above).
+BUILT_EXAMPLES = {"customer.referred"}
 
 SCENARIO_PREFIX = "EventDistributionScenarios"
 
@@ -647,6 +662,68 @@ def proxy_tree(resolver: Resolver, data_keys: dict, example: object) -> Tree:
     return root
 
 
+def documented_values(ref: Path, index: dict) -> dict[str, list[tuple[str, str, object]]]:
+    """Every non-null value the published examples carry under a key of a named schema:
+    schema name -> [(event name, key, value)], in event_index.json's order."""
+    values: dict[str, list[tuple[str, str, object]]] = {}
+    for section in ("events", "events_without_public_schema"):
+        for name, info in index[section].items():
+            example_file = info.get("example_file")
+            if not example_file:
+                continue
+            example = load_json(ref / example_file)
+            if not isinstance(example, dict):
+                continue
+            for key, described in info.get("data_keys", {}).items():
+                value = example.get(key)
+                if isinstance(described, dict) and value is not None:
+                    values.setdefault(described["schema"], []).append((name, key, value))
+    return values
+
+
+def cut_to_tree(value: object, node: Tree) -> object:
+    """`value` with only the keys `node` documents (all of them below an open node)."""
+    if node.open:
+        return value
+    if isinstance(value, dict):
+        return {k: cut_to_tree(v, node.keys[k]) for k, v in value.items() if k in node.keys}
+    if isinstance(value, list):
+        if node.items is None:
+            return []
+        return [cut_to_tree(v, node.items) for v in value]
+    return value
+
+
+def identity(value: object) -> object:
+    """What tells two documented values apart: an object's `id`, else the value itself (so
+    that a referrer is not the customer they referred)."""
+    if isinstance(value, dict) and "id" in value:
+        return ("id", value["id"])
+    return json.dumps(value, sort_keys=True)
+
+
+def built_example(name: str, proxy: dict, tree: Tree,
+                  values: dict[str, list[tuple[str, str, object]]]) -> tuple[dict, str]:
+    """The example of a type documented only by its keys, and the note saying where each
+    key's value comes from."""
+    example: dict = {}
+    origins = []
+    for key, described in proxy["data_keys"].items():
+        candidates = values.get(described["schema"], [])
+        used = [identity(v) for v in example.values()]
+        fresh = [c for c in candidates if c[0] != name and identity(c[2]) not in used]
+        if not fresh:
+            raise GenError(f"{name}: no published example carries a {described['schema']} "
+                           f"for its key {key!r}")
+        source, source_key, value = fresh[0]
+        example[key] = cut_to_tree(value, tree.keys[key])
+        origins.append(f"`{key}` from {source}'s `{source_key}`")
+    note = ("Voucherify publishes no example; this one is built by sendout from its documented "
+            "keys, with values of the same schemas in other types' examples: "
+            + ", ".join(origins) + ".")
+    return example, note
+
+
 def build(shared: Path) -> dict:
     ref = shared / "reference" / "voucherify"
     spec = load_json(ref / "OpenAPIWebhooks.json")
@@ -679,6 +756,7 @@ def build(shared: Path) -> dict:
         envelope = load_json(path)
         envelopes.setdefault(envelope["event"]["type"], []).append(envelope["data"])
 
+    values = documented_values(ref, index)
     types = []
     for name in order:
         channels = [l["channel"] for l in listings[name]]
@@ -693,6 +771,9 @@ def build(shared: Path) -> dict:
 
         example_file = (info or proxy).get("example_file")
         example = load_json(ref / example_file) if example_file else None
+        if name in BUILT_EXAMPLES and example is not None:
+            raise GenError(f"{name}: Voucherify now publishes an example; take it off "
+                           "BUILT_EXAMPLES")
         if example is not None and not isinstance(example, dict):
             raise GenError(f"{name}: example {example_file} is not an object")
 
@@ -724,6 +805,13 @@ def build(shared: Path) -> dict:
             merge_example(tree, observed, "", fixes)
         tree.from_example = False
         notes = ([NOTES[name]] if name in NOTES else []) + sorted(set(fixes))
+        example_source = "voucherify" if example is not None else None
+        if name in BUILT_EXAMPLES:
+            if proxy is None or "data_keys" not in proxy:
+                raise GenError(f"{name}: a built example needs the documented keys")
+            example, built_note = built_example(name, proxy, tree, values)
+            notes.append(built_note)
+            example_source = "built"
 
         entry = {
             "name": name,
@@ -740,6 +828,7 @@ def build(shared: Path) -> dict:
             entry["conditions"] = conditions_for(name, tree.keys, sources)
         entry["data"] = tree.to_json()
         entry["example_file"] = example_file.removeprefix("examples/") if example_file else None
+        entry["example_source"] = example_source
         entry["example"] = example
         types.append(entry)
 

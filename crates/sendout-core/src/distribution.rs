@@ -112,30 +112,54 @@ impl fmt::Display for DistributionStatus {
     }
 }
 
-/// A channel's event name, sent as the envelope's `type`: 1 to 100 characters of ASCII
-/// letters, digits, `.`, `_`, `-`, `:` and spaces, starting and ending with a letter or digit
-/// (`Order-paid`, `loyalty.points:gained`). Receivers route on it, so it stays plain text.
+/// A channel's event name, sent as the envelope's `type`: 1 to 100 characters of printable
+/// text in any script (`Order-paid`, `loyalty.points:gained`, `Zamówienie opłacone`), as
+/// merchants name their events. Receivers route on it, so it holds nothing a log line, a header
+/// or a person reading it could take for something else: no control characters, no line or
+/// paragraph separators, no bidirectional controls, no noncharacters, and no space at either
+/// end (a name that differs from another only there could not be told apart).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EventName(String);
 
+/// Why a character may not be in an event name, if it may not.
+fn unprintable(c: char) -> Option<&'static str> {
+    match c {
+        c if c.is_control() => Some("a control character"),
+        '\u{2028}' | '\u{2029}' => Some("a line or paragraph separator"),
+        '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => Some("a bidirectional control"),
+        '\u{FDD0}'..='\u{FDEF}' => Some("a noncharacter"),
+        c if (u32::from(c) & 0xFFFE) == 0xFFFE => Some("a noncharacter"),
+        _ => None,
+    }
+}
+
 impl EventName {
     /// Parses an event name; the error says what is wrong.
-    pub fn parse(text: &str) -> Result<Self, &'static str> {
+    pub fn parse(text: &str) -> Result<Self, String> {
         let chars = text.chars().count();
         if chars == 0 {
-            return Err("it is empty");
+            return Err("it is empty".to_owned());
         }
         if chars > MAX_EVENT_NAME_CHARS {
-            return Err("it is longer than 100 characters");
+            return Err(format!(
+                "it is longer than {MAX_EVENT_NAME_CHARS} characters"
+            ));
         }
-        let allowed =
-            |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | ' ');
-        if !text.chars().all(allowed) {
-            return Err("it may hold only ASCII letters, digits, `.`, `_`, `-`, `:` and spaces");
+        if let Some((c, what)) = text.chars().find_map(|c| unprintable(c).map(|w| (c, w))) {
+            return Err(format!(
+                "it may hold only printable text; U+{:04X} is {what}",
+                u32::from(c)
+            ));
         }
-        let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-        if !edge(text.chars().next()) || !edge(text.chars().last()) {
-            return Err("it must start and end with a letter or digit");
+        if text.trim().is_empty() {
+            return Err("it is only spaces".to_owned());
+        }
+        if text.trim() != text {
+            return Err("it must not start or end with a space".to_owned());
         }
         Ok(Self(text.to_owned()))
     }

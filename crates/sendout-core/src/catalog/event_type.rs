@@ -131,6 +131,27 @@ pub enum KeysSource {
     Unknown,
 }
 
+/// Where the example `data` of a type comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExampleSource {
+    /// Voucherify's published example (`reference/voucherify/examples/`).
+    Voucherify,
+    /// Built by sendout from the type's documented keys, with values of the same schemas in
+    /// other types' examples (the type's note says which), where Voucherify publishes none.
+    Built,
+}
+
+impl ExampleSource {
+    /// The name the catalog and the API give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Voucherify => "voucherify",
+            Self::Built => "built",
+        }
+    }
+}
+
 /// How a type is listed in one channel: its group there and its title there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Listing {
@@ -159,6 +180,8 @@ pub struct EventType {
     conditions: Vec<Condition>,
     data: KeyNode,
     example_file: Option<String>,
+    #[serde(default)]
+    example_source: Option<ExampleSource>,
     example: Option<Value>,
 }
 
@@ -224,9 +247,15 @@ impl EventType {
         self.note.as_deref()
     }
 
-    /// An example `data` (always a JSON object), if Voucherify published one.
+    /// An example `data` (always a JSON object), if Voucherify published one or sendout built
+    /// one from the documented keys ([`EventType::example_source`] says which).
     pub fn example_data(&self) -> Option<&Value> {
         self.example.as_ref()
+    }
+
+    /// Where the example comes from, if there is one.
+    pub fn example_source(&self) -> Option<ExampleSource> {
+        self.example_source
     }
 
     /// The file under `reference/voucherify/examples/` the example comes from.

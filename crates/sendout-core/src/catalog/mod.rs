@@ -13,7 +13,10 @@
 //! - `reference/voucherify/OpenAPIWebhooks.json`: each type's `data` schema, with `$ref`s,
 //!   `allOf`/`anyOf`/`oneOf`, nested objects and arrays resolved into a key tree;
 //! - `reference/voucherify/event_index.json` and `examples/`: which schema and example belong
-//!   to which type, and key lists for the types without a public schema.
+//!   to which type, and key lists for the types without a public schema. A distribution
+//!   trigger Voucherify documents only by its keys (`customer.referred`) gets an example the
+//!   generator builds from those keys, marked [`ExampleSource::Built`], so that every trigger
+//!   previews with data.
 //!
 //! To regenerate after a spec or seed update, run from the repository root:
 //!
@@ -37,7 +40,8 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 
 pub use event_type::{
-    Channel, Condition, ConditionKey, EventType, KeysSource, Listing, Purpose, SUGGESTIONS,
+    Channel, Condition, ConditionKey, EventType, ExampleSource, KeysSource, Listing, Purpose,
+    SUGGESTIONS,
 };
 pub use keys::{KeyNode, PathTarget};
 

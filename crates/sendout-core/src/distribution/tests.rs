@@ -17,7 +17,9 @@ fn statuses_have_their_wire_names() {
 #[test]
 fn a_stored_event_name_is_read_through_its_rules() {
     assert!(serde_json::from_str::<EventName>("\"Order-paid\"").is_ok());
+    assert!(serde_json::from_str::<EventName>("\"Zamówienie opłacone\"").is_ok());
     assert!(serde_json::from_str::<EventName>("\"\"").is_err());
+    assert!(serde_json::from_str::<EventName>("\"a\\u0007b\"").is_err());
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sendout_core::catalog::{
-    catalog, Channel, ConditionKey, EventType, KeysSource, PathTarget, Purpose,
+    catalog, Channel, ConditionKey, EventType, ExampleSource, KeysSource, PathTarget, Purpose,
 };
 
 use Channel::{Distribution, ProjectSettings};
@@ -316,8 +316,18 @@ fn every_example_is_a_json_object_and_most_types_have_one() {
     for event_type in catalog().all() {
         if let Some(example) = event_type.example_data() {
             assert!(example.is_object(), "{}", event_type.name());
-            assert!(event_type.example_file().is_some(), "{}", event_type.name());
+            match event_type.example_source() {
+                Some(ExampleSource::Voucherify) => {
+                    assert!(event_type.example_file().is_some(), "{}", event_type.name());
+                }
+                Some(ExampleSource::Built) => {
+                    assert!(event_type.example_file().is_none(), "{}", event_type.name());
+                }
+                None => panic!("{}: an example of no known source", event_type.name()),
+            }
             with_example += 1;
+        } else {
+            assert_eq!(event_type.example_source(), None, "{}", event_type.name());
         }
     }
     assert!(with_example >= 70, "{with_example} examples");
@@ -371,6 +381,34 @@ fn value_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+#[test]
+fn every_distribution_trigger_has_an_example_and_customer_referred_says_sendout_built_its_own() {
+    for event_type in catalog().by_channel(Channel::Distribution) {
+        assert!(event_type.example_data().is_some(), "{}", event_type.name());
+    }
+    let referred = event("customer.referred");
+    assert_eq!(referred.example_source(), Some(ExampleSource::Built));
+    assert!(!referred.has_public_schema());
+    let note = referred.note().expect("a note on where it comes from");
+    assert!(
+        note.contains("built by sendout from its documented keys"),
+        "{note}"
+    );
+    assert!(note.contains("`referrer` from "), "{note}");
+    let example = referred.example_data().expect("an example");
+    for key in ["customer", "referrer", "campaign", "voucher"] {
+        assert!(example[key]["id"].is_string(), "{key} in {example}");
+    }
+    assert_ne!(
+        example["customer"]["id"], example["referrer"]["id"],
+        "the referrer is someone else"
+    );
+    assert_eq!(
+        event("voucher.published").example_source(),
+        Some(ExampleSource::Voucherify)
+    );
 }
 
 #[test]

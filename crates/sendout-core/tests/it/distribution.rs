@@ -230,32 +230,47 @@ fn channels_number_one_to_the_maximum() {
 }
 
 #[test]
-fn event_names_are_plain_text_of_one_to_a_hundred_characters() {
+fn event_names_are_printable_text_in_any_script_of_one_to_a_hundred_characters() {
     for good in [
         "Order-paid",
         "loyalty.points:gained",
         "A",
         "Voucher redeemed 2",
+        "Zamówienie opłacone",
+        "注文支払い済み",
+        "Заказ оплачен",
+        "طلب مدفوع",
+        "Order \"paid\" 🎉",
+        "-dash/and (brackets)",
         &"x".repeat(100),
+        &"ż".repeat(100),
     ] {
         let mut input = distribution("customer.order.paid", "SEND_PLAIN_MESSAGE", full());
         input["channels"][0]["event_name"] = json!(good);
         assert_eq!(spec(input).channels()[0].event_name().as_str(), good);
     }
-    for bad in [
-        "",
-        " padded",
-        "-dash",
-        "quote\"",
-        "new\nline",
-        "żółć",
-        &"x".repeat(101),
+    for (bad, why) in [
+        ("", "it is empty"),
+        ("   ", "it is only spaces"),
+        (" padded", "must not start or end with a space"),
+        ("padded\u{a0}", "must not start or end with a space"),
+        ("new\nline", "U+000A is a control character"),
+        ("tab\there", "U+0009 is a control character"),
+        ("nul\u{0}", "U+0000 is a control character"),
+        ("del\u{7f}", "U+007F is a control character"),
+        ("next\u{85}line", "U+0085 is a control character"),
+        ("line\u{2028}sep", "U+2028 is a line or paragraph separator"),
+        ("evil\u{202e}dap", "U+202E is a bidirectional control"),
+        ("iso\u{2066}late", "U+2066 is a bidirectional control"),
+        ("non\u{ffff}char", "U+FFFF is a noncharacter"),
+        (&"x".repeat(101), "longer than 100 characters"),
+        (&"ż".repeat(101), "longer than 100 characters"),
     ] {
         let mut input = distribution("customer.order.paid", "SEND_PLAIN_MESSAGE", full());
         input["channels"][0]["event_name"] = json!(bad);
-        let error = refusal(input);
+        let error = refusal(input).to_string();
         assert!(
-            error.to_string().starts_with("channels[0].event_name"),
+            error.starts_with("channels[0].event_name") && error.contains(why),
             "{bad:?}: {error}"
         );
     }

@@ -27,7 +27,7 @@ use crate::dashboard::session::Flash;
 use crate::dashboard::webhook_form::{refusal, sentence};
 use crate::dashboard::Dash;
 use crate::ops::sendouts::{self, BulkRetryInput, ListInput};
-use crate::ops::{webhooks, OpsError};
+use crate::ops::{distributions, webhooks, OpsError};
 
 mod views;
 pub use views::{AttemptRow, Choice, ChoiceGroup, Filters, Row};
@@ -133,7 +133,8 @@ pub async fn list(
         format!("{base}?{current}")
     };
     let webhooks = webhooks::list(&dash.app, &project).await?;
-    let filters = Filters::new(&query, period, &webhooks);
+    let distributions = distributions::list(&dash.app, &project).await?;
+    let filters = Filters::new(&query, period, &webhooks, &distributions);
     let first = query.query_string(None);
     let chrome = Chrome::load(
         &dash,

@@ -17,7 +17,7 @@ use sendout_core::catalog::{catalog, Channel, Purpose};
 use sendout_core::distribution::{DistributionStatus, MAX_CHANNELS};
 use sendout_store::{Distribution, Project};
 
-use crate::dashboard::auth::{Posted, Signed};
+use crate::dashboard::auth::{local_path, Posted, Signed};
 use crate::dashboard::distribution_form::{
     purpose_label, ChannelForm, DistributionForm, CONDITIONS,
 };
@@ -173,6 +173,8 @@ fn trigger_groups() -> Vec<TriggerGroup> {
 pub struct FormPage {
     pub chrome: Chrome,
     pub editing: Option<String>,
+    /// The distribution being edited as it is stored: its status and the header's controls.
+    pub current: Option<Row>,
     pub form: DistributionForm,
     pub groups: Vec<TriggerGroup>,
     pub actions: Vec<(&'static str, &'static str)>,
@@ -197,8 +199,17 @@ async fn form_page(
     };
     let chrome = Chrome::load(dash, signed, Some(project), Section::Distributions, title).await?;
     let base = project_path(project.id.as_str(), "/distributions");
+    let current = match &editing {
+        Some(id) => Some(Row::new(
+            &distributions::get(&dash.app, project, id)
+                .await
+                .map_err(|e| not_found(e, id))?,
+        )),
+        None => None,
+    };
     Ok(FormPage {
         chrome,
+        current,
         action: match &editing {
             Some(id) => format!("{base}/{id}"),
             None => base.clone(),
@@ -342,7 +353,8 @@ pub async fn update(
     save(dash, project_id, Some(id), posted).await
 }
 
-/// `POST …/distributions/{id}/{pause|live|delete}`: the row menu's actions.
+/// `POST …/distributions/{id}/{pause|live|delete}`: the row menu's actions, and the
+/// distribution page's header controls (which come back to the page, `return_to`).
 pub async fn act(
     State(dash): State<Dash>,
     Path((project_id, id, action)): Path<(String, String, String)>,
@@ -356,7 +368,7 @@ pub async fn act(
                     .await
                     .map_err(|e| not_found(e, &id))?;
             format!(
-                "Distribution {} paused: it sends nothing until it is activated.",
+                "Distribution {} paused: it sends nothing until it is set live.",
                 paused.spec.name()
             )
         }
@@ -375,10 +387,15 @@ pub async fn act(
         }
         _ => return Err(DashError::NotFound("such page in the dashboard".into())),
     };
+    let list = project_path(project.id.as_str(), "/distributions");
+    let back = match action.as_str() {
+        "delete" => None,
+        _ => local_path(posted.form.text("return_to")),
+    };
     Ok(redirect_with(
         &dash,
         &posted.signed,
         Flash::ok(text),
-        &project_path(project.id.as_str(), "/distributions"),
+        back.unwrap_or(&list),
     ))
 }

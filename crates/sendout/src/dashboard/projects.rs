@@ -1,5 +1,6 @@
-//! The project picker and Project settings' General tab: the webhook version, the signing
-//! secret (hidden until revealed; rotation), the project's keys, and the Webhooks section
+//! The list of projects and Project settings' General tab: the webhook version, the signing
+//! secret, named "Secret key" as the seeds name it (hidden until revealed; rotation), the
+//! project's keys, and the Webhooks section
 //! listing every webhook with its events, whether it is active (and if sendout disabled it,
 //! why and when) and the status of its last send out.
 //!
@@ -10,7 +11,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use sendout_core::time::Timestamp;
-use sendout_store::{Project, Webhook};
+use sendout_store::{Project, SendOutStatus, Webhook};
 use serde::Deserialize;
 
 use crate::dashboard::auth::{Posted, Signed};
@@ -20,7 +21,7 @@ use crate::dashboard::layout::{
 };
 use crate::dashboard::session::Flash;
 use crate::dashboard::Dash;
-use crate::ops::{projects, sendouts, webhooks};
+use crate::ops::{distributions, projects, sendouts, webhooks};
 
 /// How many event names a webhook row shows before "and N more".
 const EVENTS_SHOWN: usize = 3;
@@ -33,16 +34,60 @@ pub struct ProjectsPage {
     pub projects: Vec<ProjectSummary>,
 }
 
-/// A project in the list.
+/// A project in the list: where work is waiting (its webhooks, how many are inactive, the
+/// send outs of the last 24 hours that failed) and its sections, one click away.
 #[derive(Debug)]
 pub struct ProjectSummary {
     pub id: String,
     pub name: String,
     pub timezone: String,
     pub created_at: String,
+    pub webhooks: usize,
+    pub inactive_webhooks: usize,
+    pub distributions: usize,
+    pub failed_24h: u64,
 }
 
-/// `GET /dashboard`: the only project's settings, or the list to pick from.
+impl ProjectSummary {
+    /// The path of one of the project's sections.
+    pub fn path(&self, rest: &str) -> String {
+        project_path(&self.id, rest)
+    }
+}
+
+/// What the list says of `project`, read now.
+async fn summary(
+    dash: &Dash,
+    project: Project,
+    now: Timestamp,
+) -> Result<ProjectSummary, DashError> {
+    let webhooks = webhooks::list(&dash.app, &project).await?;
+    let distributions = distributions::list(&dash.app, &project).await?;
+    let day = crate::dashboard::chart::Period::parse(Some("24h"));
+    let since = day.created_after(now).unwrap_or(now);
+    let failed_24h = dash
+        .app
+        .store
+        .send_out_histogram(&project.id, since, std::time::Duration::from_secs(86_400))
+        .await?
+        .iter()
+        .filter(|b| b.status == SendOutStatus::Failed)
+        .map(|b| b.count)
+        .sum();
+    Ok(ProjectSummary {
+        id: project.id.to_string(),
+        timezone: project.timezone,
+        created_at: show_time(project.created_at),
+        webhooks: webhooks.len(),
+        inactive_webhooks: webhooks.iter().filter(|w| !w.active).count(),
+        distributions: distributions.len(),
+        failed_24h,
+        name: project.name,
+    })
+}
+
+/// `GET /dashboard`, where signing in lands: the only project's settings, or the list of
+/// projects with what needs attention in each and their sections.
 pub async fn home(
     signed: Signed,
     axum::extract::State(dash): axum::extract::State<Dash>,
@@ -52,17 +97,14 @@ pub async fn home(
         return Ok(Redirect::to(&project_path(only.id.as_str(), "/settings")).into_response());
     }
     let chrome = Chrome::load(&dash, &signed, None, Section::None, "Projects").await?;
+    let now = Timestamp::now();
+    let mut summaries = Vec::with_capacity(projects.len());
+    for project in projects {
+        summaries.push(summary(&dash, project, now).await?);
+    }
     Ok(ProjectsPage {
         chrome,
-        projects: projects
-            .into_iter()
-            .map(|p| ProjectSummary {
-                id: p.id.to_string(),
-                name: p.name,
-                timezone: p.timezone,
-                created_at: show_time(p.created_at),
-            })
-            .collect(),
+        projects: summaries,
     }
     .into_response())
 }
@@ -243,12 +285,12 @@ pub async fn rotate_secret(
         .map(show_time)
         .unwrap_or_default();
     let flash = Flash::ok(format!(
-        "The signing secret was rotated. The previous one keeps signing until {until}."
+        "The secret key was rotated. The previous one keeps signing until {until}."
     ));
     Ok(redirect_with(
         &dash,
         &posted.signed,
         flash,
-        &project_path(project.id.as_str(), "/settings#signing-secret"),
+        &project_path(project.id.as_str(), "/settings#secret-key"),
     ))
 }

@@ -3,7 +3,7 @@
 //! `data` and the paths its data carries). Names are looked up as ingest reads them, so the
 //! documented misspellings find their type.
 
-use sendout_core::catalog::{catalog, Channel, EventType};
+use sendout_core::catalog::{catalog, Channel, EventType, ExampleSource};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -43,6 +43,11 @@ pub struct EventTypeDetail {
     /// An example `data` (what a test webhook sends).
     #[schema(value_type = Option<Object>)]
     pub example: Option<Value>,
+    /// Where `example` comes from: `voucherify` (a published example) or `built` (made by
+    /// sendout from the type's documented keys, where Voucherify publishes none; `note` says
+    /// from what); `null` without an example.
+    #[schema(example = "voucherify")]
+    pub example_source: Option<&'static str>,
     /// Every path `data` can carry (`order.items[].price`, `metadata.*`).
     pub paths: Vec<String>,
     /// For distribution triggers: the purposes they support.
@@ -161,6 +166,7 @@ pub async fn get_event_type(
         listings: serde_json::to_value(event_type.listings()).unwrap_or(Value::Null),
         note: event_type.note().map(str::to_owned),
         example: event_type.example_data().cloned(),
+        example_source: event_type.example_source().map(ExampleSource::as_str),
         paths: event_type.paths(),
         purposes: event_type
             .purposes()

@@ -1,7 +1,7 @@
 //! How the audit log shows its rows, attempts and filter choices.
 
 use sendout_core::catalog::{catalog, Channel};
-use sendout_store::{Attempt, SendOut, Webhook};
+use sendout_store::{Attempt, Distribution, SendOut, SendOutStatus, Webhook};
 
 use crate::dashboard::audit::ListQuery;
 use crate::dashboard::chart::{Period, PERIODS};
@@ -38,18 +38,26 @@ pub struct ChoiceGroup {
 #[derive(Debug, Clone)]
 pub struct Filters {
     pub statuses: Vec<Choice>,
-    pub sources: Vec<Choice>,
+    /// "Any source", then the webhooks and the distributions, then the rest.
+    pub any_source: bool,
+    pub sources: Vec<ChoiceGroup>,
     pub types: Vec<ChoiceGroup>,
     pub periods: Vec<Choice>,
-    /// Targets a bulk retry can name (the filtered one selected).
-    pub targets: Vec<Choice>,
+    /// Targets a bulk retry can name, webhooks and distributions (the filtered one selected).
+    pub targets: Vec<ChoiceGroup>,
     /// Whether any filter narrows the list.
     pub narrowed: bool,
 }
 
 impl Filters {
-    /// The choices for `query`, with `webhooks` as sources.
-    pub fn new(query: &ListQuery, period: Period, webhooks: &[Webhook]) -> Self {
+    /// The choices for `query`, with the project's `webhooks` and `distributions` as sources
+    /// (a distribution's send outs are its channels').
+    pub fn new(
+        query: &ListQuery,
+        period: Period,
+        webhooks: &[Webhook],
+        distributions: &[Distribution],
+    ) -> Self {
         let current =
             |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_owned();
         let (status, source, event_type) = (
@@ -61,26 +69,48 @@ impl Filters {
         for s in ["PENDING", "RETRYING", "SUCCEEDED", "FAILED"] {
             statuses.push(Choice::new(s, s, status == s));
         }
-        let mut sources = vec![Choice::new("", "Any source", source.is_empty())];
-        let mut targets = Vec::new();
-        for w in webhooks {
-            let label = format!("{} ({})", w.target_url, w.id);
-            sources.push(Choice::new(
-                w.id.as_str(),
-                label.clone(),
-                source == w.id.as_str(),
-            ));
-            targets.push(Choice::new(w.id.as_str(), label, source == w.id.as_str()));
-        }
-        sources.push(Choice::new(
+        let webhook_choices: Vec<Choice> = webhooks
+            .iter()
+            .map(|w| {
+                let label = format!("{} ({})", w.target_url, w.id);
+                Choice::new(w.id.as_str(), label, source == w.id.as_str())
+            })
+            .collect();
+        let distribution_choices: Vec<Choice> = distributions
+            .iter()
+            .map(|d| {
+                let label = format!("{} ({})", d.spec.name(), d.id);
+                Choice::new(d.id.as_str(), label, source == d.id.as_str())
+            })
+            .collect();
+        let targets: Vec<ChoiceGroup> = [
+            ("Webhooks", webhook_choices),
+            ("Distributions", distribution_choices),
+        ]
+        .into_iter()
+        .filter(|(_, choices)| !choices.is_empty())
+        .map(|(label, choices)| ChoiceGroup {
+            label: label.to_owned(),
+            choices,
+        })
+        .collect();
+        let mut other = vec![Choice::new(
             UNSAVED_WEBHOOK_ID,
             "Tests of unsaved webhooks",
             source == UNSAVED_WEBHOOK_ID,
-        ));
-        if !source.is_empty() && !sources.iter().any(|c| c.selected) {
-            // A source no longer listed (a deleted webhook): keep it visible and selected.
-            sources.push(Choice::new(source.clone(), source.clone(), true));
+        )];
+        let listed = targets.iter().flat_map(|g| &g.choices).any(|c| c.selected)
+            || source == UNSAVED_WEBHOOK_ID;
+        if !source.is_empty() && !listed {
+            // A source no longer listed (a deleted webhook or distribution): keep it visible
+            // and selected.
+            other.push(Choice::new(source.clone(), source.clone(), true));
         }
+        let mut sources = targets.clone();
+        sources.push(ChoiceGroup {
+            label: "Other".to_owned(),
+            choices: other,
+        });
         let types = [
             (Channel::ProjectSettings, "Project settings"),
             (Channel::Distribution, "Distributions"),
@@ -96,6 +126,7 @@ impl Filters {
         .collect();
         Self {
             statuses,
+            any_source: source.is_empty(),
             sources,
             types,
             periods: PERIODS
@@ -137,6 +168,28 @@ pub struct Row {
     pub is_test: bool,
     pub show_path: String,
     pub retry_path: String,
+    /// What the retry control says, by status: "Send now" (pending), "Retry now" (retrying,
+    /// instead of waiting for the schedule), "Retry" (failed), "Send again" (succeeded: the
+    /// same body and id once more).
+    pub retry_label: &'static str,
+    /// Why a person would press it, as the control's description.
+    pub retry_hint: &'static str,
+}
+
+/// The retry control's label and description for a send out of `status`.
+fn retry_control(status: SendOutStatus) -> (&'static str, &'static str) {
+    match status {
+        SendOutStatus::Pending => ("Send now", "Make its first attempt now"),
+        SendOutStatus::Retrying => (
+            "Retry now",
+            "Attempt it now instead of at its next scheduled retry",
+        ),
+        SendOutStatus::Failed => ("Retry", "Send it again now"),
+        SendOutStatus::Succeeded => (
+            "Send again",
+            "It was delivered; this sends the same body (same id) once more",
+        ),
+    }
 }
 
 impl Row {
@@ -161,6 +214,8 @@ impl Row {
             is_test: send_out.is_test,
             show_path: format!("{base}/{}", send_out.id),
             retry_path: format!("{base}/{}/retry", send_out.id),
+            retry_label: retry_control(send_out.status).0,
+            retry_hint: retry_control(send_out.status).1,
         }
     }
 }

@@ -213,6 +213,96 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// The form control whose `<label>` reads `label` (its own text, hints left out), as a
+    /// person finds it; fails the test naming the label if there is none.
+    pub async fn labelled(&self, label: &str) -> Element {
+        let xpath = format!(
+            "//*[@id = //label[normalize-space(text()[1]) = {}]/@for]",
+            xpath_text(label)
+        );
+        self.by_xpath(&xpath, &format!("a field labelled {label:?}"))
+            .await
+    }
+
+    /// The section whose heading reads `heading` (a region named by it).
+    pub async fn region(&self, heading: &str) -> Element {
+        let xpath = format!(
+            "//section[@aria-labelledby = //*[self::h1 or self::h2 or self::h3][normalize-space() = {}]/@id]",
+            xpath_text(heading)
+        );
+        self.by_xpath(&xpath, &format!("a section named {heading:?}"))
+            .await
+    }
+
+    /// The group (`<fieldset>`) whose legend reads `legend`.
+    pub async fn group(&self, legend: &str) -> Element {
+        let xpath = format!(
+            "//fieldset[legend[normalize-space() = {}]]",
+            xpath_text(legend)
+        );
+        self.by_xpath(&xpath, &format!("a group named {legend:?}"))
+            .await
+    }
+
+    /// Whether `outer` holds `inner` in the page.
+    pub async fn contains(&self, outer: &Element, inner: &Element) -> bool {
+        let args = vec![
+            serde_json::to_value(outer).expect("an element reference"),
+            serde_json::to_value(inner).expect("an element reference"),
+        ];
+        self.client
+            .execute("return arguments[0].contains(arguments[1]);", args)
+            .await
+            .map(|v| v.as_bool() == Some(true))
+            .expect("the page answers")
+    }
+
+    /// The button (or the link styled as one) that reads `name`, inside what matches `css`.
+    pub async fn button_in(&self, css: &str, name: &str) -> Element {
+        let scope = self.el(css).await;
+        let xpath = format!(
+            ".//*[self::button or self::a or self::summary][normalize-space() = {}]",
+            xpath_text(name)
+        );
+        match scope.find(Locator::XPath(&xpath)).await {
+            Ok(element) => element,
+            Err(e) => {
+                let path = self.path().await;
+                panic!("no button {name:?} in `{css}` on {path}: {e}")
+            }
+        }
+    }
+
+    /// The names of the buttons inside what matches `css`, as shown.
+    pub async fn button_names(&self, css: &str) -> Vec<String> {
+        let scope = self.el(css).await;
+        let mut names = Vec::new();
+        for button in scope
+            .find_all(Locator::Css("button, a.button, a.menu-item"))
+            .await
+            .unwrap_or_default()
+        {
+            let text = button
+                .prop("textContent")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            names.push(text.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+        names
+    }
+
+    async fn by_xpath(&self, xpath: &str, what: &str) -> Element {
+        match self.client.find(Locator::XPath(xpath)).await {
+            Ok(element) => element,
+            Err(e) => {
+                let path = self.path().await;
+                panic!("no {what} on {path}: {e}")
+            }
+        }
+    }
+
     /// Whether something matches `css` on the page as it is now (no waiting).
     pub async fn exists(&self, css: &str) -> bool {
         self.client
@@ -305,5 +395,17 @@ impl Browser {
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join(format!("{name}.png")), png)
+    }
+}
+
+/// `text` as an XPath string literal (XPath 1.0 has no escapes: quotes are joined in).
+fn xpath_text(text: &str) -> String {
+    if !text.contains('\'') {
+        format!("'{text}'")
+    } else if !text.contains('"') {
+        format!("\"{text}\"")
+    } else {
+        let parts: Vec<String> = text.split('\'').map(|p| format!("'{p}'")).collect();
+        format!("concat({})", parts.join(", \"'\", "))
     }
 }

@@ -41,35 +41,23 @@ async fn a_person_designs_a_distribution_with_a_custom_template_and_sees_its_out
         b.ready("form[data-designer]").await;
         b.fill("#name", "Order paid to CRM").await;
 
-        // A trigger that only sends plain messages offers only that action.
-        b.el("#trigger")
-            .await
-            .select_by_value("customer.rewarded")
-            .await
-            .unwrap();
-        assert!(!b
-            .el("#action-NOTIFY_ABOUT_PROMOTION")
-            .await
-            .is_enabled()
-            .await
-            .unwrap());
-        assert!(b
-            .el("#action-SEND_PLAIN_MESSAGE")
-            .await
-            .is_selected()
-            .await
-            .unwrap());
-        b.el("#trigger")
-            .await
+        // The fields are named as the seed names them: Trigger, then Action. A trigger that
+        // only sends plain messages offers only that action.
+        let trigger = b.labelled("Trigger").await;
+        trigger.select_by_value("customer.rewarded").await.unwrap();
+        let action = b.group("Action").await;
+        let notify = b.labelled("Notify customers about promotion").await;
+        let plain = b.labelled("Send plain message to customers").await;
+        for choice in [&notify, &plain] {
+            assert!(b.contains(&action, choice).await, "an Action's choice");
+        }
+        assert!(!notify.is_enabled().await.unwrap());
+        assert!(plain.is_selected().await.unwrap());
+        trigger
             .select_by_value("customer.order.paid")
             .await
             .unwrap();
-        assert!(b
-            .el("#action-NOTIFY_ABOUT_PROMOTION")
-            .await
-            .is_enabled()
-            .await
-            .unwrap());
+        assert!(notify.is_enabled().await.unwrap());
 
         b.fill("#ch0-event_name", "Order-paid").await;
         b.fill("#ch0-url", "https://crm.example/hooks").await;
@@ -139,4 +127,110 @@ async fn a_person_designs_a_distribution_with_a_custom_template_and_sees_its_out
         saved["channels"][0]["payload"],
         json!({"mode": "custom", "template": "{\"total\": {{order.total_amount}}}", "raw": true})
     );
+}
+
+#[tokio::test]
+async fn a_paused_distribution_is_set_live_from_its_own_page_and_paused_there_again() {
+    let app = TestApp::spawn_with(|c| c.workers = false).await;
+    let mut body = crate::distributions::simple("customer.order.paid", "https://crm.example/h");
+    body["name"] = json!("Order paid to CRM");
+    body["status"] = json!("PAUSED");
+    let created = app
+        .project_api(reqwest::Method::POST, "/v1/distributions", Some(&body))
+        .await;
+    let id = created.expect(200)["id"].as_str().unwrap().to_owned();
+    let page = format!(
+        "/dashboard/projects/{}/distributions/{id}/edit",
+        app.project.id
+    );
+    browser::session(&app, "sets_live_from_the_distribution", |b| async move {
+        b.sign_in().await;
+        b.click("nav.tabs a[href$='/distributions']").await;
+        // "Click the distribution that has been paused. Click the set live icon in the upper
+        // right corner."
+        b.click(&format!("tr[data-distribution='{id}'] a[href$='/edit']"))
+            .await;
+        b.ready("form[data-designer]").await;
+        assert_eq!(b.text("#distribution-status").await, "PAUSED");
+        assert_eq!(b.button_names(".section-head").await, ["Set live"]);
+        b.button_in(".section-head", "Set live")
+            .await
+            .click()
+            .await
+            .unwrap();
+        b.text_with("#flash", "is live").await;
+        assert_eq!(b.path().await, page, "the distribution's own page again");
+        assert_eq!(b.text("#distribution-status").await, "LIVE");
+
+        assert_eq!(b.button_names(".section-head").await, ["Pause"]);
+        b.button_in(".section-head", "Pause")
+            .await
+            .click()
+            .await
+            .unwrap();
+        b.text_with("#flash", "paused").await;
+        assert_eq!(b.path().await, page);
+        assert_eq!(b.text("#distribution-status").await, "PAUSED");
+        assert!(b.text("#paused-reason").await.starts_with("Paused on "));
+    })
+    .await;
+    let read = app
+        .project_api(
+            reqwest::Method::GET,
+            &format!(
+                "/v1/distributions/{}",
+                created.expect(200)["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(read.expect(200)["status"], "PAUSED");
+}
+
+#[tokio::test]
+async fn an_event_name_in_polish_typed_in_the_form_is_the_delivered_envelopes_type() {
+    let app = TestApp::spawn().await;
+    let receiver = crate::helpers::receiver::Receiver::start().await;
+    let url = receiver.url("/crm");
+    let name = "Zamówienie opłacone";
+    browser::session(&app, "unicode_event_name", |b| async move {
+        b.sign_in().await;
+        b.click("nav.tabs a[href$='/distributions']").await;
+        b.click("#create-distribution").await;
+        b.ready("form[data-designer]").await;
+        b.fill("#name", "Orders to CRM").await;
+        b.labelled("Trigger")
+            .await
+            .select_by_value("customer.order.paid")
+            .await
+            .unwrap();
+        b.labelled("URL").await.send_keys(&url).await.unwrap();
+        let event_name = b.labelled("Event name").await;
+        event_name.send_keys(name).await.unwrap();
+        await_preview(&b).await;
+        let output = b.text("[data-output='0']").await;
+        assert!(
+            output.contains(&format!("\"type\": \"{name}\"")),
+            "{output}"
+        );
+        b.click("#save-distribution").await;
+        b.text_with("#flash", "created (LIVE)").await;
+    })
+    .await;
+
+    let list = app
+        .project_api(reqwest::Method::GET, "/v1/distributions", None)
+        .await;
+    assert_eq!(
+        list.expect(200)["data"][0]["channels"][0]["event_name"],
+        name
+    );
+    let data = crate::distributions::example("customer.order.paid");
+    app.ingest(&json!({"type": "customer.order.paid", "data": data}))
+        .await
+        .expect(202);
+    receiver.wait_for(1, crate::helpers::DELIVERY).await;
+    let got = receiver.received_on("/crm").pop().expect("delivered");
+    let body: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(body["type"], name);
 }

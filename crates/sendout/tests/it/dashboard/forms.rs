@@ -240,7 +240,7 @@ async fn rotating_the_secret_from_the_dashboard_changes_the_projects_secret() {
         .to_owned();
     assert_ne!(now, app.project.webhook_token);
     let after = person.get(&settings_path(&app)).await;
-    assert!(after.body.contains("The signing secret was rotated"));
+    assert!(after.body.contains("The secret key was rotated"));
     assert!(after.body.contains(&now));
 }
 

@@ -224,3 +224,113 @@ async fn after_signing_out_the_dashboard_refuses_until_signing_in_again() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn signing_in_lands_on_the_only_projects_settings_or_on_the_projects_with_their_failures() {
+    let receiver = Receiver::start().await;
+    receiver.set_default(Behaviour::always(Reply::status(500)));
+    let app = TestApp::spawn_with(|c| {
+        c.retry = sendout_core::retry::RetryPolicy::parse_schedule("none").unwrap();
+    })
+    .await;
+    let settings = format!("/dashboard/projects/{}/settings", app.project.id);
+    browser::session(&app, "lands_on_the_only_project", |b| async move {
+        b.sign_in().await;
+        b.el("#webhooks-heading").await;
+        assert_eq!(b.path().await, settings);
+    })
+    .await;
+
+    // A second project; the default one gets two webhooks, one failing send out, and the
+    // webhook that failed is disabled (no retries).
+    let other = app.create_project("Second shop").await;
+    app.create_webhook(
+        json!({"target_url": receiver.url("/bad"), "events": ["voucher.published"]}),
+    )
+    .await;
+    app.create_webhook(
+        json!({"target_url": receiver.url("/idle"), "events": ["customer.created"]}),
+    )
+    .await;
+    app.ingest(&json!({"type": "voucher.published", "data": {}}))
+        .await
+        .expect(202);
+    receiver.wait_for(1, crate::helpers::DELIVERY).await;
+    let app = app.restart(|c| c.workers = false).await;
+    let default = app.project.id.to_string();
+    browser::session(&app, "lands_on_the_projects", |b| async move {
+        b.sign_in().await;
+        b.el("table.projects").await;
+        assert_eq!(b.path().await, "/dashboard");
+        let mine = format!("tr[data-project='{default}']");
+        let theirs = format!("tr[data-project='{}']", other.id);
+        let row = b.text(&mine).await;
+        assert!(row.contains("Default project"), "{row}");
+        assert_eq!(
+            b.text(&format!("{mine} [data-webhooks]")).await,
+            "2 1 inactive"
+        );
+        assert_eq!(b.text(&format!("{mine} [data-failures]")).await, "1 failed");
+        assert_eq!(b.text(&format!("{theirs} [data-webhooks]")).await, "0");
+        assert_eq!(b.text(&format!("{theirs} [data-failures]")).await, "none");
+        // Each project's sections are there to pick, named as the tabs inside it are.
+        let sections = format!("{theirs} nav[aria-label='Sections of Second shop']");
+        let names: Vec<String> = {
+            let mut names = Vec::new();
+            for link in b.all(&format!("{sections} a")).await {
+                names.push(link.text().await.unwrap());
+            }
+            names
+        };
+        assert_eq!(names, ["Project settings", "Audit log", "Distributions"]);
+        b.button_in(&sections, "Audit log")
+            .await
+            .click()
+            .await
+            .unwrap();
+        b.el("#apply-filters").await;
+        assert_eq!(
+            b.path().await,
+            format!("/dashboard/projects/{}/audit-log", other.id)
+        );
+        assert!(b.exists("nav.tabs[aria-label='Project sections']").await);
+
+        // The failures link opens them in the audit log.
+        b.goto("/dashboard").await;
+        b.click(&format!("{mine} [data-failures] a")).await;
+        b.text_with("#sendouts-total", "1 send out match").await;
+        assert!(b.path().await.contains("status=FAILED"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_signing_secret_is_the_secret_key_as_the_seeds_call_it_and_says_what_it_is_for() {
+    let app = TestApp::spawn_with(|c| c.workers = false).await;
+    let token = app.project.webhook_token.clone();
+    browser::session(&app, "secret_key", |b| async move {
+        b.sign_in().await;
+        let section = b.region("Secret key").await;
+        let shown = section.text().await.unwrap();
+        // seeds/000: "enter the Secret key in your system to receive webhooks".
+        for says in [
+            "enter this secret key there, in the code that receives webhooks",
+            "x-voucherify-signature",
+            "webhook-signature",
+            "webhook_token",
+        ] {
+            assert!(shown.contains(says), "{says:?} in {shown}");
+        }
+        assert!(!shown.contains(&token), "hidden until revealed");
+        let reveal = b.button_in("#secret-key", "Reveal the secret key").await;
+        reveal.click().await.unwrap();
+        assert_eq!(b.text("#secret-key-value").await, token);
+        assert!(b
+            .button_in("#secret-key", "Rotate the secret key…")
+            .await
+            .is_displayed()
+            .await
+            .unwrap());
+    })
+    .await;
+}

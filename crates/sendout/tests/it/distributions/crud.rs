@@ -276,7 +276,7 @@ async fn malformed_values_are_400_naming_the_field() {
         ),
         (
             "/channels/0/event_name",
-            json!("bad\"name"),
+            json!("bad\u{7}name"),
             "channels[0].event_name",
         ),
         ("/channels", json!([]), "channels"),

@@ -115,6 +115,83 @@ async fn an_order_paid_event_reaches_both_channels_with_their_own_names_headers_
 }
 
 #[tokio::test]
+async fn an_event_name_in_any_script_is_kept_and_delivered_as_the_envelopes_type_exactly() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let name = "Zamówienie opłacone — 注文 🎉";
+    let made = create(
+        &app,
+        &distribution(
+            "customer.order.paid",
+            "SEND_PLAIN_MESSAGE",
+            vec![channel(
+                name,
+                &receiver.url("/crm"),
+                json!({"mode": "full"}),
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(made["channels"][0]["event_name"], name);
+    let read = distribution_now(&app, &id(&made)).await;
+    assert_eq!(read["channels"][0]["event_name"], name);
+
+    assert_eq!(
+        emit(&app, "customer.order.paid", &example("customer.order.paid")).await,
+        1
+    );
+    receiver.wait_for(1, DELIVERY).await;
+    let got = receiver.received_on("/crm").pop().expect("delivered");
+    let body: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(body["type"], name);
+    let text = std::str::from_utf8(&got.body).unwrap();
+    assert!(
+        text.contains(&format!("\"type\":\"{name}\"")),
+        "sent as UTF-8 text, not escaped: {text}"
+    );
+    let audit = app.send_outs(&format!("?source_id={}", id(&made))).await;
+    assert_eq!(audit["data"][0]["type"], name);
+}
+
+#[tokio::test]
+async fn an_event_name_with_a_control_character_or_only_spaces_is_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn_with(|c| c.workers = false).await;
+    for (name, why) in [
+        ("Order\npaid", "U+000A is a control character"),
+        ("Order\u{202e}paid", "U+202E is a bidirectional control"),
+        ("   ", "it is only spaces"),
+        ("", "it is empty"),
+    ] {
+        let body = distribution(
+            "customer.order.paid",
+            "SEND_PLAIN_MESSAGE",
+            vec![channel(
+                name,
+                "https://crm.example/h",
+                json!({"mode": "full"}),
+            )],
+        );
+        let refused = app
+            .project_api(Method::POST, "/v1/distributions", Some(&body))
+            .await;
+        let message = refused.expect_error(400, "invalid_payload")["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let details = refused.expect_error(400, "invalid_payload")["details"].to_string();
+        assert!(
+            format!("{message} {details}").contains("channels[0].event_name")
+                && format!("{message} {details}").contains(why),
+            "{name:?}: {message} {details}"
+        );
+    }
+    let list = app
+        .project_api(Method::GET, "/v1/distributions", None)
+        .await;
+    assert_eq!(list.expect(200)["total"], 0, "nothing was stored");
+}
+
+#[tokio::test]
 async fn a_raw_payload_is_the_whole_body_exactly_as_previewed() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;

@@ -210,3 +210,40 @@ async fn a_preview_refuses_what_saving_refuses() {
         .await
         .expect_error(400, "invalid_payload");
 }
+
+#[tokio::test]
+async fn customer_referred_previews_without_data_from_the_example_sendout_built() {
+    let app = TestApp::spawn_with(|c| c.workers = false).await;
+    let built = example("customer.referred");
+    let request = json!({
+        "trigger": {"event": "customer.referred"},
+        "channel": channel("Customer-referred", "https://crm.example/hooks",
+            json!({"mode": "custom", "raw": true,
+                   "template": r#"{"referred": "{{customer.name}}", "by": "{{referrer.name}}", "campaign": "{{campaign.id}}"}"#})),
+    });
+    let answer = preview(&app, &request).await;
+    let body: Value = serde_json::from_str(answer.expect(200)["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        json!({"referred": built["customer"]["name"], "by": built["referrer"]["name"],
+               "campaign": built["campaign"]["id"]})
+    );
+    for value in body.as_object().unwrap().values() {
+        assert!(!value.as_str().unwrap().is_empty(), "a value in {body}");
+    }
+
+    let described = app
+        .project_api(Method::GET, "/v1/event-types/customer.referred", None)
+        .await;
+    let described = described.expect(200);
+    assert_eq!(described["example_source"], "built");
+    assert_eq!(described["example"], built);
+    assert!(described["note"]
+        .as_str()
+        .unwrap()
+        .contains("built by sendout from its documented keys"));
+    let published = app
+        .project_api(Method::GET, "/v1/event-types/voucher.published", None)
+        .await;
+    assert_eq!(published.expect(200)["example_source"], "voucherify");
+}
