@@ -165,6 +165,10 @@ pub fn router(app: AppState) -> Router {
             &format!("{P}/settings/rotate-secret"),
             post(projects::rotate_secret),
         )
+        .route(
+            &format!("{P}/settings/notifications"),
+            post(projects::save_notifications),
+        )
         .route(&format!("{P}/webhooks/new"), get(webhooks::new_form))
         .route(&format!("{P}/webhooks"), post(webhooks::create))
         .route(&format!("{P}/webhooks/test"), post(webhooks::test_new))

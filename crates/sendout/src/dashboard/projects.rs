@@ -11,17 +11,19 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use sendout_core::time::Timestamp;
-use sendout_store::{Project, SendOutStatus, Webhook};
+use sendout_store::{CalloutNotification, Project, SendOutStatus, Webhook};
 use serde::Deserialize;
 
 use crate::dashboard::auth::{Posted, Signed};
 use crate::dashboard::error::DashError;
+use crate::dashboard::form::Form;
 use crate::dashboard::layout::{
     load_project, project_path, redirect_with, show_time, Chrome, Section,
 };
 use crate::dashboard::session::Flash;
 use crate::dashboard::Dash;
-use crate::ops::{distributions, projects, sendouts, webhooks};
+use crate::ops::notifications::{NoticeInput, NotificationsInput};
+use crate::ops::{distributions, projects, sendouts, webhooks, OpsError};
 
 /// How many event names a webhook row shows before "and N more".
 const EVENTS_SHOWN: usize = 3;
@@ -164,6 +166,48 @@ pub struct ProjectInfo {
     pub previous_expires: Option<String>,
     pub app_id: String,
     pub created_at: String,
+    /// Webhooks' and distributions' callout notification settings, in that order.
+    pub notices: [NoticeRow; 2],
+}
+
+/// One kind of target's callout notification settings, as the form shows them.
+#[derive(Debug)]
+pub struct NoticeRow {
+    /// `webhooks` or `distributions`: the form fields' prefix.
+    pub part: &'static str,
+    pub label: &'static str,
+    pub email: bool,
+    /// The addresses, one per line.
+    pub emails: String,
+    pub in_app: bool,
+}
+
+impl NoticeRow {
+    fn new(part: &'static str, label: &'static str, notice: &CalloutNotification) -> Self {
+        Self {
+            part,
+            label,
+            email: notice.email,
+            emails: notice.emails.join("\n"),
+            in_app: notice.in_app,
+        }
+    }
+
+    /// What the form sent for this part: every field, so the whole part is replaced.
+    fn input(part: &str, form: &Form) -> NoticeInput {
+        let emails = form
+            .text(&format!("{part}_emails"))
+            .split([',', '\n', ';'])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect();
+        NoticeInput {
+            email: Some(form.checked(&format!("{part}_email"))),
+            emails: Some(emails),
+            in_app: Some(form.checked(&format!("{part}_in_app"))),
+        }
+    }
 }
 
 impl ProjectInfo {
@@ -184,6 +228,18 @@ impl ProjectInfo {
             },
             app_id: project.app_id.clone(),
             created_at: show_time(project.created_at),
+            notices: [
+                NoticeRow::new(
+                    "webhooks",
+                    "Webhooks (project settings)",
+                    &project.callout_notifications.webhooks,
+                ),
+                NoticeRow::new(
+                    "distributions",
+                    "Distributions",
+                    &project.callout_notifications.distributions,
+                ),
+            ],
         }
     }
 }
@@ -271,6 +327,37 @@ pub async fn settings(
         webhooks: rows,
     }
     .into_response())
+}
+
+/// `POST …/settings/notifications`: the callout notification settings, through the
+/// management API's code (its checks and messages); a refusal changes nothing and says why.
+pub async fn save_notifications(
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let change = projects::ProjectChange {
+        callout_notifications: Some(NotificationsInput {
+            webhooks: Some(NoticeRow::input("webhooks", &posted.form)),
+            distributions: Some(NoticeRow::input("distributions", &posted.form)),
+        }),
+        ..projects::ProjectChange::default()
+    };
+    let back = project_path(project.id.as_str(), "/settings#notifications");
+    let flash = match projects::update(&dash.app, project.id.as_str(), change).await {
+        Ok(_) => Flash::ok("The notification settings were saved."),
+        Err(OpsError::Invalid(errors)) => Flash::error(format!(
+            "The notification settings were not saved: {}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        Err(other) => return Err(other.into()),
+    };
+    Ok(redirect_with(&dash, &posted.signed, flash, &back))
 }
 
 /// `POST …/settings/rotate-secret`: a new signing secret, through the management API's code.

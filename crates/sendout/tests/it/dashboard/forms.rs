@@ -415,3 +415,68 @@ async fn a_webhook_form_past_the_projects_quota_says_so_and_stores_nothing() {
     );
     assert_eq!(app.webhook_total().await, 1);
 }
+
+/// Project settings edit the callout notifications the Management API keeps: saved whole for
+/// both kinds of target, and a bad address refused with the field named, changing nothing.
+#[tokio::test]
+async fn project_settings_edit_the_callout_notifications_and_refuse_a_bad_address() {
+    let app = TestApp::spawn().await;
+    let mut person = Person::new(&app);
+    person.sign_in().await;
+    let page = person.get(&settings_path(&app)).await;
+    assert!(page.body.contains("Notifications"), "{}", page.body);
+    assert!(page.body.contains("does not send these notices yet"));
+    let csrf = page.csrf();
+    let save = format!("{}/notifications", settings_path(&app));
+    let project_path = format!("/management/v1/projects/{}", app.project.id);
+
+    let saved = person
+        .post(
+            &save,
+            &[
+                ("csrf", &csrf),
+                ("webhooks_email", "on"),
+                ("webhooks_emails", "ops@example.com\r\ncrm@example.com"),
+                ("webhooks_in_app", "on"),
+                ("distributions_emails", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert!(saved
+        .header("location")
+        .ends_with("/settings#notifications"));
+    let read = app.management(Method::GET, &project_path, None).await;
+    let notices = read.expect(200)["webhooks_callout_notifications"].clone();
+    assert_eq!(
+        notices,
+        json!({
+            "webhooks": {"email": true, "emails": ["ops@example.com", "crm@example.com"], "in_app": true},
+            "distributions": {"email": false, "emails": [], "in_app": false}
+        })
+    );
+    let shown = person.get(&settings_path(&app)).await;
+    assert!(shown.body.contains("The notification settings were saved."));
+    assert!(
+        shown.body.contains("ops@example.com\ncrm@example.com"),
+        "{}",
+        shown.body
+    );
+
+    let refused = person
+        .post(
+            &save,
+            &[
+                ("csrf", &csrf),
+                ("distributions_email", "on"),
+                ("distributions_emails", "not-an-address"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 303);
+    let shown = person.get(&settings_path(&app)).await;
+    assert!(shown.body.contains("were not saved"), "{}", shown.body);
+    assert!(shown.body.contains("not-an-address"), "{}", shown.body);
+    let kept = app.management(Method::GET, &project_path, None).await;
+    assert_eq!(kept.expect(200)["webhooks_callout_notifications"], notices);
+}
