@@ -177,7 +177,7 @@ pub struct NoticeRow {
     pub part: &'static str,
     pub label: &'static str,
     pub email: bool,
-    /// The addresses, one per line.
+    /// The addresses, separated by commas.
     pub emails: String,
     pub in_app: bool,
 }
@@ -188,7 +188,7 @@ impl NoticeRow {
             part,
             label,
             email: notice.email,
-            emails: notice.emails.join("\n"),
+            emails: notice.emails.join(", "),
             in_app: notice.in_app,
         }
     }

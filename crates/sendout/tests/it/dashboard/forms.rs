@@ -458,7 +458,7 @@ async fn project_settings_edit_the_callout_notifications_and_refuse_a_bad_addres
     let shown = person.get(&settings_path(&app)).await;
     assert!(shown.body.contains("The notification settings were saved."));
     assert!(
-        shown.body.contains("ops@example.com\ncrm@example.com"),
+        shown.body.contains("ops@example.com, crm@example.com"),
         "{}",
         shown.body
     );
