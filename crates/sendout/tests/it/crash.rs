@@ -158,7 +158,8 @@ struct AppKey {
     token: String,
 }
 
-fn client() -> reqwest::Client {
+/// A client for the server under test: no proxy, a 30 s bound on every request.
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))

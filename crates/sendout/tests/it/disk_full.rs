@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
+use crate::crash::client;
 use crate::helpers::process::{Sendout, MANAGEMENT_ID, MANAGEMENT_TOKEN};
 use crate::helpers::receiver::{Behaviour, Receiver, Reply};
 
@@ -130,14 +131,6 @@ struct Answer {
     status: u16,
     retry_after: Option<String>,
     body: Value,
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Answer {
