@@ -124,9 +124,15 @@ impl AuthThrottle {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether no client's failures are remembered, so that [`Self::check`] passes
+    /// everyone: callers may skip working out who the client is.
+    pub fn is_idle(&self) -> bool {
+        self.tracked.load(Ordering::Relaxed) == 0
+    }
+
     /// `Err(wait)` while `client` has used up its failures; `wait` is when it may try again.
     pub fn check(&self, client: Client, now: Instant) -> Result<(), Duration> {
-        if self.tracked.load(Ordering::Relaxed) == 0 {
+        if self.is_idle() {
             return Ok(());
         }
         match self.lock().get(&client) {

@@ -189,6 +189,9 @@ async fn a_shutdown_is_not_held_up_by_idle_or_half_sent_connections() {
 #[tokio::test]
 async fn a_body_sent_a_byte_at_a_time_is_cut_off_with_408_after_the_request_timeout() {
     let app = TestApp::spawn_with(|c| c.http_request_timeout = Duration::from_millis(700)).await;
+    // A webhook for every event, so that an event stored would show as a send out.
+    app.create_webhook(json!({"target_url": "http://127.0.0.1:9/never", "events": ["*"]}))
+        .await;
     let mut stream = connect(&app).await;
     let head = format!(
         "POST /v1/events HTTP/1.1\r\nhost: sendout\r\nx-app-id: {}\r\nx-app-token: {}\r\n\
