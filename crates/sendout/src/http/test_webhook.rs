@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use crate::http::auth::ManagementKey;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{JsonObject, Path};
 use crate::ops::test_send::{self, request_group, Tested, UrlTest};
 use crate::ops::{projects, webhooks, AppState};
 use crate::telemetry::REQUEST_ID_HEADER;
@@ -106,13 +106,15 @@ fn optional_json<T: DeserializeOwned + Default>(
     if !json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(body).map_err(|e| {
+    // `null` is no body, as the document's optional body allows.
+    let value: Option<T> = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             ApiError::InvalidPayload(e.to_string())
         } else {
             ApiError::InvalidJson(e.to_string())
         }
-    })
+    })?;
+    Ok(value.unwrap_or_default())
 }
 
 /// Sends a catalog example to a URL once.
@@ -136,7 +138,7 @@ pub async fn test_url(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
     headers: HeaderMap,
-    Json(request): Json<UrlTestRequest>,
+    JsonObject(request): JsonObject<UrlTestRequest>,
 ) -> Result<axum::Json<TestResult>, ApiError> {
     let project = projects::get(&state, &project_id).await?;
     let input = UrlTest {
@@ -165,7 +167,7 @@ pub async fn test_url(
         ("projectId" = String, Path, description = "The project's id"),
         ("webhookId" = String, Path, description = "The webhook's id"),
     ),
-    request_body(content = WebhookTestRequest, description = "May be omitted"),
+    request_body(content = Option<WebhookTestRequest>, description = "May be omitted"),
     responses(
         (status = 200, description = "The outcome (also when the receiver failed)", body = TestResult),
         (status = 401, description = "No valid management key", body = ErrorBody),
