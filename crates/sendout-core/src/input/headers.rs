@@ -114,7 +114,8 @@ impl HeaderValue {
         if value.is_empty() {
             return Err(refuse("it is empty"));
         }
-        if value.len() > MAX_HEADER_VALUE_LEN {
+        // Counted as given, surrounding blanks included, as the API's document states it.
+        if text.len() > MAX_HEADER_VALUE_LEN {
             return Err(refuse("it is longer than 1024 bytes"));
         }
         if !value

@@ -12,6 +12,7 @@ use sendout_core::ids::GroupId;
 use sendout_core::input::CustomHeaders;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::http::auth::ManagementKey;
@@ -30,6 +31,10 @@ pub struct UrlTestRequest {
     pub target_url: String,
     /// The event type whose example is sent; `voucher.published` when absent.
     pub event_type: Option<String>,
+    /// The event's `data` to send instead of the type's example (a JSON object); needed for
+    /// a type without an example (`GET /v1/event-types/{name}` shows `example: null`).
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Box<RawValue>>,
     /// Custom headers to send along.
     #[serde(default)]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
@@ -42,6 +47,10 @@ pub struct UrlTestRequest {
 pub struct WebhookTestRequest {
     /// The event type whose example is sent; the webhook's first event when absent.
     pub event_type: Option<String>,
+    /// The event's `data` to send instead of the type's example (a JSON object); needed for
+    /// a type without an example.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Box<RawValue>>,
 }
 
 /// What the test delivery did.
@@ -106,6 +115,13 @@ fn optional_json<T: DeserializeOwned + Default>(
     if !json {
         return Err(ApiError::UnsupportedMediaType);
     }
+    // `null` is no body, as the document's optional body allows; an array is no object,
+    // though serde would read a struct from one.
+    if body.trim_ascii_start().starts_with(b"[") {
+        return Err(ApiError::InvalidPayload(
+            "the body must be a JSON object".to_owned(),
+        ));
+    }
     // `null` is no body, as the document's optional body allows.
     let value: Option<T> = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
@@ -117,7 +133,7 @@ fn optional_json<T: DeserializeOwned + Default>(
     Ok(value.unwrap_or_default())
 }
 
-/// Sends a catalog example to a URL once.
+/// Sends a catalog example (or the data given) to a URL once.
 #[utoipa::path(
     post,
     path = "/management/v1/projects/{projectId}/webhooks/test",
@@ -130,7 +146,7 @@ fn optional_json<T: DeserializeOwned + Default>(
         (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
         (status = 401, description = "No valid management key", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 422, description = "Unknown event type", body = ErrorBody),
+        (status = 422, description = "`unknown_event_type`; `test_data_required`: the type has no example and no `data` was given (nothing is sent)", body = ErrorBody),
     )
 )]
 pub async fn test_url(
@@ -144,6 +160,7 @@ pub async fn test_url(
     let input = UrlTest {
         target_url: request.target_url,
         event_type: request.event_type,
+        data: request.data,
         headers: request.headers,
     };
     let tested = test_send::test_url(
@@ -157,7 +174,7 @@ pub async fn test_url(
     Ok(axum::Json(tested.into()))
 }
 
-/// Sends a catalog example to an existing webhook once (active or not).
+/// Sends a catalog example (or the data given) to an existing webhook once (active or not).
 #[utoipa::path(
     post,
     path = "/management/v1/projects/{projectId}/webhooks/{webhookId}/test",
@@ -172,7 +189,7 @@ pub async fn test_url(
         (status = 200, description = "The outcome (also when the receiver failed)", body = TestResult),
         (status = 401, description = "No valid management key", body = ErrorBody),
         (status = 404, description = "No such project or webhook", body = ErrorBody),
-        (status = 422, description = "Unknown event type", body = ErrorBody),
+        (status = 422, description = "`unknown_event_type`; `test_data_required`: the type has no example and no `data` was given (nothing is sent)", body = ErrorBody),
     )
 )]
 pub async fn test_webhook(
@@ -189,7 +206,7 @@ pub async fn test_webhook(
         &state,
         &project,
         webhook,
-        request.event_type,
+        (request.event_type, request.data),
         group_of(&headers),
     )
     .await?;

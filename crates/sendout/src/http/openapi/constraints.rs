@@ -70,6 +70,15 @@ fn type_names(channel: Option<Channel>) -> Vec<String> {
     names
 }
 
+/// The names (aliases included) of the types without an example: a test of one needs its
+/// `data` (422 `test_data_required` otherwise).
+fn without_example() -> Vec<String> {
+    type_names(None)
+        .into_iter()
+        .filter(|n| catalog().get(n).is_some_and(|t| t.example_data().is_none()))
+        .collect()
+}
+
 /// A word matched in any case, as a regular expression.
 fn any_case(word: &str) -> String {
     word.chars()
@@ -205,6 +214,12 @@ pub fn state_input_rules(document: &mut Value) {
                 "event_type",
                 json!({"type": ["string", "null"], "enum": every_type.iter().map(|n| json!(n)).chain([Value::Null]).collect::<Vec<_>>()}),
             );
+            // A type without an example is tested only with its data.
+            if let Some(schema) = schemas.get_mut(request) {
+                schema["if"] = json!({"required": ["event_type"], "properties": {"event_type": {"enum": without_example()}}});
+                schema["then"] =
+                    json!({"required": ["data"], "properties": {"data": {"type": "object"}}});
+            }
         }
         set_property(
             schemas,
