@@ -10,8 +10,10 @@
 # namespace of its own that has nothing but loopback, so no generated `target_url` can reach
 # beyond this machine: deliveries go to a `sendout listen` receiver on 127.0.0.1 or fail.
 #
-# Bounded and reproducible: a fixed seed, deterministic generation, OPENAPI_EXAMPLES examples
-# per operation (default 25). Installs schemathesis first (scripts/setup/schemathesis.sh).
+# Bounded and reproducible: deterministic generation (no random seed, no example database),
+# one worker, OPENAPI_EXAMPLES examples per operation (default 25), under two minutes here.
+# Installs schemathesis first (scripts/setup/schemathesis.sh). Needs root for the namespace
+# (`unshare --net`, `ip`), as the test machines and CI have.
 #
 # Usage: scripts/openapi-conformance.sh [extra schemathesis arguments]
 set -euo pipefail

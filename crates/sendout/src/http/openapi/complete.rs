@@ -2,8 +2,8 @@
 //! so that no handler's annotation can forget one. They come from the layers around the
 //! handlers, not from the handlers themselves:
 //!
-//! - a JSON body ([`crate::http::extract::Json`]): 400 (not JSON, or not of the schema), 413
-//!   (over `max_body_bytes`), 415 (not sent as `application/json`);
+//! - a JSON body ([`crate::http::extract::JsonObject`]): 400 (not JSON, or not of the
+//!   schema), 413 (over `max_body_bytes`), 415 (not sent as `application/json`);
 //! - a key ([`crate::http::auth`]): 401, and 429 with `Retry-After` once a client failed
 //!   `auth_failure_limit` times;
 //! - an id in the path: 404 (a malformed id is a 404 like an unknown one);
