@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, the generated catalog, and every
-# test of the workspace. Installs or starts what the tests need, idempotently.
+# The whole test suite, as CI runs it: formatting, lints, the generated catalog, the OpenAPI
+# conformance run, and every test of the workspace. Installs or starts what the tests need,
+# idempotently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,9 @@ python3 scripts/gen-catalog.py --check
 
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "the OpenAPI document against the real server (schemathesis, every check)"
+scripts/openapi-conformance.sh
 
 step "the Voucherify SDK the compatibility tests drive"; scripts/setup/compat.sh
 step "Chromium and chromedriver for the dashboard's browser tests"; scripts/setup/browser.sh

@@ -27,7 +27,10 @@ use url::Url;
 
 use crate::catalog::{catalog, Channel};
 
-pub use headers::{CustomHeaders, HeaderName, HeaderValue, PublicHeaders};
+pub use headers::{
+    CustomHeaders, HeaderName, HeaderValue, PublicHeaders, MAX_CUSTOM_HEADERS, MAX_HEADER_NAME_LEN,
+    MAX_HEADER_VALUE_LEN, RESERVED_HEADERS, RESERVED_PREFIXES,
+};
 pub use netclass::{classify_ip, is_allowed_target, AllowList, AllowListError, IpClass};
 
 /// The longest target URL accepted, in bytes.

@@ -91,6 +91,14 @@ pub enum ConditionKey {
 }
 
 impl ConditionKey {
+    /// Every key, in declaration order.
+    pub const ALL: [ConditionKey; 4] = [
+        ConditionKey::SegmentId,
+        ConditionKey::CampaignId,
+        ConditionKey::CustomEvent,
+        ConditionKey::LoyaltyTierId,
+    ];
+
     /// The wire name, e.g. `segment_id`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -27,7 +27,7 @@ pub const MAX_HEADER_VALUE_LEN: usize = 1024;
 pub const MAX_CUSTOM_HEADERS: usize = 20;
 
 /// Header names sendout sets itself, or that only the HTTP client may set.
-const RESERVED_HEADERS: &[&str] = &[
+pub const RESERVED_HEADERS: &[&str] = &[
     "connection",
     "content-encoding",
     "content-length",
@@ -42,7 +42,7 @@ const RESERVED_HEADERS: &[&str] = &[
     "user-agent",
 ];
 /// Prefixes of reserved header names (Standard Webhooks' headers, our signature, proxies').
-const RESERVED_PREFIXES: &[&str] = &["webhook-", "x-voucherify-signature", "proxy-"];
+pub const RESERVED_PREFIXES: &[&str] = &["webhook-", "x-voucherify-signature", "proxy-"];
 
 /// A custom header's name: lowercase ASCII letters, digits and inner dashes, 1–64
 /// characters, not reserved. Upper-case input is lowercased.
@@ -114,7 +114,8 @@ impl HeaderValue {
         if value.is_empty() {
             return Err(refuse("it is empty"));
         }
-        if value.len() > MAX_HEADER_VALUE_LEN {
+        // Counted as given, surrounding blanks included, as the API's document states it.
+        if text.len() > MAX_HEADER_VALUE_LEN {
             return Err(refuse("it is longer than 1024 bytes"));
         }
         if !value

@@ -11,6 +11,7 @@
 use sendout_core::catalog::{catalog, Channel};
 use sendout_core::input::{CustomHeaders, PublicHeaders, TargetUrl};
 use sendout_store::{Webhook, WebhookFields};
+use serde_json::value::RawValue;
 
 use crate::dashboard::form::Form;
 use crate::ops::test_send::DEFAULT_TEST_TYPE;
@@ -30,6 +31,10 @@ pub struct WebhookForm {
     pub headers: Vec<(String, String)>,
     /// The names of headers the audit log may show, as typed (comma- or space-separated).
     pub public_headers: String,
+    /// The type Send test webhook sends; empty: the first ticked event.
+    pub test_type: String,
+    /// The data Send test webhook sends instead of the type's example, as pasted.
+    pub test_data: String,
 }
 
 /// The error of each field, if any.
@@ -81,6 +86,7 @@ impl WebhookForm {
                 .map(|(n, v)| (n.clone(), v.clone()))
                 .collect(),
             public_headers: shown_names(&webhook.public_headers),
+            ..Self::default()
         }
     }
 
@@ -106,7 +112,20 @@ impl WebhookForm {
                 .collect(),
             headers,
             public_headers: form.text("public_headers").to_owned(),
+            test_type: form.text("test_type").trim().to_owned(),
+            test_data: form.text("test_data").to_owned(),
         }
+    }
+
+    /// The pasted test data as JSON text: `None` when nothing was pasted; an error when it is
+    /// not JSON (that it is an object is the operation's check).
+    pub fn pasted_test_data(&self) -> Result<Option<Box<RawValue>>, String> {
+        if self.test_data.trim().is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str::<Box<RawValue>>(&self.test_data)
+            .map(Some)
+            .map_err(|e| format!("The test data is not valid JSON: {e}."))
     }
 
     /// The target URL, or its error.
@@ -195,6 +214,9 @@ impl WebhookForm {
 
     /// The event a test sends: the first ticked one, or the API's default.
     pub fn test_event(&self) -> String {
+        if !self.test_type.is_empty() {
+            return self.test_type.clone();
+        }
         self.events
             .first()
             .filter(|_| !self.all_events)
@@ -239,6 +261,39 @@ pub fn refusal(error: &OpsError, field: &str) -> String {
         Some(first) => sentence(&first.to_string()),
         None => sentence(&error.to_string()),
     }
+}
+
+/// A type Send test webhook may send, as its select offers it.
+#[derive(Debug, Clone)]
+pub struct TestType {
+    pub name: String,
+    pub selected: bool,
+}
+
+/// The test select's two groups: the types with a real example (sent as is, unless data is
+/// pasted) and those without one (Voucherify publishes no schema or example), whose data
+/// must be pasted.
+pub fn test_types(selected: &str) -> (Vec<TestType>, Vec<TestType>) {
+    catalog()
+        .by_channel(Channel::ProjectSettings)
+        .map(|t| {
+            let option = TestType {
+                name: t.name().to_owned(),
+                selected: t.name() == selected,
+            };
+            (option, t.example_data().is_some())
+        })
+        .fold(
+            (Vec::new(), Vec::new()),
+            |(mut with, mut without), (option, has)| {
+                if has {
+                    with.push(option)
+                } else {
+                    without.push(option)
+                }
+                (with, without)
+            },
+        )
 }
 
 /// A group of the event picker.

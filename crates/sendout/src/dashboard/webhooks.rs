@@ -26,7 +26,9 @@ use crate::dashboard::layout::{
     load_project, project_path, redirect_with, show_time, Chrome, Section,
 };
 use crate::dashboard::session::Flash;
-use crate::dashboard::webhook_form::{picker, refusal, FieldErrors, PickerGroup, WebhookForm};
+use crate::dashboard::webhook_form::{
+    picker, refusal, test_types, FieldErrors, PickerGroup, TestType, WebhookForm,
+};
 use crate::dashboard::Dash;
 use crate::ops::test_send::{self, request_group, Tested, UrlTest};
 use crate::ops::{webhooks, OpsError};
@@ -43,6 +45,11 @@ pub struct WebhookFormPage {
     pub form: WebhookForm,
     pub errors: FieldErrors,
     pub groups: Vec<PickerGroup>,
+    /// Send test webhook's types with a real example, and without one.
+    pub test_types_with_example: Vec<TestType>,
+    pub test_types_without_example: Vec<TestType>,
+    /// Why Send test webhook did not send the pasted (or missing) test data.
+    pub test_data_error: Option<String>,
     pub test: Option<TestOutcome>,
     /// Why and when sendout disabled it, if it did.
     pub disabled: Option<String>,
@@ -78,10 +85,14 @@ async fn page(
         Some(w) => (format!("{base}/{}", w.id), format!("{base}/{}/test", w.id)),
         None => (base.clone(), format!("{base}/test")),
     };
+    let (test_types_with_example, test_types_without_example) = test_types(&form.test_type);
     Ok(WebhookFormPage {
         chrome,
         editing: editing.map(|w| w.id.to_string()),
         groups: picker(&form.events),
+        test_types_with_example,
+        test_types_without_example,
+        test_data_error: None,
         form,
         errors: FieldErrors::default(),
         test: None,
@@ -210,18 +221,21 @@ async fn test(
     let form = WebhookForm::from_form(&posted.form);
     let checked = form
         .target()
-        .and_then(|url| Ok((url, form.custom_headers()?)));
+        .and_then(|url| Ok((url, form.custom_headers()?, form.pasted_test_data()?)));
     let mut errors = FieldErrors::default();
+    let mut test_data_error = None;
     let outcome = match checked {
         Err(_) => {
             errors.target_url = form.target().err();
             errors.headers = form.custom_headers().err();
+            test_data_error = form.pasted_test_data().err();
             None
         }
-        Ok((url, custom)) => {
+        Ok((url, custom, test_data)) => {
             let input = UrlTest {
                 target_url: url.as_str().to_owned(),
                 event_type: Some(form.test_event()),
+                data: test_data,
                 headers: Some(custom),
             };
             // The edit form's test is that webhook's (its id in `source`, in the audit log
@@ -240,6 +254,10 @@ async fn test(
             .await;
             match result {
                 Ok(result) => Some(outcome(&project, result)),
+                Err(e) if is_about_data(&e) => {
+                    test_data_error = Some(refusal(&e, "data"));
+                    None
+                }
                 Err(e) if !e.field_errors().is_empty() => {
                     errors.events = Some(refusal(&e, "event_type"));
                     None
@@ -248,15 +266,24 @@ async fn test(
             }
         }
     };
-    let status = if errors.is_empty() {
+    let status = if errors.is_empty() && test_data_error.is_none() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut page = page(&dash, &posted.signed, &project, current.as_ref(), form).await?;
     page.errors = errors;
+    page.test_data_error = test_data_error;
     page.test = outcome;
     Ok((status, page).into_response())
+}
+
+/// Whether the test was refused for its data (not an object, or needed and not pasted).
+fn is_about_data(error: &OpsError) -> bool {
+    error
+        .field_errors()
+        .first()
+        .is_some_and(|e| e.path.to_string() == "data")
 }
 
 fn outcome(project: &Project, result: Tested) -> TestOutcome {

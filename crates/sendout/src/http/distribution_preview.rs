@@ -9,7 +9,7 @@ use axum::extract::State;
 use crate::http::auth::AppKey;
 use crate::http::distribution_views::{PreviewRequest, PreviewView};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::Json;
+use crate::http::extract::JsonObject;
 use crate::ops::{self, preview::PreviewInput, AppState};
 
 /// Renders a channel's request for a trigger.
@@ -29,7 +29,7 @@ use crate::ops::{self, preview::PreviewInput, AppState};
 pub async fn preview(
     AppKey(project): AppKey,
     State(state): State<AppState>,
-    Json(request): Json<PreviewRequest>,
+    JsonObject(request): JsonObject<PreviewRequest>,
 ) -> Result<axum::Json<PreviewView>, ApiError> {
     let input = PreviewInput {
         trigger: request.trigger,

@@ -25,7 +25,7 @@ use sendout_core::distribution::{DistributionInput, DistributionStatus};
 use crate::http::auth::AppKey;
 use crate::http::distribution_views::{DistributionList, DistributionRequest, DistributionView};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{JsonObject, Path};
 use crate::ops::distributions::{self, DistributionChange};
 use crate::ops::AppState;
 
@@ -60,7 +60,7 @@ impl From<DistributionRequest> for DistributionChange {
 pub async fn create_distribution(
     AppKey(project): AppKey,
     State(state): State<AppState>,
-    Json(request): Json<DistributionRequest>,
+    JsonObject(request): JsonObject<DistributionRequest>,
 ) -> Result<axum::Json<DistributionView>, ApiError> {
     let created = distributions::create(&state, &project, request.into()).await?;
     Ok(axum::Json(created.into()))
@@ -136,7 +136,7 @@ pub async fn update_distribution(
     AppKey(project): AppKey,
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
-    Json(request): Json<DistributionRequest>,
+    JsonObject(request): JsonObject<DistributionRequest>,
 ) -> Result<axum::Json<DistributionView>, ApiError> {
     let updated = distributions::update(&state, &project, &raw_id, request.into()).await?;
     Ok(axum::Json(updated.into()))

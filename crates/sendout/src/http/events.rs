@@ -53,7 +53,8 @@ use json_text::Unreadable;
 pub const MAX_BATCH: usize = 1000;
 /// The name of a project's server-side key in a default `event_source`.
 pub const SERVER_SIDE_KEY_NAME: &str = "Server-side key";
-const MAX_ENTITY_ID_CHARS: usize = 255;
+/// The longest `entity_id`, in characters.
+pub const MAX_ENTITY_ID_CHARS: usize = 255;
 /// How deep a body may nest arrays and objects. The JSON text is kept as received, so depth
 /// is checked here: receivers' parsers (serde_json stops at 128, Python's at about 1000 by
 /// recursion) must be able to read every envelope, and `data` of a real event is a few

@@ -5,7 +5,7 @@
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, StatusCode, Uri};
 use serde::de::DeserializeOwned;
 
 use crate::http::error::ApiError;
@@ -54,7 +54,34 @@ where
     }
 }
 
-/// Query parameters, rejected in the error shape (400 naming the parameter).
+/// A JSON object request body, rejected as [`Json`] is, and with 400 when the body is JSON
+/// but not an object: serde would otherwise read a struct from an array of its fields'
+/// values (`[null, null]`), which no client means.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonObject<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonObject<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(raw) =
+            Json::<Box<serde_json::value::RawValue>>::from_request(request, state).await?;
+        if !raw.get().starts_with('{') {
+            return Err(ApiError::InvalidPayload(
+                "the body must be a JSON object".to_owned(),
+            ));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(raw.get().as_bytes())?;
+        Ok(Self(value))
+    }
+}
+
+/// Query parameters, rejected in the error shape (400 naming the parameter). A parameter
+/// given empty (`?channel=`) is as if it were not given: no filter, or the default (docs/API.md).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
 
@@ -65,14 +92,25 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let given = without_empty_values(parts.uri.query().unwrap_or_default());
+        let uri: Uri = format!("/?{given}")
+            .parse()
+            .map_err(|_| ApiError::InvalidQuery("the query string is not valid".to_owned()))?;
+        axum::extract::Query::<T>::try_from_uri(&uri)
             .map(|axum::extract::Query(value)| Self(value))
             .map_err(|rejection: QueryRejection| {
                 ApiError::InvalidQuery(strip_prefix(&rejection.body_text()))
             })
     }
+}
+
+/// The query string less its parameters whose value is empty.
+fn without_empty_values(query: &str) -> String {
+    let kept = url::form_urlencoded::parse(query.as_bytes()).filter(|(_, value)| !value.is_empty());
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish()
 }
 
 /// Path parameters, rejected in the error shape. Ids are taken as text and parsed by the
@@ -94,5 +132,20 @@ where
             .map_err(|rejection: PathRejection| {
                 ApiError::RouteNotFound(strip_prefix(&rejection.body_text()))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_query_values_are_dropped_and_the_rest_kept() {
+        assert_eq!(
+            without_empty_values("status=&type=voucher.published&limit="),
+            "type=voucher.published"
+        );
+        assert_eq!(without_empty_values("q=a%20b&x"), "q=a+b");
+        assert_eq!(without_empty_values(""), "");
     }
 }

@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::http::auth::ManagementKey;
 use crate::http::error::ApiError;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{JsonObject, Path};
 use crate::ops::notifications::{NoticeInput, NotificationsInput};
 use crate::ops::projects::{self, ProjectChange, ProjectInput};
 use crate::ops::AppState;
@@ -96,9 +96,9 @@ impl From<CalloutNotification> for CalloutNoticeView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalloutNotificationsRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object_only")]
     pub webhooks: Option<CalloutNoticeRequest>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object_only")]
     pub distributions: Option<CalloutNoticeRequest>,
 }
 
@@ -184,7 +184,7 @@ pub struct ProjectCreate {
     /// Only `v2024-01-01`.
     #[serde(default)]
     pub webhook_version: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object_only")]
     pub webhooks_callout_notifications: Option<CalloutNotificationsRequest>,
 }
 
@@ -202,8 +202,23 @@ pub struct ProjectUpdateRequest {
     #[serde(default)]
     pub webhook_version: Option<String>,
     /// The parts given replace the stored ones field by field.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object_only")]
     pub webhooks_callout_notifications: Option<CalloutNotificationsRequest>,
+}
+
+/// An optional struct given only as a JSON object (or `null`): serde would otherwise read a
+/// struct from an array of its fields' values, which no client means.
+fn object_only<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(map) => serde_json::from_value(serde_json::Value::Object(map))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one not given (`None`).
@@ -231,7 +246,7 @@ where
 pub async fn create_project(
     _key: ManagementKey,
     State(state): State<AppState>,
-    Json(request): Json<ProjectCreate>,
+    JsonObject(request): JsonObject<ProjectCreate>,
 ) -> Result<axum::Json<ProjectView>, ApiError> {
     let input = ProjectInput {
         name: request.name,
@@ -312,7 +327,7 @@ pub async fn update_project(
     _key: ManagementKey,
     State(state): State<AppState>,
     Path(project_id): Path<String>,
-    Json(request): Json<ProjectUpdateRequest>,
+    JsonObject(request): JsonObject<ProjectUpdateRequest>,
 ) -> Result<axum::Json<ProjectView>, ApiError> {
     let change = ProjectChange {
         name: request.name,

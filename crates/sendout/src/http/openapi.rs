@@ -1,6 +1,10 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document of sendout's own API, generated from the
 //! handlers' `#[utoipa::path]` attributes and the request/response types, so it cannot drift
-//! from the code. Built once, on first request.
+//! from the code, and completed with the answers every operation can give (see [`complete`]).
+//! Built once, on first request.
+
+mod complete;
+mod constraints;
 
 use std::sync::LazyLock;
 
@@ -88,8 +92,12 @@ impl Modify for SecurityAddon {
 }
 
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
-        .to_json()
+    serde_json::to_value(ApiDoc::openapi())
+        .map(|mut document| {
+            complete::add_common_answers(&mut document);
+            constraints::state_input_rules(&mut document);
+            document.to_string()
+        })
         .unwrap_or_else(|e| format!("{{\"error\":\"the OpenAPI document failed to build: {e}\"}}"))
 });
 

@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 
 use crate::http::auth::AppKey;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{JsonObject, Path, Query};
 use crate::http::sendout_views::{AttemptView, SendOutDetail, SendOutList, SendOutView};
 use crate::ops::sendouts::{self, BulkRetryInput, ListInput};
 use crate::ops::{AppState, OpsError};
@@ -217,7 +217,7 @@ pub struct BulkRetryResult {
 pub async fn bulk_retry(
     AppKey(project): AppKey,
     State(state): State<AppState>,
-    Json(request): Json<BulkRetryRequest>,
+    JsonObject(request): JsonObject<BulkRetryRequest>,
 ) -> Result<axum::Json<BulkRetryResult>, ApiError> {
     let input = BulkRetryInput {
         source_id: request.source_id,

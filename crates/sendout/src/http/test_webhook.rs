@@ -12,11 +12,12 @@ use sendout_core::ids::GroupId;
 use sendout_core::input::CustomHeaders;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::http::auth::ManagementKey;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{JsonObject, Path};
 use crate::ops::test_send::{self, request_group, Tested, UrlTest};
 use crate::ops::{projects, webhooks, AppState};
 use crate::telemetry::REQUEST_ID_HEADER;
@@ -30,6 +31,10 @@ pub struct UrlTestRequest {
     pub target_url: String,
     /// The event type whose example is sent; `voucher.published` when absent.
     pub event_type: Option<String>,
+    /// The event's `data` to send instead of the type's example (a JSON object); needed for
+    /// a type without an example (`GET /v1/event-types/{name}` shows `example: null`).
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Box<RawValue>>,
     /// Custom headers to send along.
     #[serde(default)]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
@@ -42,6 +47,10 @@ pub struct UrlTestRequest {
 pub struct WebhookTestRequest {
     /// The event type whose example is sent; the webhook's first event when absent.
     pub event_type: Option<String>,
+    /// The event's `data` to send instead of the type's example (a JSON object); needed for
+    /// a type without an example.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Box<RawValue>>,
 }
 
 /// What the test delivery did.
@@ -106,16 +115,25 @@ fn optional_json<T: DeserializeOwned + Default>(
     if !json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(body).map_err(|e| {
+    // `null` is no body, as the document's optional body allows; an array is no object,
+    // though serde would read a struct from one.
+    if body.trim_ascii_start().starts_with(b"[") {
+        return Err(ApiError::InvalidPayload(
+            "the body must be a JSON object".to_owned(),
+        ));
+    }
+    // `null` is no body, as the document's optional body allows.
+    let value: Option<T> = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             ApiError::InvalidPayload(e.to_string())
         } else {
             ApiError::InvalidJson(e.to_string())
         }
-    })
+    })?;
+    Ok(value.unwrap_or_default())
 }
 
-/// Sends a catalog example to a URL once.
+/// Sends a catalog example (or the data given) to a URL once.
 #[utoipa::path(
     post,
     path = "/management/v1/projects/{projectId}/webhooks/test",
@@ -128,7 +146,7 @@ fn optional_json<T: DeserializeOwned + Default>(
         (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
         (status = 401, description = "No valid management key", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 422, description = "Unknown event type", body = ErrorBody),
+        (status = 422, description = "`unknown_event_type`; `test_data_required`: the type has no example and no `data` was given (nothing is sent)", body = ErrorBody),
     )
 )]
 pub async fn test_url(
@@ -136,12 +154,13 @@ pub async fn test_url(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
     headers: HeaderMap,
-    Json(request): Json<UrlTestRequest>,
+    JsonObject(request): JsonObject<UrlTestRequest>,
 ) -> Result<axum::Json<TestResult>, ApiError> {
     let project = projects::get(&state, &project_id).await?;
     let input = UrlTest {
         target_url: request.target_url,
         event_type: request.event_type,
+        data: request.data,
         headers: request.headers,
     };
     let tested = test_send::test_url(
@@ -155,7 +174,7 @@ pub async fn test_url(
     Ok(axum::Json(tested.into()))
 }
 
-/// Sends a catalog example to an existing webhook once (active or not).
+/// Sends a catalog example (or the data given) to an existing webhook once (active or not).
 #[utoipa::path(
     post,
     path = "/management/v1/projects/{projectId}/webhooks/{webhookId}/test",
@@ -165,12 +184,12 @@ pub async fn test_url(
         ("projectId" = String, Path, description = "The project's id"),
         ("webhookId" = String, Path, description = "The webhook's id"),
     ),
-    request_body(content = WebhookTestRequest, description = "May be omitted"),
+    request_body(content = Option<WebhookTestRequest>, description = "May be omitted"),
     responses(
         (status = 200, description = "The outcome (also when the receiver failed)", body = TestResult),
         (status = 401, description = "No valid management key", body = ErrorBody),
         (status = 404, description = "No such project or webhook", body = ErrorBody),
-        (status = 422, description = "Unknown event type", body = ErrorBody),
+        (status = 422, description = "`unknown_event_type`; `test_data_required`: the type has no example and no `data` was given (nothing is sent)", body = ErrorBody),
     )
 )]
 pub async fn test_webhook(
@@ -187,7 +206,7 @@ pub async fn test_webhook(
         &state,
         &project,
         webhook,
-        request.event_type,
+        (request.event_type, request.data),
         group_of(&headers),
     )
     .await?;

@@ -34,7 +34,7 @@ use utoipa::ToSchema;
 
 use crate::http::auth::ManagementKey;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{JsonObject, Path};
 use crate::http::management::present;
 use crate::ops::webhooks::{self, spec_events, WebhookInput};
 use crate::ops::{projects, AppState};
@@ -185,7 +185,7 @@ pub async fn create_webhook(
     _key: ManagementKey,
     State(state): State<AppState>,
     Path(project_id): Path<String>,
-    Json(request): Json<WebhookRequest>,
+    JsonObject(request): JsonObject<WebhookRequest>,
 ) -> Result<axum::Json<WebhookView>, ApiError> {
     let project = projects::get(&state, &project_id).await?;
     let webhook = webhooks::create(&state, &project, request.into()).await?;
@@ -269,7 +269,7 @@ pub async fn update_webhook(
     _key: ManagementKey,
     State(state): State<AppState>,
     Path((project_id, webhook_id)): Path<(String, String)>,
-    Json(request): Json<WebhookRequest>,
+    JsonObject(request): JsonObject<WebhookRequest>,
 ) -> Result<axum::Json<WebhookView>, ApiError> {
     let project = projects::get(&state, &project_id).await?;
     let webhook = webhooks::update(&state, &project, &webhook_id, request.into()).await?;

@@ -91,13 +91,19 @@ fn event_data(
     example: Option<&Value>,
 ) -> Result<Box<RawValue>, OpsError> {
     match given {
-        Some(raw) if raw.get().trim_start().starts_with('{') => {
-            RawValue::from_string(minify(raw.get()))
-                .map_err(|e| OpsError::Internal(format!("minified JSON does not parse: {e}")))
-        }
-        Some(_) => Err(OpsError::invalid("data", "must be an object")),
+        Some(raw) => given_data(&raw),
         None => Ok(envelope::compact(example.unwrap_or(&json!({})))),
     }
+}
+
+/// Event data a person gave (to preview or to test with), as ingest would keep it: a JSON
+/// object, compacted; anything else is invalid, naming `data`.
+pub fn given_data(raw: &RawValue) -> Result<Box<RawValue>, OpsError> {
+    if !raw.get().trim_start().starts_with('{') {
+        return Err(OpsError::invalid("data", "must be a JSON object"));
+    }
+    RawValue::from_string(minify(raw.get()))
+        .map_err(|e| OpsError::Internal(format!("minified JSON does not parse: {e}")))
 }
 
 /// Renders the channel's request for the trigger, for `project`, now, within the

@@ -15,9 +15,7 @@ use sendout_store::{
 
 use crate::config::Secret;
 use crate::ops::notifications::{self, NotificationsInput};
-use crate::ops::text::{
-    self, text_field, DEFAULT_TIMEZONE, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, WEBHOOK_VERSION,
-};
+use crate::ops::text::{self, text_field, DEFAULT_TIMEZONE, MAX_NAME_CHARS, WEBHOOK_VERSION};
 use crate::ops::{not_found_as, AppState, OpsError, Problems};
 
 /// A random token of `len` letters and digits.
@@ -132,12 +130,8 @@ fn callout_notifications(
 pub async fn create(state: &AppState, input: ProjectInput) -> Result<NewProjectKeys, OpsError> {
     let mut problems = Problems::default();
     let name = problems.field(text_field("name", &input.name, MAX_NAME_CHARS));
-    let description = problems.field(
-        input
-            .description
-            .map(|d| text_field("description", &d, MAX_DESCRIPTION_CHARS))
-            .transpose(),
-    );
+    // Blank text is no description, as it is in an update.
+    let description = problems.field(text::description(input.description.map(Some), None));
     let timezone = problems.field(match input.timezone {
         Some(tz) => text::timezone(&tz),
         None => Ok(DEFAULT_TIMEZONE.to_owned()),

@@ -18,7 +18,9 @@ use sendout_core::input::CustomHeaders;
 use sendout_core::time::Timestamp;
 use sendout_store::{Attempt, Next, Project, SendOut, SendOutStatus, SourceId, Webhook};
 use serde_json::json;
+use serde_json::value::RawValue;
 
+use crate::ops::preview::given_data;
 use crate::ops::{webhooks, AppState, OpsError};
 
 /// The `source.id` of a test made before its webhook exists.
@@ -49,12 +51,38 @@ pub fn request_group(request_id: Option<&str>) -> GroupId {
 }
 
 /// A test of a URL that is not (yet) a webhook, unchecked: the URL, the type whose example
-/// is sent ([`DEFAULT_TEST_TYPE`] when absent) and the custom headers sent along.
+/// is sent ([`DEFAULT_TEST_TYPE`] when absent), the data to send instead of the example, and
+/// the custom headers sent along.
 #[derive(Debug, Clone, Default)]
 pub struct UrlTest {
     pub target_url: String,
     pub event_type: Option<String>,
+    pub data: Option<Box<RawValue>>,
     pub headers: Option<CustomHeaders>,
+}
+
+/// The data a test sends: the given object, or the type's example. A type without an
+/// example (no public schema or example to build one from) needs the data given: it is
+/// unprocessable without, and nothing is sent, rather than a silent `{}`.
+pub fn test_data(
+    event_type: &EventType,
+    given: Option<&RawValue>,
+) -> Result<Box<RawValue>, OpsError> {
+    match (given, event_type.example_data()) {
+        (Some(raw), _) => given_data(raw),
+        (None, Some(example)) => Ok(envelope::compact(example)),
+        (None, None) => Err(OpsError::Unprocessable {
+            key: "test_data_required",
+            errors: vec![FieldError::at(
+                "data",
+                format!(
+                    "`{}` has no example to send (Voucherify publishes no schema or example \
+                     of it); give the event's data to test with",
+                    event_type.name()
+                ),
+            )],
+        }),
+    }
 }
 
 /// What the test delivery did.
@@ -97,6 +125,7 @@ struct Test<'a> {
     target_url: String,
     headers: BTreeMap<String, String>,
     type_name: String,
+    data: Option<Box<RawValue>>,
     group_id: GroupId,
 }
 
@@ -104,7 +133,7 @@ struct Test<'a> {
 async fn run(state: &AppState, test: Test<'_>) -> Result<Tested, OpsError> {
     let event_type = known_type(&test.type_name, "event_type")?;
     let name = event_type.name();
-    let data = envelope::compact(event_type.example_data().unwrap_or(&json!({})));
+    let data = test_data(event_type, test.data.as_deref())?;
     let event_source = envelope::compact(&json!({"channel": "INTERNAL"}));
     let (id, event_id, now) = (SendOutId::new(), EventId::new(name), Timestamp::now());
     let source = SourceRef {
@@ -214,18 +243,19 @@ pub async fn test_url(
         type_name: input
             .event_type
             .unwrap_or_else(|| DEFAULT_TEST_TYPE.to_owned()),
+        data: input.data,
         group_id,
     };
     run(state, test).await
 }
 
-/// Sends a catalog example to `webhook` once (active or not): of `event_type`, or the
-/// webhook's first event.
+/// Sends a catalog example (or `data`) to `webhook` once (active or not): of `event_type`,
+/// or the webhook's first event.
 pub async fn test_webhook(
     state: &AppState,
     project: &Project,
     webhook: Webhook,
-    event_type: Option<String>,
+    (event_type, data): (Option<String>, Option<Box<RawValue>>),
     group_id: GroupId,
 ) -> Result<Tested, OpsError> {
     let type_name = event_type.unwrap_or_else(|| {
@@ -242,6 +272,7 @@ pub async fn test_webhook(
         target_url: webhook.target_url.to_string(),
         headers: webhook.headers,
         type_name,
+        data,
         group_id,
     };
     run(state, test).await

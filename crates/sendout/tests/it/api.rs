@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth_limit;
-mod errors;
+mod document;
+pub(crate) mod errors;
 mod idempotency;
 mod ingest;
 mod management;

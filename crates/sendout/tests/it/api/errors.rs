@@ -15,7 +15,7 @@ fn details(body: &serde_json::Value) -> &str {
 }
 
 /// A project with one webhook taking every event (workers off: nothing is sent anyway).
-async fn app_with_a_webhook() -> TestApp {
+pub(crate) async fn app_with_a_webhook() -> TestApp {
     let app = TestApp::spawn_with(|c| c.workers = false).await;
     app.create_webhook(json!({"target_url": "http://127.0.0.1:9/h", "events": ["*"]}))
         .await;

@@ -326,3 +326,69 @@ async fn a_failing_test_webhook_reports_the_failure_and_leaves_the_webhook_activ
     .await
     .expect_error(422, "unknown_event_type");
 }
+
+#[tokio::test]
+async fn a_test_webhook_sends_the_data_given_and_needs_it_for_a_type_without_an_example() {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn().await;
+    let path = format!("{}/test", app.webhooks_path());
+    let no_example = "campaign.earning_rule.assigned";
+
+    // Without data a type with no example is refused, naming the field; nothing is sent.
+    let refused = app
+        .management(
+            Method::POST,
+            &path,
+            Some(&json!({"target_url": receiver.url("/try"), "event_type": no_example})),
+        )
+        .await;
+    let body = refused.expect_error(422, "test_data_required");
+    assert!(
+        body["details"].as_str().unwrap().starts_with("data: "),
+        "{body}"
+    );
+    // Data that is not an object, and a body that is not JSON, are 400s; nothing is sent.
+    let not_an_object =
+        json!({"target_url": receiver.url("/try"), "event_type": no_example, "data": [1]});
+    app.management(Method::POST, &path, Some(&not_an_object))
+        .await
+        .expect_error(400, "invalid_payload");
+    let [id, token] = TestApp::management_key();
+    let broken = br#"{"target_url": "x", "data": {"#.to_vec();
+    app.raw(
+        Method::POST,
+        &path,
+        &[id, token, ("content-type", "application/json")],
+        Some(broken),
+    )
+    .await
+    .expect_error(400, "invalid_json");
+    assert_eq!(app.send_outs("?is_test=true").await["total"], 0);
+
+    // With data, the receiver gets exactly that data in the envelope.
+    let data =
+        json!({"campaign": {"id": "camp_1", "name": "Spring"}, "earning_rule": {"id": "ern_1"}});
+    let body = json!({"target_url": receiver.url("/try"), "event_type": no_example, "data": data});
+    let outcome = app.management(Method::POST, &path, Some(&body)).await;
+    assert_eq!(outcome.expect(200)["status"], "SUCCEEDED");
+    let received = receiver.wait_for(1, DELIVERY).await.remove(0);
+    let sent: Value = serde_json::from_slice(&received.body).unwrap();
+    assert_eq!(sent["type"], no_example);
+    assert_eq!(sent["data"], data);
+
+    // An existing webhook's test takes data too, instead of the example.
+    let webhook = app
+        .create_webhook(json!({"target_url": receiver.url("/hook"), "events": ["voucher.created"]}))
+        .await;
+    let webhook_test = format!("{}/test", app.webhook_path(&webhook));
+    let mine = json!({"voucher": {"code": "MINE"}});
+    app.management(Method::POST, &webhook_test, Some(&json!({"data": mine})))
+        .await
+        .expect(200);
+    let received = receiver.wait_for(2, DELIVERY).await.remove(1);
+    let sent: Value = serde_json::from_slice(&received.body).unwrap();
+    assert_eq!(
+        (&sent["type"], &sent["data"]),
+        (&json!("voucher.created"), &mine)
+    );
+}

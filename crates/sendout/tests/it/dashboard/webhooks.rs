@@ -191,3 +191,85 @@ async fn the_trash_button_deletes_a_webhook_only_after_delete_is_confirmed() {
     .await;
     assert_eq!(app.webhook_total().await, 0);
 }
+
+/// Presses the form's Send test webhook, as a person finds it.
+async fn send_test(b: &Browser) {
+    b.button_in("form.webhook-form", "Send test webhook")
+        .await
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_person_tests_a_type_without_an_example_by_pasting_its_data() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let url = receiver.url("/hooks/loyalty");
+    let no_example = "campaign.earning_rule.assigned";
+    browser::session(&app, "tests_a_type_without_an_example", |b| async move {
+        b.sign_in().await;
+        open_add_form(&b).await;
+        b.labelled("Target URL")
+            .await
+            .send_keys(&url)
+            .await
+            .unwrap();
+
+        // The select says which types have a real example and which need their data.
+        let test_type = b.labelled("Test event type").await;
+        let without = test_type
+            .find(fantoccini::Locator::XPath(
+                "optgroup[@label = 'Without an example: paste its data']",
+            ))
+            .await
+            .expect("a group of the types without an example");
+        let listed = without.text().await.unwrap();
+        assert!(
+            listed.contains(&format!("{no_example} (no example)")),
+            "{listed}"
+        );
+        let with = b
+            .text("#test-type optgroup[label='With a real example']")
+            .await;
+        assert!(with.contains("voucher.published") && !with.contains(no_example));
+
+        // Chosen without data, the form says the data is needed, and nothing is sent.
+        test_type
+            .select_by_label(&format!("{no_example} (no example)"))
+            .await
+            .unwrap();
+        send_test(&b).await;
+        let told = b.text_with("#test-data-error", "no example").await;
+        assert!(told.contains(no_example), "{told}");
+        assert_eq!(receiver.count(), 0);
+
+        // Pasted text that is not JSON is named; nothing is sent either.
+        b.labelled("Test data")
+            .await
+            .send_keys("{oops")
+            .await
+            .unwrap();
+        send_test(&b).await;
+        b.text_with("#test-data-error", "not valid JSON").await;
+        assert_eq!(receiver.count(), 0);
+
+        // The pasted data is sent as the event's data.
+        let data = b.labelled("Test data").await;
+        data.clear().await.unwrap();
+        data.send_keys(r#"{"campaign": {"id": "camp_1"}, "earning_rule": {"id": "ern_1"}}"#)
+            .await
+            .unwrap();
+        send_test(&b).await;
+        let outcome = b.text_with("#test-outcome", "delivered").await;
+        assert!(outcome.contains(no_example), "{outcome}");
+        let got = receiver.wait_for(1, DELIVERY).await;
+        let sent: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+        assert_eq!(sent["type"], no_example);
+        assert_eq!(
+            sent["data"],
+            serde_json::json!({"campaign": {"id": "camp_1"}, "earning_rule": {"id": "ern_1"}})
+        );
+    })
+    .await;
+}
