@@ -29,6 +29,7 @@ scripts/openapi-conformance.sh
 
 step "the Voucherify SDK the compatibility tests drive"; scripts/setup/compat.sh
 step "Chromium and chromedriver for the dashboard's browser tests"; scripts/setup/browser.sh
+step "the SMTP server the notice tests mail to (aiosmtpd)"; scripts/setup/smtp.sh
 
 step "fuzz targets: build and a short smoke run (scripts/fuzz.sh fuzzes for real)"; scripts/fuzz.sh --smoke
 

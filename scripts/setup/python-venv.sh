@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the virtualenv VENV hold exactly the pinned packages of REQUIREMENTS, idempotently:
 # a stamp in the venv records which requirements it holds, so a second run installs nothing.
-# Used by compat.sh and schemathesis.sh.
+# Used by compat.sh, schemathesis.sh and smtp.sh.
 #
 # Usage: scripts/setup/python-venv.sh VENV REQUIREMENTS
 set -euo pipefail

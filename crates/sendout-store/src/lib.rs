@@ -1,6 +1,6 @@
 //! sendout's storage. [`Store`] is everything the HTTP layer and the workers ask of a
-//! database, in six roles: [`Lifecycle`], [`Catalog`], [`Distributions`], [`Queue`],
-//! [`Backlog`] and [`Audit`]. [`sqlite`] (the embedded default) and [`postgres`] (shared by several nodes)
+//! database, in seven roles: [`Lifecycle`], [`Catalog`], [`Distributions`], [`Queue`],
+//! [`Backlog`], [`Audit`] and [`Notices`]. [`sqlite`] (the embedded default) and [`postgres`] (shared by several nodes)
 //! implement them, and one story test suite runs against each.
 //!
 //! Each backend implements its roles directly, with no forwarding layer. What reads the same
@@ -24,6 +24,7 @@ pub mod fanout;
 mod handoff;
 mod idempotency;
 pub mod model;
+pub mod notices;
 pub mod postgres;
 mod rows;
 mod sql;
@@ -218,6 +219,7 @@ pub trait Store:
     + Queue
     + Backlog
     + Audit
+    + Notices
     + std::fmt::Debug
     + Send
     + Sync
@@ -232,6 +234,7 @@ impl<T> Store for T where
         + Queue
         + Backlog
         + Audit
+        + Notices
         + std::fmt::Debug
         + Send
         + Sync
@@ -243,7 +246,8 @@ impl<T> Store for T where
 /// (`use sendout_store::prelude::*`).
 pub mod prelude {
     pub use crate::{
-        Audit as _, Backlog as _, Catalog as _, Distributions as _, Lifecycle as _, Queue as _,
+        Audit as _, Backlog as _, Catalog as _, Distributions as _, Lifecycle as _, Notices as _,
+        Queue as _,
     };
 }
 
@@ -527,6 +531,51 @@ pub trait Audit: Send + Sync {
         project: &ProjectId,
     ) -> StoreResult<Vec<(String, SendOutStatus)>>;
     /// Deletes finished send outs (and their attempts) and events created before `before`,
-    /// and idempotency keys past their expiry.
+    /// and idempotency keys past their expiry; notices created before `before` whose mail is not
+    /// pending go too.
     async fn prune(&self, before: Timestamp) -> StoreResult<u64>;
+}
+
+/// Callout notices (see [`notices`]): the dashboard's list, warnings about failing targets,
+/// and the mail outbox. Notices about a target turned off or on again are written by the
+/// calls that turn it so ([`Queue::complete`], [`Catalog::update_webhook`],
+/// [`Distributions::set_distribution_status`]), in their transactions.
+#[async_trait]
+pub trait Notices: Send + Sync {
+    /// The project's in-app notices, newest first.
+    async fn list_notices(
+        &self,
+        project: &ProjectId,
+        limit: u32,
+    ) -> StoreResult<Vec<notices::Notice>>;
+    /// How many of them are unread.
+    async fn unread_notices(&self, project: &ProjectId) -> StoreResult<u64>;
+    /// Marks unread notices with an id up to `up_to` read at `now` (only the one with id
+    /// `only`, if given), so a notice that came after the page was shown stays unread.
+    /// Returns how many.
+    async fn mark_notices_read(
+        &self,
+        project: &ProjectId,
+        up_to: i64,
+        only: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Warns about every active target whose oldest open send out has made at least
+    /// `min_attempts` attempts, once per such send out (nodes doing it at once record one).
+    /// Returns how many warnings were recorded.
+    async fn record_failing(&self, min_attempts: u32, now: Timestamp) -> StoreResult<u64>;
+    /// Leases up to `limit` pending mails due at `now` for `lease`, counting an attempt.
+    async fn claim_mails(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<notices::MailClaim>>;
+    /// Writes how sending a claimed mail ended. `Sent` stands whoever holds the mail now;
+    /// the other outcomes only under the claim's lease.
+    async fn finish_mail(
+        &self,
+        claim: &notices::MailClaim,
+        outcome: notices::MailOutcome,
+    ) -> StoreResult<()>;
 }

@@ -146,7 +146,8 @@ pub struct Server {
     pub first_start: FirstStart,
     cancel: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
-    workers: Option<JoinHandle<()>>,
+    /// The delivery workers and the notice task.
+    workers: Option<(JoinHandle<()>, JoinHandle<()>)>,
 }
 
 impl Server {
@@ -164,9 +165,12 @@ impl Server {
 
     /// Waits until the server has stopped (after the cancel token fired).
     pub async fn wait(self) {
-        if let Some(workers) = self.workers {
+        if let Some((workers, notices)) = self.workers {
             if let Err(e) = workers.await {
                 tracing::error!(error = %e, "delivery workers ended abnormally");
+            }
+            if let Err(e) = notices.await {
+                tracing::error!(error = %e, "the notice task ended abnormally");
             }
         }
         match self.http.await {
@@ -217,7 +221,8 @@ pub async fn start_with_store(
             alive.clone(),
         );
         spawn_pruner(store.clone(), config.retention, cancel.clone());
-        (Some(handle), Some(alive))
+        let notices = crate::notify::spawn(store.clone(), config.notices.clone(), cancel.clone());
+        (Some((handle, notices)), Some(alive))
     } else {
         (None, None)
     };

@@ -17,6 +17,9 @@ use sendout_core::template::MAX_TEMPLATE_BYTES;
 use sendout_store::fanout::Limits as FanOutLimits;
 use serde::{Deserialize, Deserializer};
 
+mod notices;
+pub use notices::{Notices, Smtp};
+
 /// The defaults, also shown by `sendout config --defaults`.
 pub const DEFAULTS: &str = include_str!("../config.default.toml");
 
@@ -100,6 +103,8 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
+    /// Callout notices: email over SMTP, links, the outbox's limits.
+    pub notices: Notices,
 }
 
 /// What one project may hold and one request may cause (docs/OPERATIONS.md, "Limits"): set
@@ -218,6 +223,18 @@ struct Raw {
     auth_failure_window: String,
     trusted_proxies: String,
     log_format: String,
+    smtp_url: String,
+    smtp_from: String,
+    public_url: String,
+    #[serde(deserialize_with = "lenient")]
+    notice_failing_share: f64,
+    #[serde(deserialize_with = "lenient")]
+    notice_mail_on_enable: bool,
+    #[serde(deserialize_with = "lenient")]
+    notice_mail_attempts: u32,
+    notice_mail_lease: String,
+    notice_mail_retry: String,
+    notice_interval: String,
 }
 
 /// Accepts a value either in its own type (from TOML) or as text (from the environment).
@@ -573,6 +590,21 @@ impl Config {
                 "set both SENDOUT_MANAGEMENT_ID and SENDOUT_MANAGEMENT_TOKEN, or neither",
             ));
         }
+        let notices = notices::parse(
+            notices::RawNotices {
+                smtp_url: &raw.smtp_url,
+                smtp_from: &raw.smtp_from,
+                public_url: &raw.public_url,
+                failing_share: raw.notice_failing_share,
+                mail_on_enable: raw.notice_mail_on_enable,
+                mail_attempts: raw.notice_mail_attempts,
+                mail_lease: &raw.notice_mail_lease,
+                mail_retry: &raw.notice_mail_retry,
+                interval: &raw.notice_interval,
+            },
+            listen,
+            retry.max_retries(),
+        )?;
         Ok(Self {
             listen,
             http_header_timeout,
@@ -606,6 +638,7 @@ impl Config {
             auth_failure_window,
             trusted_proxies,
             log_format,
+            notices,
         })
     }
 
@@ -663,6 +696,15 @@ mod tests {
         assert_eq!(config.http_header_timeout, Duration::from_secs(10));
         assert_eq!(config.http_max_connections, 512);
         assert_eq!(config.http_request_timeout, Duration::from_secs(30));
+        let notices = &config.notices;
+        assert!(notices.smtp.is_none(), "email is off by default");
+        assert_eq!(notices.public_url, "http://127.0.0.1:8080");
+        assert_eq!(notices.failing_attempts, Some(7));
+        assert!(notices.mail_on_enable);
+        assert_eq!(notices.mail_attempts, 8);
+        assert_eq!(notices.mail_lease, Duration::from_secs(60));
+        assert_eq!(notices.mail_retry, Duration::from_secs(30));
+        assert_eq!(notices.interval, Duration::from_secs(5));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Data flows one way: [`http`] and [`dashboard`] parse requests into typed inputs and call
 //! [`ops`], which applies the rules and calls the store (ingest, the API's alone, commits an
 //! event with all its send outs); [`delivery`] workers claim due send outs from the store,
-//! make the HTTP attempts and write the outcomes back. [`app`] composes the two front ends.
+//! make the HTTP attempts and write the outcomes back; [`notify`] mails the notices the store
+//! records when a target is turned off or on. [`app`] composes the two front ends.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -16,6 +17,7 @@ pub mod delivery;
 pub mod http;
 pub mod listener;
 pub mod metrics;
+pub mod notify;
 pub mod ops;
 pub mod peer;
 pub mod telemetry;

@@ -17,11 +17,11 @@
 use std::collections::HashSet;
 
 use sendout_core::ids::SendOutId;
-use sendout_core::time::Timestamp;
 use sqlx::PgConnection;
 
 use super::PostgresStore;
 use crate::model::{Completion, Next, SendOutStatus};
+use crate::notices::{self, NoticeKind, Recipients};
 use crate::StoreResult;
 
 pub(super) async fn complete(
@@ -161,47 +161,72 @@ impl<'a> CompletionColumns<'a> {
 }
 
 /// Turns off the webhook a given-up send out was for, or pauses its distribution, keeping
-/// the first reason if it is already off.
+/// the first reason if it is already off; a target turned off here gets its notice in the
+/// same transaction. Only a live distribution is paused: a draft stays a draft.
 async fn disable_target(
     conn: &mut PgConnection,
     completion: &Completion,
     reason: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    let id = completion.send_out_id.as_str();
+    let at = completion.at.as_millis();
+    let disabled = sqlx::query(
         "UPDATE webhooks SET active = FALSE, disabled_reason = $2, disabled_at = $3, \
          updated_at = $3 \
          WHERE active AND id = (SELECT source_id FROM send_outs \
              WHERE id = $1 AND source_kind = 'webhook' AND status = 'FAILED' \
              AND project_id = webhooks.project_id)",
     )
-    .bind(completion.send_out_id.as_str())
+    .bind(id)
     .bind(reason)
-    .bind(completion.at.as_millis())
+    .bind(at)
     .execute(&mut *conn)
-    .await?;
-    pause_for_send_out(conn, completion.send_out_id.as_str(), reason, completion.at).await
-}
-
-/// Pauses the distribution a given-up send out was for (in `complete`'s transaction),
-/// keeping the first reason if it is paused already. Only a live distribution is paused: a
-/// draft stays a draft.
-async fn pause_for_send_out(
-    conn: &mut PgConnection,
-    send_out_id: &str,
-    reason: &str,
-    at: Timestamp,
-) -> StoreResult<()> {
-    sqlx::query(
+    .await?
+    .rows_affected();
+    if disabled > 0 {
+        record_notice(conn, id, NoticeKind::WebhookDisabled, reason, at).await?;
+    }
+    let paused = sqlx::query(
         "UPDATE distributions SET status = 'PAUSED', paused_reason = $2, paused_at = $3, \
          updated_at = $3 \
          WHERE status = 'LIVE' AND id = (SELECT source_id FROM send_outs \
              WHERE id = $1 AND source_kind = 'distribution' AND status = 'FAILED' \
              AND project_id = distributions.project_id)",
     )
-    .bind(send_out_id)
+    .bind(id)
     .bind(reason)
-    .bind(at.as_millis())
-    .execute(conn)
-    .await?;
+    .bind(at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if paused > 0 {
+        record_notice(conn, id, NoticeKind::DistributionPaused, reason, at).await?;
+    }
+    Ok(())
+}
+
+/// Records the notice a send out caused, told as its project's settings say.
+async fn record_notice(
+    conn: &mut PgConnection,
+    send_out_id: &str,
+    kind: NoticeKind,
+    reason: &str,
+    at: i64,
+) -> StoreResult<()> {
+    let settings: Option<String> = sqlx::query_scalar(notices::SETTINGS_OF_SEND_OUT)
+        .bind(send_out_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let to = Recipients::of(settings.as_deref(), kind.target_kind());
+    sqlx::query(notices::FOR_SEND_OUT)
+        .bind(send_out_id)
+        .bind(kind.as_str())
+        .bind(reason)
+        .bind(at)
+        .bind(to.in_app)
+        .bind(to.mail_to)
+        .bind(None::<String>)
+        .execute(conn)
+        .await?;
     Ok(())
 }

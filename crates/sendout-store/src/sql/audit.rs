@@ -304,6 +304,14 @@ impl<B: Backend> Audit for B {
                 break;
             }
         }
+        // Notices past retention, but never a mail still waiting in the outbox.
+        query(
+            "DELETE FROM notices WHERE created_at < $1 \
+             AND (mail_state IS NULL OR mail_state <> 'pending')",
+        )
+        .bind(before.as_millis())
+        .execute(&mut *self.writer().await?)
+        .await?;
         // Idempotency keys past their time (`idempotency_keys_by_expiry`), whatever `before`.
         let keys_sql = format!(
             "DELETE FROM idempotency_keys WHERE (project_id, scope, idempotency_key) IN \

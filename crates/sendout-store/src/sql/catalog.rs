@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use sendout_core::ids::{ProjectId, WebhookId};
 use sendout_core::time::Timestamp;
 
-use super::{query, Backend, Conn, Query};
+use super::{query, record_recovery, Backend, Conn, Query};
 use crate::model::{Project, ProjectUpdate, SigningSecrets, Webhook, WebhookFields};
+use crate::notices::NoticeKind;
 use crate::rows::{self, to_json, Columns};
 use crate::{Catalog, FirstStartCreated, FirstStartRecords, NewProject, StoreError, StoreResult};
 
@@ -382,8 +383,19 @@ impl<B: Backend> Catalog for B {
         fields: WebhookFields,
     ) -> StoreResult<Webhook> {
         // Turning a webhook on forgets why it was turned off; turning it off (or leaving it
-        // off) keeps an automatic disabling's reason.
+        // off) keeps an automatic disabling's reason. Turning on one sendout had disabled is
+        // a recovery, noticed in the same transaction.
         let json = WebhookJson::of(&fields)?;
+        let mut tx = self.begin().await?;
+        let before = query(format!(
+            "SELECT disabled_at FROM webhooks WHERE id = $1 AND project_id = $2{}",
+            B::FOR_UPDATE
+        ))
+        .bind(id.as_str())
+        .bind(project.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let disabled_at: Option<i64> = before.get("disabled_at")?;
         let row = webhook_query(
             "UPDATE webhooks SET target_url = $3, events = $4, active = $5, headers = $6, \
              description = $7, updated_at = $8, public_headers = $9, \
@@ -395,9 +407,22 @@ impl<B: Backend> Catalog for B {
             &fields,
             &json,
         )
-        .fetch_one(&mut *self.writer().await?)
+        .fetch_one(&mut *tx)
         .await?;
-        rows::webhook(&row)
+        let updated = rows::webhook(&row)?;
+        if updated.active && disabled_at.is_some() {
+            record_recovery(
+                &mut *tx,
+                project,
+                NoticeKind::WebhookEnabled,
+                id.as_str(),
+                Some(updated.target_url.as_str()),
+                updated.updated_at,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
     }
 
     async fn delete_webhook(&self, project: &ProjectId, id: &WebhookId) -> StoreResult<()> {

@@ -15,9 +15,10 @@ use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::ids::{DistributionId, ProjectId};
 use sendout_core::time::Timestamp;
 
-use super::{ensure_project, query, within_quota, Backend, Conn};
+use super::{ensure_project, query, record_recovery, within_quota, Backend, Conn};
 use crate::model::Distribution;
-use crate::rows::{self, to_json};
+use crate::notices::NoticeKind;
+use crate::rows::{self, to_json, Columns};
 use crate::{Distributions, StoreResult};
 
 /// The assignments of the status rule, given the SQL of the new status, the reason and now.
@@ -102,6 +103,8 @@ impl<B: Backend> Distributions for B {
             set_status("COALESCE($5, status)", "$6", "$7")
         );
         let spec_json = to_json(&spec)?;
+        let mut tx = self.begin().await?;
+        let auto_paused = auto_paused::<B, _>(&mut *tx, project, id).await?;
         let row = query(sql)
             .bind(id.as_str())
             .bind(project.as_str())
@@ -110,9 +113,12 @@ impl<B: Backend> Distributions for B {
             .bind(status.map(DistributionStatus::as_str))
             .bind(None::<&str>)
             .bind(Timestamp::now().as_millis())
-            .fetch_one(&mut *self.writer().await?)
+            .fetch_one(&mut *tx)
             .await?;
-        rows::distribution(&row)
+        let updated = rows::distribution(&row)?;
+        noticed_if_live(&mut *tx, auto_paused, &updated).await?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
     async fn delete_distribution(
@@ -140,16 +146,60 @@ impl<B: Backend> Distributions for B {
              RETURNING *",
             set_status("$3", "$4", "$5")
         );
+        let mut tx = self.begin().await?;
+        let auto_paused = auto_paused::<B, _>(&mut *tx, project, id).await?;
         let row = query(sql)
             .bind(id.as_str())
             .bind(project.as_str())
             .bind(status.as_str())
             .bind(reason.as_deref())
             .bind(Timestamp::now().as_millis())
-            .fetch_one(&mut *self.writer().await?)
+            .fetch_one(&mut *tx)
             .await?;
-        rows::distribution(&row)
+        let updated = rows::distribution(&row)?;
+        noticed_if_live(&mut *tx, auto_paused, &updated).await?;
+        tx.commit().await?;
+        Ok(updated)
     }
+}
+
+/// Whether sendout paused the distribution (it is `PAUSED` with a reason), locking its row
+/// until the caller's transaction ends.
+async fn auto_paused<B: Backend, C: Conn + ?Sized>(
+    conn: &mut C,
+    project: &ProjectId,
+    id: &DistributionId,
+) -> StoreResult<bool> {
+    let row = query(format!(
+        "SELECT paused_reason FROM distributions WHERE id = $1 AND project_id = $2{}",
+        B::FOR_UPDATE
+    ))
+    .bind(id.as_str())
+    .bind(project.as_str())
+    .fetch_one(conn)
+    .await?;
+    let reason: Option<String> = row.get("paused_reason")?;
+    Ok(reason.is_some())
+}
+
+/// Records a recovery notice when a distribution sendout had paused is live again.
+async fn noticed_if_live<C: Conn + ?Sized>(
+    conn: &mut C,
+    auto_paused: bool,
+    updated: &Distribution,
+) -> StoreResult<()> {
+    if auto_paused && updated.status == DistributionStatus::Live {
+        record_recovery(
+            conn,
+            &updated.project_id,
+            NoticeKind::DistributionLive,
+            updated.id.as_str(),
+            None,
+            updated.updated_at,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The live distributions of a project triggered by one of `event_types` (fan-out reads them

@@ -19,6 +19,7 @@
 mod audit;
 mod catalog;
 mod distributions;
+mod notices;
 mod queue;
 
 use std::borrow::Cow;
@@ -37,6 +38,7 @@ use crate::{StoreError, StoreResult};
 
 pub(crate) use catalog::{ensure_project, project_webhooks, within_quota};
 pub(crate) use distributions::live;
+pub(crate) use notices::record_recovery;
 
 /// A value bound to a placeholder: every column this crate writes is text, an integer or a
 /// boolean; a list of texts is what a statement over a set reads.

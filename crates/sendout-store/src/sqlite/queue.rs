@@ -24,6 +24,7 @@ use crate::model::{
     Claim, Completion, Handoff, IngestOutcome, KeyedIngest, KeyedOutcome, Lease, NewEvent, Next,
     SendOut, SendOutStatus, SigningSecrets,
 };
+use crate::notices::{self, NoticeKind, Recipients};
 use crate::rows::{self, Columns};
 use crate::sql::Backend;
 use crate::{Queue, StoreError, StoreResult};
@@ -327,7 +328,8 @@ fn write_completions(tx: &rusqlite::Connection, completions: &[Completion]) -> S
 
 /// Turns off the webhook a given-up send out was for, or pauses its distribution, keeping
 /// the first reason if it is already off. Only if the send out did end `FAILED`: a stale
-/// completion (its lease ran out) does not decide for the newer holder.
+/// completion (its lease ran out) does not decide for the newer holder. A target turned off
+/// here gets its notice in the same transaction.
 fn disable_target(
     tx: &rusqlite::Connection,
     completion: &Completion,
@@ -335,31 +337,53 @@ fn disable_target(
 ) -> StoreResult<()> {
     let id = completion.send_out_id.as_str();
     let at = completion.at.as_millis();
-    tx.prepare_cached(
-        "UPDATE webhooks SET active = 0, disabled_reason = ?2, disabled_at = ?3, updated_at = ?3 \
-         WHERE active = 1 AND id = (SELECT source_id FROM send_outs \
-             WHERE id = ?1 AND source_kind = 'webhook' AND status = 'FAILED' \
-             AND project_id = webhooks.project_id)",
-    )?
-    .execute(params![id, reason, at])?;
-    pause_for_send_out(tx, id, reason, at)
+    let disabled = tx
+        .prepare_cached(
+            "UPDATE webhooks SET active = 0, disabled_reason = ?2, disabled_at = ?3, updated_at = ?3 \
+             WHERE active = 1 AND id = (SELECT source_id FROM send_outs \
+                 WHERE id = ?1 AND source_kind = 'webhook' AND status = 'FAILED' \
+                 AND project_id = webhooks.project_id)",
+        )?
+        .execute(params![id, reason, at])?;
+    if disabled > 0 {
+        record_notice(tx, id, NoticeKind::WebhookDisabled, reason, at)?;
+    }
+    let paused = tx
+        .prepare_cached(
+            "UPDATE distributions SET status = 'PAUSED', paused_reason = ?2, paused_at = ?3, \
+             updated_at = ?3 \
+             WHERE status = 'LIVE' AND id = (SELECT source_id FROM send_outs \
+                 WHERE id = ?1 AND source_kind = 'distribution' AND status = 'FAILED' \
+                 AND project_id = distributions.project_id)",
+        )?
+        .execute(params![id, reason, at])?;
+    if paused > 0 {
+        record_notice(tx, id, NoticeKind::DistributionPaused, reason, at)?;
+    }
+    Ok(())
 }
 
-/// Pauses the distribution a given-up send out was for, keeping the first reason if it is
-/// paused already. Only a live distribution is paused: a draft stays a draft.
-fn pause_for_send_out(
+/// Records the notice a send out caused, told as its project's settings say.
+fn record_notice(
     tx: &rusqlite::Connection,
     send_out_id: &str,
+    kind: NoticeKind,
     reason: &str,
     at: i64,
 ) -> StoreResult<()> {
-    tx.prepare_cached(
-        "UPDATE distributions SET status = 'PAUSED', paused_reason = ?2, paused_at = ?3, \
-         updated_at = ?3 \
-         WHERE status = 'LIVE' AND id = (SELECT source_id FROM send_outs \
-             WHERE id = ?1 AND source_kind = 'distribution' AND status = 'FAILED' \
-             AND project_id = distributions.project_id)",
-    )?
-    .execute(params![send_out_id, reason, at])?;
+    let settings: Option<String> = tx
+        .prepare_cached(&notices::rusqlite_sql(notices::SETTINGS_OF_SEND_OUT))?
+        .query_row(params![send_out_id], |row| row.get(0))?;
+    let to = Recipients::of(settings.as_deref(), kind.target_kind());
+    tx.prepare_cached(&notices::rusqlite_sql(notices::FOR_SEND_OUT))?
+        .execute(params![
+            send_out_id,
+            kind.as_str(),
+            reason,
+            at,
+            to.in_app,
+            to.mail_to,
+            None::<String>
+        ])?;
     Ok(())
 }

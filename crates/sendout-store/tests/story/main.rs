@@ -18,6 +18,7 @@ mod idempotency;
 mod ingest;
 mod limits;
 mod nodes;
+mod notices;
 mod pg;
 mod projects;
 mod public_headers;
@@ -45,6 +46,11 @@ macro_rules! story {
             idempotency::a_key_past_its_time_is_new_again,
             idempotency::events_own_keys_make_each_event_once_across_batches,
             idempotency::ingests_with_one_key_at_the_same_moment_make_one_event,
+            notices::disabling_a_webhook_records_one_notice_addressed_as_the_project_says,
+            notices::re_enabling_a_disabled_webhook_is_noticed_and_notices_are_marked_read,
+            notices::the_outbox_leases_each_mail_to_one_sender_and_keeps_its_outcome,
+            notices::a_failing_target_is_warned_about_once_per_incident,
+            notices::retention_keeps_notices_whose_mail_is_pending,
             queue::a_claimed_send_out_is_not_claimed_again_while_its_lease_lasts,
             queue::an_expired_lease_makes_the_send_out_claimable_again,
             queue::claims_come_earliest_due_first_and_at_most_the_limit,

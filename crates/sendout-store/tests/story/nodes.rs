@@ -118,6 +118,71 @@ async fn nodes_claiming_at_once_never_hold_the_same_send_out() {
 }
 
 #[tokio::test]
+async fn nodes_draining_the_mail_outbox_at_once_never_send_the_same_mail() {
+    let database = pg::TestDatabase::create().await;
+    let nodes = [node(&database).await, node(&database).await];
+    let shop = project(&nodes[0]).await;
+    let mut told = sendout_store::CalloutNotifications::default();
+    told.webhooks.email = true;
+    told.webhooks.emails = vec!["ops@example.com".into()];
+    nodes[0]
+        .update_project(
+            &shop.id,
+            sendout_store::ProjectUpdate {
+                callout_notifications: Some(told),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("the settings are saved");
+    for _ in 0..30 {
+        webhook(&nodes[0], &shop, &["*"]).await;
+    }
+    nodes[0]
+        .ingest(&shop.id, vec![event("voucher.published")])
+        .await
+        .expect("ingested");
+    // Every webhook given up on: thirty disabled, thirty mails in the outbox.
+    let now = Timestamp::now();
+    let claims = nodes[0].claim_due(now, 100, LEASE).await.expect("claimed");
+    assert_eq!(claims.len(), 30);
+    let give_up = sendout_store::Next::Failed {
+        reason: "gone".into(),
+        disable_target: true,
+    };
+    let completions = claims
+        .iter()
+        .map(|c| crate::harness::completion(c, 410, give_up.clone(), now))
+        .collect();
+    nodes[0].complete(completions).await.expect("completed");
+
+    let mut senders = tokio::task::JoinSet::new();
+    for index in 0..6 {
+        let store: Arc<dyn Store> = Arc::new(nodes[index % 2].clone());
+        senders.spawn(async move {
+            let mut held: Vec<i64> = Vec::new();
+            loop {
+                let claims = store
+                    .claim_mails(Timestamp::now(), 3, LEASE)
+                    .await
+                    .expect("claimed");
+                if claims.is_empty() {
+                    return held;
+                }
+                held.extend(claims.into_iter().map(|c| c.notice.id));
+            }
+        });
+    }
+    let mut all: Vec<i64> = Vec::new();
+    while let Some(held) = senders.join_next().await {
+        all.extend(held.expect("a sender ran"));
+    }
+    let distinct: HashSet<&i64> = all.iter().collect();
+    assert_eq!(all.len(), 30, "every mail was claimed exactly once");
+    assert_eq!(distinct.len(), 30);
+}
+
+#[tokio::test]
 async fn the_listener_listens_again_after_its_connection_is_killed() {
     let database = pg::TestDatabase::create().await;
     let store = node(&database).await;

@@ -131,6 +131,13 @@ async fn reads_as_before(store: Arc<dyn Store>, project: &ProjectId, expected: &
         kept.callout_notifications,
         sendout_store::CalloutNotifications::default()
     );
+    // The notices table is new, and empty: nothing stored is taken for a notice.
+    assert!(store
+        .list_notices(project, 10)
+        .await
+        .expect("notices read")
+        .is_empty());
+    assert_eq!(store.unread_notices(project).await.expect("counts"), 0);
     // Targets made before `public_headers` existed read with none marked (every value shown
     // redacted) and keep their headers; an old channel's spec reads without the field.
     let webhooks = store.list_webhooks(project).await.expect("webhooks read");

@@ -10,7 +10,7 @@ use crate::dashboard::auth::{local_path, Signed};
 use crate::dashboard::error::DashError;
 use crate::dashboard::session::Flash;
 use crate::dashboard::{Dash, ASSET_VERSION, BASE};
-use crate::ops::projects;
+use crate::ops::{notices, projects};
 
 /// The sections of a project, as the header's tabs name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,7 @@ pub enum Section {
     Settings,
     AuditLog,
     Distributions,
+    Notices,
     None,
 }
 
@@ -41,6 +42,8 @@ pub struct Chrome {
     pub project_id: String,
     pub project_name: String,
     pub section: Section,
+    /// The project's unread in-app notices (0 outside a project).
+    pub unread: u64,
     pub flash: Option<Flash>,
     pub asset_version: &'static str,
 }
@@ -56,6 +59,10 @@ impl Chrome {
     ) -> Result<Self, DashError> {
         let projects = projects::list(&dash.app).await?;
         let current = project.map(|p| p.id.to_string()).unwrap_or_default();
+        let unread = match project {
+            Some(project) => notices::unread(&dash.app, project).await?,
+            None => 0,
+        };
         Ok(Self {
             title: title.into(),
             who: signed.0.who.clone(),
@@ -71,6 +78,7 @@ impl Chrome {
             project_name: project.map(|p| p.name.clone()).unwrap_or_default(),
             project_id: current,
             section,
+            unread,
             flash: dash.sessions.take_flash(&signed.0.key),
             asset_version: ASSET_VERSION,
         })
@@ -87,6 +95,7 @@ impl Chrome {
             Section::Settings => "settings",
             Section::AuditLog => "audit-log",
             Section::Distributions => "distributions",
+            Section::Notices => "notices",
             Section::None => "",
         }
     }

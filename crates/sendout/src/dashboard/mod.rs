@@ -9,7 +9,8 @@
 //! - [`webhooks`] (with [`webhook_form`]): add, edit, test and delete a webhook;
 //! - [`audit`] (with [`chart`]): the audit log's Webhook sendouts tab, Show data and Retry;
 //! - [`distributions`] (with [`distribution_form`], [`designer`]): the distribution manager
-//!   and the payload designer with its live Show output.
+//!   and the payload designer with its live Show output;
+//! - [`notices`]: the in-app callout notices, their unread count in the header, mark read.
 //!
 //! Invariants:
 //! - the dashboard validates and acts through the same operations as the API
@@ -32,6 +33,7 @@ pub mod error;
 pub mod form;
 pub mod layout;
 pub mod login;
+pub mod notices;
 pub mod projects;
 pub mod session;
 pub mod webhook_form;
@@ -188,6 +190,12 @@ pub fn router(app: AppState) -> Router {
             &format!("{P}/webhooks/{{webhookId}}/delete"),
             post(webhooks::delete),
         )
+        .route(
+            &format!("{P}/webhooks/{{webhookId}}/recover"),
+            post(webhooks::recover),
+        )
+        .route(&format!("{P}/notices"), get(notices::list))
+        .route(&format!("{P}/notices/read"), post(notices::mark_read))
         .route(&format!("{P}/audit-log"), get(audit::list))
         .route(
             &format!("{P}/audit-log/retry-failed"),

@@ -151,6 +151,9 @@ pub struct SettingsPage {
     pub chrome: Chrome,
     pub project: ProjectInfo,
     pub webhooks: Vec<WebhookRow>,
+    /// Whether this server sends email (SMTP is configured), and from whom.
+    pub email_on: bool,
+    pub email_from: String,
 }
 
 /// What the General tab shows of a project.
@@ -325,6 +328,15 @@ pub async fn settings(
         chrome,
         project: ProjectInfo::new(&project, Timestamp::now()),
         webhooks: rows,
+        email_on: dash.app.config.notices.smtp.is_some(),
+        email_from: dash
+            .app
+            .config
+            .notices
+            .smtp
+            .as_ref()
+            .map(|smtp| smtp.from.to_string())
+            .unwrap_or_default(),
     }
     .into_response())
 }

@@ -53,6 +53,8 @@ pub struct WebhookFormPage {
     pub test: Option<TestOutcome>,
     /// Why and when sendout disabled it, if it did.
     pub disabled: Option<String>,
+    /// Where "Enable and retry what failed" posts, for an inactive webhook.
+    pub recover_action: Option<String>,
     pub action: String,
     pub test_action: String,
     pub cancel: String,
@@ -103,6 +105,9 @@ async fn page(
             )),
             _ => None,
         }),
+        recover_action: editing
+            .filter(|w| !w.active)
+            .map(|w| format!("{base}/{}/recover", w.id)),
         action,
         test_action,
         cancel: project_path(project.id.as_str(), "/settings#webhooks"),
@@ -364,6 +369,37 @@ pub async fn delete(
         "Webhook {} deleted. Its send outs stay in the audit log.",
         webhook.target_url
     ));
+    Ok(redirect_with(
+        &dash,
+        &posted.signed,
+        flash,
+        &project_path(project.id.as_str(), "/settings#webhooks"),
+    ))
+}
+
+/// `POST …/webhooks/{id}/recover`: enables the webhook and makes what failed while it was off
+/// due again, in one step (the API's `…/recover` without `since`).
+pub async fn recover(
+    State(dash): State<Dash>,
+    Path((project_id, webhook_id)): Path<(String, String)>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let done = webhooks::recover(&dash.app, &project, &webhook_id, None).await?;
+    let flash = Flash::ok(match done.requeued {
+        0 => format!(
+            "Webhook {} is enabled again; nothing had failed since {}.",
+            done.webhook.target_url,
+            show_time(done.since)
+        ),
+        n => format!(
+            "Webhook {} is enabled again; {n} failed send out{} since {} are due again and \
+             being sent.",
+            done.webhook.target_url,
+            if n == 1 { "" } else { "s" },
+            show_time(done.since)
+        ),
+    });
     Ok(redirect_with(
         &dash,
         &posted.signed,

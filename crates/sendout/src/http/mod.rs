@@ -103,6 +103,10 @@ fn management_routes() -> Router<AppState> {
             "/management/v1/projects/{projectId}/webhooks/{webhookId}/test",
             post(test_webhook::test_webhook),
         )
+        .route(
+            "/management/v1/projects/{projectId}/webhooks/{webhookId}/recover",
+            post(webhooks::recover_webhook),
+        )
 }
 
 fn project_routes() -> Router<AppState> {

@@ -40,6 +40,7 @@ use crate::http::{
         webhooks::get_webhook,
         webhooks::update_webhook,
         webhooks::delete_webhook,
+        webhooks::recover_webhook,
         test_webhook::test_url,
         test_webhook::test_webhook,
         events::ingest,

@@ -276,6 +276,63 @@ pub async fn update_webhook(
     Ok(axum::Json(webhook.into()))
 }
 
+/// The body of a recovery: `{}` for the default window.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverRequest {
+    /// Retry the failed send outs created at or after this time (ISO 8601). When absent:
+    /// from when the webhook was turned off, less the retry window.
+    pub since: Option<String>,
+}
+
+/// The answer to a recovery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoverResult {
+    #[schema(example = "webhook_recovery")]
+    pub object: &'static str,
+    /// The webhook, active again.
+    pub webhook: WebhookView,
+    /// The earliest creation time of the failed send outs made due again.
+    pub since: String,
+    /// How many failed send outs are due again.
+    pub requeued: u64,
+}
+
+/// Re-enables a webhook and retries, in one step, every send out of it that failed since a
+/// time (by default since it was turned off, less the retry window).
+#[utoipa::path(
+    post,
+    path = "/management/v1/projects/{projectId}/webhooks/{webhookId}/recover",
+    tag = "Management",
+    security(("management_id" = [], "management_token" = [])),
+    params(
+        ("projectId" = String, Path, description = "The project's id"),
+        ("webhookId" = String, Path, description = "The webhook's id"),
+    ),
+    request_body = RecoverRequest,
+    responses(
+        (status = 200, description = "Enabled, and how many failed send outs are due again", body = RecoverResult),
+        (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
+        (status = 401, description = "No valid management key", body = ErrorBody),
+        (status = 404, description = "No such project or webhook", body = ErrorBody),
+    )
+)]
+pub async fn recover_webhook(
+    _key: ManagementKey,
+    State(state): State<AppState>,
+    Path((project_id, webhook_id)): Path<(String, String)>,
+    Json(request): Json<RecoverRequest>,
+) -> Result<axum::Json<RecoverResult>, ApiError> {
+    let project = projects::get(&state, &project_id).await?;
+    let done = webhooks::recover(&state, &project, &webhook_id, request.since.as_deref()).await?;
+    Ok(axum::Json(RecoverResult {
+        object: "webhook_recovery",
+        webhook: done.webhook.into(),
+        since: done.since.to_string(),
+        requeued: done.requeued,
+    }))
+}
+
 /// Deletes a webhook; its send outs stay in the audit log.
 #[utoipa::path(
     delete,

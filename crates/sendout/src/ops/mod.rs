@@ -12,6 +12,7 @@
 
 pub mod distributions;
 pub mod keys;
+pub mod notices;
 pub mod notifications;
 pub mod preview;
 pub mod projects;

@@ -88,7 +88,10 @@ pub struct ListInput {
     pub starting_after_id: Option<String>,
 }
 
-fn timestamp(parameter: &str, text: Option<&str>) -> Result<Option<Timestamp>, FieldError> {
+pub(crate) fn timestamp(
+    parameter: &str,
+    text: Option<&str>,
+) -> Result<Option<Timestamp>, FieldError> {
     text.map(|t| Timestamp::parse(t).map_err(|e| FieldError::at(parameter, e)))
         .transpose()
 }

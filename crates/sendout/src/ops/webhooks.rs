@@ -21,7 +21,8 @@ use std::collections::BTreeMap;
 use sendout_core::field::FieldError;
 use sendout_core::ids::WebhookId;
 use sendout_core::input::{CustomHeaders, EventFilter, InputError, PublicHeaders, TargetUrl};
-use sendout_store::{Project, Webhook, WebhookFields};
+use sendout_core::time::Timestamp;
+use sendout_store::{Project, SourceId, Webhook, WebhookFields};
 
 use crate::ops::{creation_refused, not_found_as, text, AppState, OpsError, Problems};
 
@@ -185,6 +186,71 @@ pub async fn update(
         .map_err(|e| not_found_as(e, "webhook", raw_id))?;
     tracing::info!(project.id = %project.id, webhook.id = %webhook.id, "webhook updated");
     Ok(webhook)
+}
+
+/// What [`recover`] did.
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    pub webhook: Webhook,
+    /// The earliest creation time of the failed send outs made due again.
+    pub since: Timestamp,
+    pub requeued: u64,
+}
+
+/// Turns the webhook named by `raw_id` on and makes every failed send out of it created at or
+/// after `since` due again now, so nothing that failed while it was off is left behind.
+/// Without `since`: from when it was turned off (`disabled_at`, or its last change for one a
+/// person turned off) less the retry window, the longest a send out stays open, which
+/// reaches back to the send out whose retries ran out.
+pub async fn recover(
+    state: &AppState,
+    project: &Project,
+    raw_id: &str,
+    since: Option<&str>,
+) -> Result<Recovered, OpsError> {
+    let since =
+        crate::ops::sendouts::timestamp("since", since).map_err(|e| OpsError::Invalid(vec![e]))?;
+    let current = get(state, project, raw_id).await?;
+    let since = since.unwrap_or_else(|| {
+        let window = state
+            .config
+            .retry
+            .offsets_from_first()
+            .last()
+            .copied()
+            .unwrap_or_default()
+            .saturating_add(state.config.lease);
+        let off = current.disabled_at.unwrap_or(current.updated_at);
+        off.plus_millis(-i64::try_from(window.as_millis()).unwrap_or(i64::MAX))
+    });
+    let fields = WebhookFields {
+        target_url: current.target_url.clone(),
+        events: current.events.clone(),
+        active: true,
+        headers: current.headers.clone(),
+        public_headers: current.public_headers.clone(),
+        description: current.description.clone(),
+    };
+    let webhook = state
+        .store
+        .update_webhook(&project.id, &current.id, fields)
+        .await
+        .map_err(|e| not_found_as(e, "webhook", raw_id))?;
+    let requeued = state
+        .store
+        .requeue_failed(
+            &project.id,
+            &SourceId::Webhook(webhook.id.clone()),
+            since,
+            Timestamp::now(),
+        )
+        .await?;
+    tracing::info!(project.id = %project.id, webhook.id = %webhook.id, requeued, "webhook recovered");
+    Ok(Recovered {
+        webhook,
+        since,
+        requeued,
+    })
 }
 
 /// Deletes the webhook named by `raw_id` (its send outs stay in the audit log); answers what

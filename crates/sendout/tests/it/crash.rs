@@ -168,8 +168,18 @@ pub(crate) fn client() -> reqwest::Client {
 }
 
 async fn management(server: &Sendout, path: &str, body: Value) -> Value {
+    management_call(server, reqwest::Method::POST, path, body).await
+}
+
+/// A management API request to the server under test; asserts 200 and returns the answer.
+pub(crate) async fn management_call(
+    server: &Sendout,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Value {
     let response = client()
-        .post(format!("{}{path}", server.base_url))
+        .request(method, format!("{}{path}", server.base_url))
         .header("x-management-id", MANAGEMENT_ID)
         .header("x-management-token", MANAGEMENT_TOKEN)
         .header("content-type", "application/json")

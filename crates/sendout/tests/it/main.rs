@@ -24,6 +24,7 @@ mod hostile_receivers;
 mod limits;
 mod listener;
 mod multinode;
+mod notices;
 mod secrets_in_logs;
 mod shutdown;
 mod tenants;

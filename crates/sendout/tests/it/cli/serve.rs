@@ -1,7 +1,7 @@
 //! What `sendout serve` prints on stdout: the first start's block once, and on every start
 //! where the dashboard is.
 
-use crate::helpers::process::Sendout;
+use crate::helpers::process::{refused_start, Sendout};
 
 /// Starts `sendout serve` on `data_dir`, stops it gracefully and returns its stdout and the
 /// address it listened on.
@@ -45,37 +45,12 @@ async fn serve_refuses_to_start_with_a_weak_management_token_or_dashboard_passwo
         ("SENDOUT_MANAGEMENT_TOKEN", "23-characters-long-abcd", "24"),
         ("SENDOUT_DASHBOARD_PASSWORD", "x", "12"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sendout"));
-        command.arg("serve");
-        for (var, _) in std::env::vars() {
-            if var.starts_with("SENDOUT_") {
-                command.env_remove(var);
-            }
-        }
-        let output = command
-            .env("SENDOUT_LISTEN", "127.0.0.1:0")
-            .env("SENDOUT_DATA_DIR", dir.path())
-            .env("SENDOUT_MANAGEMENT_ID", "M-weak")
-            .env(
-                "SENDOUT_MANAGEMENT_TOKEN",
-                "a-management-token-long-enough-0123",
-            )
-            .env(name, value)
-            .stdin(std::process::Stdio::null())
-            .output();
-        let output = tokio::time::timeout(std::time::Duration::from_secs(30), output)
-            .await
-            .expect("sendout exits at once")
-            .expect("the sendout binary runs");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{name}={value} started: {stderr}");
+        let (stderr, created) = refused_start(&[(name, value)]).await;
         assert!(stderr.contains(name), "{name}: {stderr}");
         assert!(
             stderr.contains(&format!("at least {minimum}")),
             "{name}: {stderr}"
         );
-        let created: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert!(created.is_empty(), "{name}: {created:?}");
     }
 }

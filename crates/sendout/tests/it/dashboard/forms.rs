@@ -425,7 +425,10 @@ async fn project_settings_edit_the_callout_notifications_and_refuse_a_bad_addres
     person.sign_in().await;
     let page = person.get(&settings_path(&app)).await;
     assert!(page.body.contains("Notifications"), "{}", page.body);
-    assert!(page.body.contains("does not send these notices yet"));
+    assert!(
+        page.body.contains("id=\"email-off\""),
+        "without SMTP the section says email is off"
+    );
     let csrf = page.csrf();
     let save = format!("{}/notifications", settings_path(&app));
     let project_path = format!("/management/v1/projects/{}", app.project.id);

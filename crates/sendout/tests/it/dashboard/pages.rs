@@ -144,6 +144,7 @@ async fn the_main_pages_fit_laptop_and_phone_widths() {
                 "distributions",
                 format!("/dashboard/projects/{project}/distributions"),
             ),
+            ("notices", format!("/dashboard/projects/{project}/notices")),
             (
                 "distribution-designer",
                 format!(

@@ -123,8 +123,9 @@ async fn a_person_signs_in_adds_a_webhook_with_three_events_and_a_header_and_tes
     assert_eq!(webhook["active"], true);
 }
 
-#[tokio::test]
-async fn a_disabled_webhook_shows_why_and_is_enabled_again_by_ticking_is_active() {
+/// An app whose one webhook sendout disabled (its receiver answered `410 Gone`), restarted
+/// without workers; and the webhook's id.
+pub(crate) async fn disabled_by_gone() -> (TestApp, String) {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     receiver.set_default(Behaviour::always(Reply::gone()));
@@ -136,8 +137,14 @@ async fn a_disabled_webhook_shows_why_and_is_enabled_again_by_ticking_is_active(
         .expect(202);
     receiver.wait_for(1, DELIVERY).await;
     let id = webhook["id"].as_str().unwrap().to_owned();
-    // A graceful stop lets the worker write the attempt (and the disabling) before it ends.
-    let app = app.restart(|c| c.workers = false).await;
+    // A graceful stop lets the worker write the attempt (and the disabling, with its notice)
+    // before it ends.
+    (app.restart(|c| c.workers = false).await, id)
+}
+
+#[tokio::test]
+async fn a_disabled_webhook_shows_why_and_is_enabled_again_by_ticking_is_active() {
+    let (app, id) = disabled_by_gone().await;
     let path = format!("{}/{id}", app.webhooks_path());
     let disabled = app.management(reqwest::Method::GET, &path, None).await;
     assert_eq!(disabled.expect(200)["active"], false);

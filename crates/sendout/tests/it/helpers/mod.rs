@@ -10,6 +10,7 @@ pub mod harness;
 pub mod pg;
 pub mod process;
 pub mod receiver;
+pub mod smtp;
 pub mod snapshot;
 
 /// How long a test waits for a delivery before failing.

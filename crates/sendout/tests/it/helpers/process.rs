@@ -24,9 +24,15 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MANAGEMENT_ID: &str = "M-process-test-management";
 pub const MANAGEMENT_TOKEN: &str = "process-test-management-token-5f0c1d2e3a4b";
 
-/// Everything a stream of the child printed, line by line.
-#[derive(Debug, Clone, Default)]
-pub struct Output(Arc<Mutex<Vec<String>>>);
+/// Everything a stream of the child printed, line by line, with a count of lines to wait on.
+#[derive(Debug, Clone)]
+pub struct Output(Arc<Mutex<Vec<String>>>, Arc<watch::Sender<usize>>);
+
+impl Default for Output {
+    fn default() -> Self {
+        Self(Arc::default(), Arc::new(watch::channel(0).0))
+    }
+}
 
 impl Output {
     /// All lines so far, joined.
@@ -42,12 +48,74 @@ impl Output {
             .clone()
     }
 
+    /// How many lines so far contain `text`.
+    pub fn count(&self, text: &str) -> usize {
+        self.lines().iter().filter(|l| l.contains(text)).count()
+    }
+
+    /// Waits until `count` lines contain `text` (woken by each new line, never polling);
+    /// fails after `timeout`.
+    pub async fn wait_for(&self, text: &str, count: usize, timeout: Duration) {
+        let mut lines = self.1.subscribe();
+        let reached = tokio::time::timeout(timeout, async {
+            while self.count(text) < count {
+                if lines.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(
+            reached.is_ok() && self.count(text) >= count,
+            "{count} lines with {text:?} expected within {timeout:?}:\n{}",
+            self.text()
+        );
+    }
+
     fn push(&self, line: String) {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(line);
+        self.1.send_modify(|n| *n += 1);
     }
+}
+
+/// Runs `sendout serve` on a fresh data directory with `env` (and a valid management key),
+/// expecting it to refuse to start: returns its stderr and what it left in the data
+/// directory.
+pub async fn refused_start(env: &[(&str, &str)]) -> (String, Vec<std::path::PathBuf>) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sendout"));
+    command.arg("serve");
+    for (var, _) in std::env::vars() {
+        if var.starts_with("SENDOUT_") {
+            command.env_remove(var);
+        }
+    }
+    let output = command
+        .env("SENDOUT_LISTEN", "127.0.0.1:0")
+        .env("SENDOUT_DATA_DIR", dir.path())
+        .env("SENDOUT_MANAGEMENT_ID", "M-refused")
+        .env(
+            "SENDOUT_MANAGEMENT_TOKEN",
+            "a-management-token-long-enough-0123",
+        )
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .expect("sendout exits at once")
+        .expect("the sendout binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{env:?} started: {stderr}");
+    let created = std::fs::read_dir(dir.path())
+        .expect("the data directory reads")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .collect();
+    (stderr, created)
 }
 
 /// A running `sendout serve`.
