@@ -321,7 +321,7 @@ pub async fn recover_webhook(
     _key: ManagementKey,
     State(state): State<AppState>,
     Path((project_id, webhook_id)): Path<(String, String)>,
-    Json(request): Json<RecoverRequest>,
+    JsonObject(request): JsonObject<RecoverRequest>,
 ) -> Result<axum::Json<RecoverResult>, ApiError> {
     let project = projects::get(&state, &project_id).await?;
     let done = webhooks::recover(&state, &project, &webhook_id, request.since.as_deref()).await?;

@@ -221,6 +221,7 @@ pub fn state_input_rules(document: &mut Value) {
                     json!({"required": ["data"], "properties": {"data": {"type": "object"}}});
             }
         }
+        set_property(schemas, "RecoverRequest", "since", optional_time());
         set_property(
             schemas,
             "EventInput",
