@@ -35,6 +35,12 @@
 //! - **Keys** are fixed text: a placeholder as a key, quoted or not, is refused, so a
 //!   template's shape (its keys, its arrays, which positions are strings) is known at save time
 //!   and does not depend on the data. Duplicate keys are refused too.
+//! - **A dotted key builds nested objects**, as in attributes mode (seeds/003: "Nested objects
+//!   can be created with dots in the key name"): `{"order.status": "{{order.status}}",
+//!   "order.id": "{{order.id}}"}` renders `{"order":{"status":…,"id":…}}`, merged with an
+//!   `"order": {…}` object of the same template. Every `.` must stand between two names, and
+//!   a value may not be set twice nor stand where another key needs an object. Write `\u002e`
+//!   for a literal dot in a key.
 //! - `{{` always opens a placeholder, even inside a string; write `\u007b{` for a literal `{{`.
 //! - A template is at most [`MAX_TEMPLATE_BYTES`] long and nests at most [`MAX_DEPTH`] levels.
 //!   A deployment may allow less, and fewer placeholders (see
@@ -84,7 +90,7 @@ pub use design::PayloadDesign;
 pub use parser::{MAX_DEPTH, MAX_TEMPLATE_BYTES};
 pub use path::{Path, PathError, Segment};
 
-use parser::Node;
+use parser::{Keys, Node};
 use render::Op;
 
 /// A custom payload template, parsed and compiled; see the [module docs](self).
@@ -142,7 +148,11 @@ impl std::error::Error for UnknownPath {}
 impl Template {
     /// Parses and compiles a template (see the [module docs](self) for the language).
     pub fn parse(source: &str) -> Result<Self, TemplateError> {
-        let (root, paths) = parser::parse(source).map_err(|failure| {
+        Self::parse_with(source, Keys::Dotted)
+    }
+
+    fn parse_with(source: &str, keys: Keys) -> Result<Self, TemplateError> {
+        let (root, paths) = parser::parse(source, keys).map_err(|failure| {
             let (line, column) = line_and_column(source, failure.offset);
             TemplateError {
                 line,
@@ -247,10 +257,17 @@ impl Serialize for Template {
     }
 }
 
+/// Reading a template back (from the store) parses it as [`Template::parse`] does, with one
+/// allowance: a template saved before dotted keys built nested objects, whose keys cannot be
+/// split (an empty segment, as in `"a."`, or a clash, as in `"a"` beside `"a.b"`), keeps its
+/// keys as written, so it renders as it did rather than becoming unreadable. Saving it again
+/// applies the rule.
 impl<'de> Deserialize<'de> for Template {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let source = String::deserialize(deserializer)?;
-        Self::parse(&source).map_err(serde::de::Error::custom)
+        Self::parse(&source)
+            .or_else(|error| Self::parse_with(&source, Keys::Literal).map_err(|_| error))
+            .map_err(serde::de::Error::custom)
     }
 }
 

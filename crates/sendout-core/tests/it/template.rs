@@ -420,6 +420,89 @@ fn clashing_or_malformed_attribute_keys_are_refused() {
 }
 
 #[test]
+fn dotted_template_keys_build_the_same_objects_as_dotted_attribute_keys() {
+    let data = json!({"customer": {"source_id": "4lx-d03", "name": "Alex"},
+                      "order": {"status": "PAID", "total_amount": 4198}});
+    let custom = template(
+        r#"{"user.id": "{{customer.source_id}}", "order.status": {{order.status}},
+            "user.name": "{{customer.name}}", "order": {"total": {{order.total_amount}}}}"#,
+    );
+    let attributes = PayloadDesign::Attributes(
+        AttributeSelection::new(vec![
+            attribute("customer.source_id", Some("user.id")),
+            attribute("order.status", Some("order.status")),
+            attribute("customer.name", Some("user.name")),
+            attribute("order.total_amount", Some("order.total")),
+        ])
+        .expect("valid selection"),
+    );
+    let expected = json!({
+        "user": {"id": "4lx-d03", "name": "Alex"},
+        "order": {"status": "PAID", "total": 4198}
+    });
+    assert_eq!(render(&custom, &data), expected);
+    assert_eq!(attributes.render(&data), expected);
+    let custom = PayloadDesign::Custom(custom);
+    assert_eq!(
+        custom.render_to_string(&data),
+        attributes.render_to_string(&data)
+    );
+    // `\u002e` is a literal dot, in keys as in values.
+    let literal = template(r#"{"order\u002estatus": "{{order.status}}", "v": "a.b"}"#);
+    assert_eq!(
+        render(&literal, &data),
+        json!({"order.status": "PAID", "v": "a.b"})
+    );
+}
+
+#[test]
+fn dotted_template_keys_that_clash_or_have_empty_segments_are_refused() {
+    for (text, column, message) in [
+        (r#"{"a.b": 1, "a": 2}"#, 12, "clashes with an earlier key"),
+        (r#"{"a": 2, "a.b": 1}"#, 10, "clashes with an earlier key"),
+        (
+            r#"{"a.b": 1, "a": {"b": 2}}"#,
+            12,
+            "clashes with an earlier key",
+        ),
+        (
+            r#"{"a": {{x}}, "a.b": 1}"#,
+            14,
+            "clashes with an earlier key",
+        ),
+        (r#"{"a..b": 1}"#, 2, "empty segment"),
+        (r#"{".a": 1}"#, 2, "empty segment"),
+        (r#"{"a.": 1}"#, 2, "empty segment"),
+        (r#"{"a.b": 1, "a.b": 2}"#, 12, "duplicate key `a.b`"),
+    ] {
+        let error = parse_error(text);
+        assert_eq!((error.line, error.column), (1, column), "{text}: {error}");
+        assert!(error.message.contains(message), "{text}: {error}");
+    }
+    let deep = format!("{{\"{}\": 1}}", vec!["k"; MAX_DEPTH + 1].join("."));
+    assert!(parse_error(&deep).message.contains("levels deep"));
+    // Merging an explicit object with dotted keys is not a clash.
+    let merged = template(r#"{"a": {"c": 1}, "a.b": 2, "a.d.e": 3}"#);
+    assert_eq!(
+        render(&merged, &json!({})),
+        json!({"a": {"c": 1, "b": 2, "d": {"e": 3}}})
+    );
+}
+
+#[test]
+fn a_stored_template_whose_keys_cannot_be_split_reads_with_its_keys_as_written() {
+    // Saved before dotted keys built objects: refused when saved now, read back as it was.
+    let stored = json!({"mode": "custom", "template": r#"{"a.": 1, "a": {"b.c": 2}}"#});
+    assert!(Template::parse(r#"{"a.": 1}"#).is_err());
+    let design: PayloadDesign = serde_json::from_value(stored).expect("stored design reads");
+    assert_eq!(design.render(&json!({})), json!({"a.": 1, "a": {"b.c": 2}}));
+    // One whose dotted keys split reads with the rule, like a new one.
+    let stored = json!({"mode": "custom", "template": r#"{"a.b": 1}"#});
+    let design: PayloadDesign = serde_json::from_value(stored).expect("stored design reads");
+    assert_eq!(design.render(&json!({})), json!({"a": {"b": 1}}));
+}
+
+#[test]
 fn designs_read_and_write_the_documented_json() {
     let designs = [
         json!({"mode": "full"}),

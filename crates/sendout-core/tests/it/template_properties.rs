@@ -196,6 +196,8 @@ fn escape(text: &str, style: Style, out: &mut String) {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '{' => out.push_str("\\u007b"),
+            // A `.` written as such in a key builds nested objects.
+            '.' => out.push_str("\\u002e"),
             '\n' => out.push_str("\\n"),
             '/' if style.ascii => out.push_str("\\/"),
             c if c.is_control() || (style.ascii && !c.is_ascii()) => {

@@ -5,6 +5,10 @@
 //! Placeholders are recognised in the template's *source* text: `{{` inside a quoted string
 //! starts one even though `{` needs no escape in JSON, and `\u007b{` is the way to write a
 //! literal `{{`. A placeholder runs to the first `}}`; whitespace around its path is ignored.
+//!
+//! A `.` written as such in a key splits it: `{"order.status": …}` is read as
+//! `{"order": {"status": …}}`, merged with the object's other members (as attributes mode
+//! builds its output), and `\u002e` is the way to write a literal dot in a key.
 
 use serde_json::Value;
 
@@ -49,8 +53,18 @@ pub(super) struct Failure {
 
 type Result<T> = std::result::Result<T, Failure>;
 
+/// How a key's dots are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keys {
+    /// A `.` in a key builds nested objects (the template language).
+    Dotted,
+    /// Keys are taken as written: only for templates stored before dotted keys built objects
+    /// whose keys cannot be split (see [`super::Template`]'s `Deserialize`).
+    Literal,
+}
+
 /// Parses a whole template: exactly one value, with only whitespace around it.
-pub(super) fn parse(source: &str) -> Result<(Node, Vec<Path>)> {
+pub(super) fn parse(source: &str, keys: Keys) -> Result<(Node, Vec<Path>)> {
     if source.len() > MAX_TEMPLATE_BYTES {
         return Err(Failure {
             offset: 0,
@@ -66,6 +80,7 @@ pub(super) fn parse(source: &str) -> Result<(Node, Vec<Path>)> {
         pos: 0,
         depth: 0,
         paths: Vec::new(),
+        keys,
     };
     parser.skip_whitespace();
     if parser.pos == parser.bytes.len() {
@@ -88,6 +103,7 @@ struct Parser<'a> {
     pos: usize,
     depth: usize,
     paths: Vec<Path>,
+    keys: Keys,
 }
 
 impl Parser<'_> {
@@ -185,6 +201,8 @@ impl Parser<'_> {
         self.enter()?;
         self.pos += 1; // `{`
         let mut members: Vec<(String, Node)> = Vec::new();
+        // Keys as written, to refuse a repeated one; `members` holds them split.
+        let mut written: Vec<String> = Vec::new();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -200,12 +218,12 @@ impl Parser<'_> {
                         self.fail("a placeholder cannot be a key: keys are fixed text in quotes")
                     );
                 }
-                Some(b'}') if !members.is_empty() => {
+                Some(b'}') if !written.is_empty() => {
                     return Err(self.fail("a trailing `,` is not allowed before `}`"));
                 }
                 _ => {
                     let found = self.found();
-                    let what = if members.is_empty() {
+                    let what = if written.is_empty() {
                         "a key (a quoted string) or `}`"
                     } else {
                         "a key (a quoted string) after `,`"
@@ -213,9 +231,22 @@ impl Parser<'_> {
                     return Err(self.fail(format!("expected {what}, found {found}")));
                 }
             }
-            let key = self.key()?;
-            if members.iter().any(|(existing, _)| *existing == key) {
+            let (key, dots) = self.key()?;
+            if written.contains(&key) {
                 return Err(self.fail_at(key_at, format!("duplicate key `{key}` in an object")));
+            }
+            let segments = match self.keys {
+                Keys::Dotted => {
+                    split_key(&key, &dots).map_err(|message| self.fail_at(key_at, message))?
+                }
+                Keys::Literal => vec![key.clone()],
+            };
+            let extra_depth = segments.len() - 1;
+            if self.depth + extra_depth > MAX_DEPTH {
+                return Err(self.fail_at(
+                    key_at,
+                    format!("the key `{key}` nests objects more than {MAX_DEPTH} levels deep"),
+                ));
             }
             self.skip_whitespace();
             if self.peek() != Some(b':') {
@@ -224,8 +255,20 @@ impl Parser<'_> {
             }
             self.pos += 1;
             self.skip_whitespace();
-            let value = self.value()?;
-            members.push((key, value));
+            self.depth += extra_depth;
+            let value = self.value();
+            self.depth -= extra_depth;
+            insert(&mut members, &segments, value?).map_err(|()| {
+                self.fail_at(
+                    key_at,
+                    format!(
+                        "the key `{key}` clashes with an earlier key of this object: a dotted key \
+                         builds nested objects, and a value may not be set twice nor stand where \
+                         an object is needed (write `\\u002e` for a literal `.` in a key)"
+                    ),
+                )
+            })?;
+            written.push(key);
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => {
@@ -282,4 +325,51 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+/// The segments of a key whose `.`s written as such are at the byte offsets `dots`.
+fn split_key(key: &str, dots: &[usize]) -> std::result::Result<Vec<String>, String> {
+    let mut segments = Vec::with_capacity(dots.len() + 1);
+    let mut start = 0;
+    for &dot in dots.iter().chain(std::iter::once(&key.len())) {
+        let segment = &key[start..dot];
+        if segment.is_empty() && !dots.is_empty() {
+            return Err(format!(
+                "the key `{key}` has an empty segment: a `.` in a key builds nested objects, so \
+                 every `.` must stand between two names (write `\\u002e` for a literal `.`)"
+            ));
+        }
+        segments.push(segment.to_owned());
+        start = dot + 1;
+    }
+    Ok(segments)
+}
+
+/// Puts `value` at `segments` in `members`, merging objects; `Err` when a value would be set
+/// twice or an object is needed where a value already is.
+fn insert(
+    members: &mut Vec<(String, Node)>,
+    segments: &[String],
+    value: Node,
+) -> std::result::Result<(), ()> {
+    let Some((first, rest)) = segments.split_first() else {
+        return Err(());
+    };
+    let existing = members.iter_mut().find(|(key, _)| key == first);
+    match (existing, rest.is_empty(), value) {
+        (None, true, value) => members.push((first.clone(), value)),
+        (None, false, value) => {
+            let mut inner = Vec::new();
+            insert(&mut inner, rest, value)?;
+            members.push((first.clone(), Node::Object(inner)));
+        }
+        (Some((_, Node::Object(inner))), false, value) => insert(inner, rest, value)?,
+        (Some((_, Node::Object(inner))), true, Node::Object(added)) => {
+            for (key, value) in added {
+                insert(inner, std::slice::from_ref(&key), value)?;
+            }
+        }
+        (Some(_), _, _) => return Err(()),
+    }
+    Ok(())
 }

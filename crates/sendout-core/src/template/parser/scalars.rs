@@ -7,18 +7,20 @@ use super::{Failure, Node, Parser, Piece, Result};
 use crate::template::path::Path;
 
 impl Parser<'_> {
-    /// A quoted key: a string in which placeholders are refused.
-    pub(super) fn key(&mut self) -> Result<String> {
-        let mut pieces = self.quoted(true)?;
+    /// A quoted key: a string in which placeholders are refused, with the byte offsets (in
+    /// the decoded key) of the dots written as such, not escaped.
+    pub(super) fn key(&mut self) -> Result<(String, Vec<usize>)> {
+        let mut dots = Vec::new();
+        let mut pieces = self.quoted(Some(&mut dots))?;
         match pieces.pop() {
-            Some(Piece::Text(text)) => Ok(text),
-            _ => Ok(String::new()),
+            Some(Piece::Text(text)) => Ok((text, dots)),
+            _ => Ok((String::new(), dots)),
         }
     }
 
     /// A quoted value: a literal string, or text with placeholders.
     pub(super) fn string(&mut self) -> Result<Node> {
-        let pieces = self.quoted(false)?;
+        let pieces = self.quoted(None)?;
         if pieces.iter().any(|piece| matches!(piece, Piece::Path(_))) {
             return Ok(Node::Text(pieces));
         }
@@ -30,8 +32,10 @@ impl Parser<'_> {
         Ok(Node::Literal(Value::String(text)))
     }
 
-    /// Reads a quoted string from its opening `"` into pieces (no empty text pieces).
-    fn quoted(&mut self, is_key: bool) -> Result<Vec<Piece>> {
+    /// Reads a quoted string from its opening `"` into pieces (no empty text pieces). A key
+    /// (`dots` given) refuses placeholders and records where its unescaped dots are.
+    fn quoted(&mut self, mut dots: Option<&mut Vec<usize>>) -> Result<Vec<Piece>> {
+        let is_key = dots.is_some();
         let open = self.pos;
         self.pos += 1;
         let mut pieces = Vec::new();
@@ -45,7 +49,11 @@ impl Parser<'_> {
                 self.pos += 1;
             }
             // Stops are ASCII, so `start..pos` lies on character boundaries.
-            text.push_str(&self.src[start..self.pos]);
+            let run = &self.src[start..self.pos];
+            if let Some(dots) = dots.as_deref_mut() {
+                dots.extend(run.match_indices('.').map(|(at, _)| text.len() + at));
+            }
+            text.push_str(run);
             match self.peek() {
                 None => {
                     return Err(self.fail_at(
