@@ -13,7 +13,6 @@
 use crate::helpers;
 mod servers;
 mod targets;
-mod tenants;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
