@@ -106,8 +106,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .with_state(shared);
     let mut addrs = Vec::new();
     let mut servers = tokio::task::JoinSet::new();
-    for _ in 0..args.ports.max(1) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // One loopback address per port (127.0.0.1, 127.0.0.2, ...): the engine's per-host limit
+    // is per address, so W webhooks are W hosts only on W addresses.
+    for n in 0..args.ports.clamp(1, 254) {
+        let address = std::net::Ipv4Addr::new(127, 0, 0, 1 + n as u8);
+        let listener = tokio::net::TcpListener::bind((address, 0)).await?;
         addrs.push(listener.local_addr()?);
         let app = app.clone();
         servers.spawn(async move { axum::serve(listener, app).await });

@@ -19,6 +19,7 @@
 // direct transaction (`sqlite/direct.rs`).
 #![deny(unsafe_code)]
 
+mod fair;
 pub mod fanout;
 mod handoff;
 mod idempotency;
@@ -29,6 +30,7 @@ mod rows;
 mod sql;
 pub mod sqlite;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +41,7 @@ use sendout_core::time::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+pub use fair::MAX_PROJECTS_PER_CLAIM;
 pub use model::*;
 
 /// Why a store call failed.
@@ -428,12 +431,26 @@ pub trait Queue: Send + Sync {
     /// Stores a send out made outside ingest (a test webhook), leased to the caller, who
     /// attempts it at once and completes it.
     async fn insert_send_out(&self, send_out: SendOut, lease: Duration) -> StoreResult<Claim>;
-    /// Leases up to `limit` due, open, unleased send outs for `lease`.
+    /// Leases up to `limit` due, open, unleased send outs for `lease`, shared fairly between
+    /// the projects that have some (see `fair.rs`: an equal part each, oldest due first
+    /// within each, what one leaves over going to the others).
     async fn claim_due(
         &self,
         now: Timestamp,
         limit: u32,
         lease: Duration,
+    ) -> StoreResult<Vec<Claim>> {
+        self.claim_due_except(now, limit, lease, &HashSet::new())
+            .await
+    }
+    /// [`Queue::claim_due`] without the send outs of the projects in `skip` (the worker's
+    /// projects that hold their share of its slots already).
+    async fn claim_due_except(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease: Duration,
+        skip: &HashSet<ProjectId>,
     ) -> StoreResult<Vec<Claim>>;
     /// Leases one send out whatever its status (manual retry), unless another worker holds it.
     async fn claim_one(

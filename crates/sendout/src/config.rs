@@ -81,6 +81,10 @@ pub struct Config {
     pub delivery_timeout: Duration,
     pub delivery_concurrency: usize,
     pub delivery_concurrency_per_host: usize,
+    /// Most attempts one project may have in flight (or waiting for their host) in one
+    /// process; `None`: three quarters of `delivery_concurrency`
+    /// ([`Config::delivery_concurrency_per_project`]).
+    pub delivery_concurrency_per_project: Option<usize>,
     pub lease: Duration,
     pub secret_rotation_grace: Duration,
     pub retention: Duration,
@@ -185,6 +189,8 @@ struct Raw {
     delivery_concurrency: usize,
     #[serde(deserialize_with = "lenient")]
     delivery_concurrency_per_host: usize,
+    #[serde(deserialize_with = "lenient")]
+    delivery_concurrency_per_project: usize,
     lease: String,
     secret_rotation_grace: String,
     retention: String,
@@ -613,6 +619,8 @@ impl Config {
             delivery_timeout,
             delivery_concurrency: raw.delivery_concurrency,
             delivery_concurrency_per_host: raw.delivery_concurrency_per_host,
+            delivery_concurrency_per_project: (raw.delivery_concurrency_per_project > 0)
+                .then_some(raw.delivery_concurrency_per_project),
             lease,
             secret_rotation_grace: duration(
                 "secret_rotation_grace",
@@ -632,6 +640,16 @@ impl Config {
             log_format,
             notices,
         })
+    }
+
+    /// Most attempts one project may hold in one process: the setting, or three quarters of
+    /// `delivery_concurrency` (rounded up), at most `delivery_concurrency`. The rest of the
+    /// slots stay for the other projects, whatever one project's receivers do.
+    pub fn delivery_concurrency_per_project(&self) -> usize {
+        let all = self.delivery_concurrency.max(1);
+        self.delivery_concurrency_per_project
+            .unwrap_or_else(|| (all * 3).div_ceil(4))
+            .clamp(1, all)
     }
 
     /// The defaults alone (what tests start from).

@@ -78,6 +78,8 @@ pub struct PostgresStore {
     _stop_listener: Arc<oneshot::Sender<()>>,
     /// This process's worker's inbox, once it asked for fresh send outs (see `ingest.rs`).
     handoff: crate::handoff::Slot,
+    /// Where this node's next claim starts its list of projects (see `fair.rs`).
+    claim_cursor: crate::fair::Cursor,
 }
 
 impl PostgresStore {
@@ -120,6 +122,7 @@ impl PostgresStore {
             listening,
             _stop_listener: Arc::new(stop),
             handoff: crate::handoff::Slot::default(),
+            claim_cursor: crate::fair::Cursor::default(),
         })
     }
 

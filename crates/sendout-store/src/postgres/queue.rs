@@ -14,7 +14,7 @@
 //!
 //! Writing attempts back is in `complete.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +25,7 @@ use sqlx::PgConnection;
 
 use super::ingest::{insert_send_outs, notify_work};
 use super::{complete, ingest, PostgresStore};
+use crate::fair;
 use crate::fanout::Limits;
 use crate::model::{
     Claim, Completion, Handoff, IngestOutcome, KeyedIngest, KeyedOutcome, Lease, NewEvent, Project,
@@ -33,6 +34,76 @@ use crate::model::{
 use crate::rows::{self, BODIES, SEND_OUT_COLUMNS, TARGET_STATE, WITH_BODIES};
 use crate::sql::{ensure_project, Backend};
 use crate::{Queue, StoreError, StoreResult};
+
+/// The projects a claim shares its room between, not in `skip`, starting after `cursor`
+/// (see `fair.rs`).
+async fn claim_projects(
+    tx: &mut PgConnection,
+    skip: &HashSet<String>,
+    cursor: &fair::Cursor,
+) -> StoreResult<Vec<String>> {
+    let most = fair::MAX_PROJECTS_PER_CLAIM as i64;
+    let after = cursor.after();
+    let list = |after: String| {
+        sqlx::query_scalar::<_, String>(fair::ACTIVE_PROJECTS)
+            .bind(after)
+            .bind(most)
+    };
+    let from_cursor = list(after.clone()).fetch_all(&mut *tx).await?;
+    let from_start = if fair::wraps(&after, &from_cursor) {
+        list(String::new()).fetch_all(&mut *tx).await?
+    } else {
+        Vec::new()
+    };
+    let projects = fair::claim_order(cursor, from_cursor, from_start, skip);
+    Ok(projects)
+}
+
+/// The ids of up to `limit` due send outs of `projects`, shared between them (see `fair.rs`),
+/// locked for this transaction (`SKIP LOCKED`: those another node is claiming are left to
+/// it). One statement per round, every project's part of the round in it.
+async fn due_fairly(
+    tx: &mut PgConnection,
+    now: Timestamp,
+    limit: usize,
+    projects: &[String],
+) -> StoreResult<Vec<String>> {
+    let mut shares = fair::Shares::new(projects.len(), limit);
+    let mut due = Vec::with_capacity(limit);
+    while let Some(asks) = shares.next_round() {
+        let column = |f: fn(&fair::Ask) -> i64| asks.iter().map(f).collect::<Vec<i64>>();
+        let found: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT p.ask, d.id FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) \
+                 AS p(project_id, ask, n, skip_n) \
+             CROSS JOIN LATERAL (SELECT id FROM send_outs \
+                 WHERE project_id = p.project_id AND next_attempt_at <= $5 \
+                 AND status IN ('PENDING', 'RETRYING') \
+                 AND (lease_until IS NULL OR lease_until <= $5) \
+                 ORDER BY next_attempt_at LIMIT p.n OFFSET p.skip_n \
+                 FOR UPDATE SKIP LOCKED) d",
+        )
+        .bind(
+            asks.iter()
+                .map(|a| projects[a.project].clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind((0..asks.len() as i64).collect::<Vec<_>>())
+        .bind(column(|a| a.count as i64))
+        .bind(column(|a| a.offset as i64))
+        .bind(now.as_millis())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut got = vec![0; asks.len()];
+        for (ask, id) in found {
+            got[ask as usize] += 1;
+            due.push(id);
+        }
+        for (ask, got) in asks.iter().zip(got) {
+            shares.got(ask, got);
+        }
+    }
+    Ok(due)
+}
 
 /// `next_attempt_at` moved to the end of a lease `$2`, unless the send out is finished.
 const LEASE_NEXT: &str =
@@ -81,11 +152,12 @@ impl Queue for PostgresStore {
         claims.pop().ok_or(StoreError::NotFound)
     }
 
-    async fn claim_due(
+    async fn claim_due_except(
         &self,
         now: Timestamp,
         limit: u32,
         lease: Duration,
+        skip: &HashSet<ProjectId>,
     ) -> StoreResult<Vec<Claim>> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -93,26 +165,48 @@ impl Queue for PostgresStore {
         let until = now.plus(lease);
         let (state, joins) = TARGET_STATE;
         let mut tx = self.pool.begin().await?;
+        let skip: HashSet<String> = skip.iter().map(|p| p.as_str().to_owned()).collect();
+        let projects = claim_projects(&mut tx, &skip, &self.claim_cursor).await?;
         // `due` keeps the rows as they were before the lease: a claim shows the send out's own
         // schedule. The UPDATE runs whether or not the final SELECT reads from it.
-        let found = sqlx::query(&format!(
-            "WITH due AS MATERIALIZED (\
-                 SELECT * FROM send_outs \
+        let leased = |due: &str| {
+            format!(
+                "WITH due AS MATERIALIZED ({due}), \
+                 leased AS (\
+                     UPDATE send_outs s SET lease_until = $2, \
+                     next_attempt_at = GREATEST(s.next_attempt_at, $2) \
+                     FROM due WHERE s.id = due.id) \
+                 SELECT {SEND_OUT_COLUMNS}, {state} FROM due s {BODIES} {joins} \
+                 ORDER BY s.next_attempt_at, s.id"
+            )
+        };
+        let found = if projects.is_empty() {
+            Vec::new()
+        } else if projects.len() == 1 && skip.is_empty() {
+            // One project with work: its oldest due, as the due index has them.
+            sqlx::query(&leased(
+                "SELECT * FROM send_outs \
                  WHERE next_attempt_at <= $1 AND status IN ('PENDING', 'RETRYING') \
                  AND (lease_until IS NULL OR lease_until <= $1) \
-                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
-             leased AS (\
-                 UPDATE send_outs s SET lease_until = $2, \
-                 next_attempt_at = GREATEST(s.next_attempt_at, $2) \
-                 FROM due WHERE s.id = due.id) \
-             SELECT {SEND_OUT_COLUMNS}, {state} FROM due s {BODIES} {joins} \
-             ORDER BY s.next_attempt_at, s.id"
-        ))
-        .bind(now.as_millis())
-        .bind(until.as_millis())
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
+                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+            ))
+            .bind(now.as_millis())
+            .bind(until.as_millis())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?
+        } else {
+            let ids = due_fairly(&mut tx, now, limit as usize, &projects).await?;
+            // The rows are locked already, by `due_fairly`'s statements.
+            sqlx::query(&leased(
+                "SELECT * FROM send_outs WHERE id = ANY($3) AND next_attempt_at <= $1",
+            ))
+            .bind(now.as_millis())
+            .bind(until.as_millis())
+            .bind(ids)
+            .fetch_all(&mut *tx)
+            .await?
+        };
         if found.is_empty() {
             tx.rollback().await?;
             return Ok(Vec::new());

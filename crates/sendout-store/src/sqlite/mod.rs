@@ -171,6 +171,8 @@ pub struct SqliteStore {
     checkpointer: SqlitePool,
     /// Dropped with the last clone of the store, which ends the checkpoint task.
     _checkpoints: mpsc::Sender<()>,
+    /// Where the next claim starts its list of projects (see `fair.rs`).
+    claim_cursor: crate::fair::Cursor,
 }
 
 impl SqliteStore {
@@ -247,6 +249,7 @@ impl SqliteStore {
             durability: options.durability,
             checkpointer,
             _checkpoints: checkpoints,
+            claim_cursor: crate::fair::Cursor::default(),
         })
     }
 

@@ -6,7 +6,7 @@
 //! `next_attempt_at` is at least the lease's end, so an unfinished claim of a dead worker
 //! comes back by itself when the lease runs out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +18,7 @@ use super::direct::Commit;
 use super::ingest::insert_send_outs;
 use super::rows::{id_list, ColumnIndex, CLAIMS_BY_IDS};
 use super::SqliteStore;
+use crate::fair;
 use crate::fanout::Limits;
 use crate::model::{
     Claim, Completion, Handoff, IngestOutcome, KeyedIngest, KeyedOutcome, Lease, NewEvent, Next,
@@ -67,30 +68,23 @@ impl Queue for SqliteStore {
             .await
     }
 
-    async fn claim_due(
+    async fn claim_due_except(
         &self,
         now: Timestamp,
         limit: u32,
         lease_for: Duration,
+        skip: &HashSet<ProjectId>,
     ) -> StoreResult<Vec<Claim>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
         let until = now.plus(lease_for);
+        let skip: HashSet<String> = skip.iter().map(|p| p.as_str().to_owned()).collect();
+        let cursor = self.claim_cursor.clone();
         // A lease lost in a power cut only lets the send out be claimed again: relaxed.
         self.direct
             .run(Commit::Relaxed, move |tx| {
-                let due = tx
-                    .prepare_cached(
-                        "SELECT id FROM send_outs \
-                         WHERE next_attempt_at <= ?1 AND status IN ('PENDING', 'RETRYING') \
-                         AND (lease_until IS NULL OR lease_until <= ?1) \
-                         ORDER BY next_attempt_at LIMIT ?2",
-                    )?
-                    .query_map(params![now.as_millis(), i64::from(limit)], |row| {
-                        row.get::<_, String>(0)
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?;
+                let due = due_fairly(tx, now, limit as usize, &skip, &cursor)?;
                 if due.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -167,6 +161,59 @@ impl Queue for SqliteStore {
         self.wake_workers();
         Ok(())
     }
+}
+
+/// The ids of up to `limit` due send outs, shared between the projects not in `skip` (see
+/// `fair.rs`), oldest due first within each project.
+fn due_fairly(
+    tx: &rusqlite::Connection,
+    now: Timestamp,
+    limit: usize,
+    skip: &HashSet<String>,
+    cursor: &fair::Cursor,
+) -> StoreResult<Vec<String>> {
+    let after = cursor.after();
+    let mut active = tx.prepare_cached(fair::ACTIVE_PROJECTS)?;
+    let mut list = |after: &str| -> StoreResult<Vec<String>> {
+        let most = fair::MAX_PROJECTS_PER_CLAIM as i64;
+        Ok(active
+            .query_map(params![after, most], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?)
+    };
+    let from_cursor = list(&after)?;
+    let from_start = if fair::wraps(&after, &from_cursor) {
+        list("")?
+    } else {
+        Vec::new()
+    };
+    let projects = fair::claim_order(cursor, from_cursor, from_start, skip);
+    let mut due_of = tx.prepare_cached(
+        "SELECT id FROM send_outs INDEXED BY send_outs_due_by_project \
+         WHERE project_id = ?1 AND next_attempt_at <= ?2 \
+         AND status IN ('PENDING', 'RETRYING') AND (lease_until IS NULL OR lease_until <= ?2) \
+         ORDER BY next_attempt_at LIMIT ?3 OFFSET ?4",
+    )?;
+    let mut shares = fair::Shares::new(projects.len(), limit);
+    let mut due = Vec::with_capacity(limit);
+    while let Some(asks) = shares.next_round() {
+        for ask in asks {
+            let before = due.len();
+            let found = due_of.query_map(
+                params![
+                    projects[ask.project],
+                    now.as_millis(),
+                    ask.count as i64,
+                    ask.offset as i64
+                ],
+                |row| row.get::<_, String>(0),
+            )?;
+            for id in found {
+                due.push(id?);
+            }
+            shares.got(&ask, due.len() - before);
+        }
+    }
+    Ok(due)
 }
 
 /// The claims for the given send outs, as they are now (before the lease ending

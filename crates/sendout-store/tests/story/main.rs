@@ -54,6 +54,7 @@ macro_rules! story {
             queue::a_claimed_send_out_is_not_claimed_again_while_its_lease_lasts,
             queue::an_expired_lease_makes_the_send_out_claimable_again,
             queue::claims_come_earliest_due_first_and_at_most_the_limit,
+            queue::a_claim_is_shared_between_projects_whatever_their_backlogs,
             queue::a_successful_attempt_completes_the_send_out,
             queue::a_failed_attempt_makes_the_send_out_retry_at_the_time_given,
             queue::giving_up_fails_the_send_out_and_disables_its_webhook_when_asked,

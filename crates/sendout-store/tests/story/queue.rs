@@ -70,6 +70,76 @@ pub async fn claims_come_earliest_due_first_and_at_most_the_limit(store: &dyn St
         .is_empty());
 }
 
+/// A backlog of one project, older than anything another project has due, does not take a
+/// claim whole: each project with due work gets its part, and what one leaves over goes to
+/// the other; a project the worker asks to skip gets nothing.
+pub async fn a_claim_is_shared_between_projects_whatever_their_backlogs(store: &dyn Store) {
+    let busy = project(store).await;
+    webhook(store, &busy, &["*"]).await;
+    let events: Vec<_> = (0..300).map(|_| event("voucher.published")).collect();
+    store.ingest(&busy.id, events).await.expect("ingested");
+    let quiet = project(store).await;
+    webhook(store, &quiet, &["*"]).await;
+    for _ in 0..3 {
+        ingest(store, &quiet, "voucher.published").await;
+    }
+    let now = Timestamp::now().plus_millis(1);
+    let of = |claims: &[Claim], project: &Project| {
+        claims
+            .iter()
+            .filter(|c| c.send_out.project_id == project.id)
+            .count()
+    };
+
+    let claims = store.claim_due(now, 10, LEASE).await.expect("claimed");
+    assert_eq!(claims.len(), 10);
+    assert_eq!(
+        of(&claims, &quiet),
+        3,
+        "the quiet project's due are all claimed"
+    );
+    assert_eq!(
+        of(&claims, &busy),
+        7,
+        "what it left over goes to the backlog"
+    );
+    // Oldest due first within the busy project.
+    let mut due: Vec<_> = claims
+        .iter()
+        .filter(|c| c.send_out.project_id == busy.id)
+        .map(|c| c.send_out.next_attempt_at)
+        .collect();
+    let sorted = {
+        let mut d = due.clone();
+        d.sort();
+        d
+    };
+    assert_eq!(due, sorted);
+    due.clear();
+
+    let quiet_again = ingest(store, &quiet, "voucher.published").await;
+    assert_eq!(quiet_again.send_outs, 1);
+    let later = Timestamp::now().plus_millis(1);
+    let claims = store.claim_due(later, 4, LEASE).await.expect("claimed");
+    assert_eq!((of(&claims, &quiet), of(&claims, &busy)), (1, 3));
+
+    let skip = std::collections::HashSet::from([busy.id.clone()]);
+    let more = ingest(store, &quiet, "voucher.published").await;
+    assert_eq!(more.send_outs, 1);
+    let later = Timestamp::now().plus_millis(1);
+    let claims = store
+        .claim_due_except(later, 50, LEASE, &skip)
+        .await
+        .expect("claimed");
+    assert_eq!((of(&claims, &quiet), of(&claims, &busy)), (1, 0));
+    let rest = claim_all(store, later).await;
+    assert_eq!(
+        of(&rest, &busy),
+        300 - 10,
+        "every other send out is still due"
+    );
+}
+
 pub async fn a_successful_attempt_completes_the_send_out(store: &dyn Store) {
     let shop = project(store).await;
     webhook(store, &shop, &["*"]).await;

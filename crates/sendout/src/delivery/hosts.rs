@@ -1,17 +1,16 @@
 //! Per-host fairness for the worker: at most `per_host` attempts to one host at once, with a
 //! queue per host, so that one slow host never holds up the claims of another.
 //!
-//! "Host" means the target URL's host and port (`hooks.example.com:443`): what a receiving
-//! server is, and what the HTTP client pools connections by. Two ports on one machine are two
-//! hosts, and so are two names for one address: the key is text, not the resolved address.
-//! Keying on the address would need the worker to resolve before it places a claim, and it
-//! places claims one after another in its one loop, so a target's slow resolver (the tenant's
-//! to choose) would hold up every placement; done right, the attempt would resolve once (with
-//! the address check), take its host slot by the address it got, and hand those addresses to
-//! the client (which resolves per connection by itself today), which moves the wait for a slot
-//! from this queue into the attempt task and changes how deferral is budgeted. Keying on the
-//! IP alone, as would stop many ports of one machine, would also throttle every receiver
-//! behind one shared address (a CDN's, a hosting platform's) to one budget.
+//! "Host" means the machine the target URL names: its host without the port, lowercase, and
+//! an IP address in one spelling (an IPv4-mapped IPv6 address is its IPv4 address). Eight
+//! ports of one machine are one host, so a tenant cannot multiply its share of the slots by
+//! listening on more ports (issue 16 item 3). Two names of one address are still two hosts:
+//! keying on the resolved address would need the worker to resolve before it places a claim,
+//! and it places claims one after another in its one loop, so a target's slow resolver (the
+//! tenant's to choose) would hold up every placement. What bounds a tenant whatever its names
+//! is the per-project limit (`delivery_concurrency_per_project`, see [`super::worker`]):
+//! however many hosts a project's targets name, its attempts together hold at most that many
+//! of the worker's slots.
 //!
 //! Waiting claims hold a lease and a share of the worker's capacity, and the store cannot be
 //! asked for "due send outs, except those of host X". So a host's queue only takes a claim
@@ -31,15 +30,15 @@ use url::Url;
 /// The shortest deferral: long enough not to claim the same send out again at once.
 const MIN_DEFER: Duration = Duration::from_millis(250);
 
-/// The fairness key of a target URL: `host:port`, lowercase.
+/// The fairness key of a target URL: its host without the port (see the module docs).
 pub fn host_key(target_url: &str) -> String {
-    match Url::parse(target_url) {
-        Ok(url) => format!(
-            "{}:{}",
-            url.host_str().unwrap_or_default(),
-            url.port_or_known_default().unwrap_or(0)
-        ),
-        Err(_) => target_url.to_owned(),
+    match Url::parse(target_url).as_ref().map(Url::host) {
+        Ok(Some(url::Host::Ipv6(v6))) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => format!("[{v6}]"),
+        },
+        Ok(Some(host)) => host.to_string(),
+        Ok(None) | Err(_) => target_url.to_owned(),
     }
 }
 
@@ -180,13 +179,15 @@ mod tests {
     const SECOND: Duration = Duration::from_secs(1);
 
     #[test]
-    fn the_host_key_is_host_and_port() {
+    fn the_host_key_is_the_machine_whatever_the_port() {
         assert_eq!(
             host_key("https://Hooks.Example.com/a?b"),
-            "hooks.example.com:443"
+            "hooks.example.com"
         );
-        assert_eq!(host_key("http://127.0.0.1:8080/x"), "127.0.0.1:8080");
-        assert_eq!(host_key("http://[::1]/x"), "[::1]:80");
+        assert_eq!(host_key("http://127.0.0.1:8080/x"), "127.0.0.1");
+        assert_eq!(host_key("http://127.0.0.1:8081/y"), "127.0.0.1");
+        assert_eq!(host_key("http://[::1]:9/x"), "[::1]");
+        assert_eq!(host_key("http://[::ffff:127.0.0.1]:9/x"), "127.0.0.1");
     }
 
     #[test]

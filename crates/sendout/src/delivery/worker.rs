@@ -6,6 +6,12 @@
 //!   `delivery_concurrency_per_host` to one host; the worker claims only as many send outs as
 //!   it has room for, and a busy host's claims wait in that host's queue (see [`super::hosts`]),
 //!   so one slow host never holds up another's;
+//! - at most `delivery_concurrency_per_project` of those slots are held by one project's
+//!   claims (running or queued for their host), whatever hosts its targets name: while a
+//!   project holds that many, the worker's claims skip its send outs
+//!   ([`sendout_store::Queue::claim_due_except`]), and a claim of it handed over by ingest is
+//!   given back due again after [`PROJECT_DEFER`], so the other projects always have slots;
+//!   the store shares each claim between the projects with due work besides;
 //! - it claims in batches: while busy, only once half of its room is free
 //!   ([`Worker::should_claim`]), since every claim is a write transaction; claiming
 //!   the one slot each finished attempt frees cost a transaction per delivery;
@@ -39,12 +45,13 @@
 //!
 //! [`deliver_due`] is one worker step as a plain function, for tests and one-shot runs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
 use sendout_store::{Claim, Completion, Handoff, Lease, Next, Store, StoreError, StoreResult};
 use tokio::sync::mpsc;
@@ -164,9 +171,13 @@ struct Worker {
     lease: Duration,
     capacity: usize,
     hosts: Hosts<Claim>,
+    /// Most claims one project may hold at once, running or queued for their host.
+    per_project: usize,
+    /// How many claims each project holds, running or queued (absent: none).
+    held: HashMap<ProjectId, usize>,
     tasks: JoinSet<Done>,
-    /// The host of each running task.
-    running: HashMap<tokio::task::Id, String>,
+    /// The host and project of each running task.
+    running: HashMap<tokio::task::Id, (String, ProjectId)>,
     /// The earliest retry this worker scheduled (the writer may not have committed it yet).
     own_retry: Option<Timestamp>,
     /// Whether the last claim filled the room, so more may be due at once.
@@ -190,6 +201,10 @@ struct Worker {
 /// several commits made. An idle worker's first claim is not held (the last one was long
 /// ago), and neither is one after a full claim (more is due at once).
 pub const CLAIM_GAP: Duration = Duration::from_millis(4);
+
+/// How long a handed-over claim of a project holding its whole share of the slots waits in
+/// the store before it is due again.
+pub const PROJECT_DEFER: Duration = Duration::from_millis(250);
 
 /// How soon to look again at a send out due already but not claimed (another worker's).
 const RACE_RECHECK: Duration = Duration::from_millis(10);
@@ -221,6 +236,8 @@ impl Worker {
             lease: config.lease,
             capacity: config.delivery_concurrency.max(1),
             hosts: Hosts::new(config.delivery_concurrency_per_host, budget),
+            per_project: config.delivery_concurrency_per_project(),
+            held: HashMap::new(),
             tasks: JoinSet::new(),
             running: HashMap::new(),
             own_retry: None,
@@ -341,9 +358,13 @@ impl Worker {
         let room = self.free().min(CLAIM_BATCH);
         let now = Timestamp::now();
         let started = Instant::now();
-        let claim_due =
-            self.store
-                .claim_due(now, u32::try_from(room).unwrap_or(u32::MAX), self.lease);
+        let full_projects = self.full_projects();
+        let claim_due = self.store.claim_due_except(
+            now,
+            u32::try_from(room).unwrap_or(u32::MAX),
+            self.lease,
+            &full_projects,
+        );
         // Not at once: dropping a claim in the middle of its transaction left the embedded
         // store's write lock taken until the process ended, and a healthy store answers
         // well within the bound.
@@ -434,31 +455,70 @@ impl Worker {
             self.write(completion).await;
             return false;
         }
+        let project = claim.send_out.project_id.clone();
+        if self.held.get(&project).copied().unwrap_or(0) >= self.per_project {
+            // Only a handed-over claim gets here (claims from the store skip full projects).
+            tracing::debug!(sendout.id = %claim.send_out.id.as_str(), project = %project.as_str(),
+                "project at its share of the slots, deferring");
+            self.defer(claim, PROJECT_DEFER).await;
+            return true;
+        }
         let key = host_key(&claim.send_out.target_url);
         match self.hosts.place(&key, claim, Instant::now()) {
-            Placement::Start(claim) => self.start(key, claim),
-            Placement::Queued => {}
+            Placement::Start(claim) => {
+                self.hold(&project);
+                self.start(key, claim);
+            }
+            Placement::Queued => self.hold(&project),
             Placement::Defer(claim, after) => {
                 tracing::debug!(sendout.id = %claim.send_out.id.as_str(), target = %key,
                     defer_ms = after.as_millis() as u64, "host saturated, deferring");
-                let now = Timestamp::now();
-                let at = now.plus(after);
-                self.note_retry(at);
-                self.write(Completion {
-                    send_out_id: claim.send_out.id.clone(),
-                    attempt: None,
-                    next: Next::RetryAt(at),
-                    at: now,
-                    lease: Some(claim.lease_until),
-                })
-                .await;
+                self.defer(claim, after).await;
                 return true;
             }
         }
         false
     }
 
+    /// The projects that hold their whole share of the slots: the next claim skips them.
+    fn full_projects(&self) -> HashSet<ProjectId> {
+        self.held
+            .iter()
+            .filter(|(_, &n)| n >= self.per_project)
+            .map(|(project, _)| project.clone())
+            .collect()
+    }
+
+    fn hold(&mut self, project: &ProjectId) {
+        *self.held.entry(project.clone()).or_insert(0) += 1;
+    }
+
+    fn let_go(&mut self, project: &ProjectId) {
+        if let Some(n) = self.held.get_mut(project) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.held.remove(project);
+            }
+        }
+    }
+
+    /// Gives a claim back without an attempt, due again `after` from now.
+    async fn defer(&mut self, claim: Claim, after: Duration) {
+        let now = Timestamp::now();
+        let at = now.plus(after);
+        self.note_retry(at);
+        self.write(Completion {
+            send_out_id: claim.send_out.id.clone(),
+            attempt: None,
+            next: Next::RetryAt(at),
+            at: now,
+            lease: Some(claim.lease_until),
+        })
+        .await;
+    }
+
     fn start(&mut self, key: String, claim: Claim) {
+        let project = claim.send_out.project_id.clone();
         let deliverer = self.deliverer.clone();
         let completions = self.completions.clone();
         let handle = self.tasks.spawn(async move {
@@ -474,7 +534,7 @@ impl Worker {
             }
             Done { took, retry_at }
         });
-        self.running.insert(handle.id(), key);
+        self.running.insert(handle.id(), (key, project));
     }
 
     async fn finished(&mut self, joined: Result<(tokio::task::Id, Done), tokio::task::JoinError>) {
@@ -490,12 +550,17 @@ impl Worker {
                 (e.id(), Duration::ZERO)
             }
         };
-        let Some(key) = self.running.remove(&id) else {
+        let Some((key, project)) = self.running.remove(&id) else {
             return;
         };
+        self.let_go(&project);
         let next = self.hosts.finished(&key, took, Instant::now());
         if let Some(claim) = next.start {
+            // Held since it was queued.
             self.start(key, claim);
+        }
+        for stale in &next.stale {
+            self.let_go(&stale.send_out.project_id);
         }
         self.release(next.stale).await;
     }

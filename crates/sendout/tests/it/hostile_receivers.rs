@@ -13,6 +13,7 @@
 use crate::helpers;
 mod servers;
 mod targets;
+mod tenants;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
