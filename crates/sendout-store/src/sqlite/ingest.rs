@@ -9,6 +9,13 @@
 //! committer is a task of its own, not one of the callers, so a caller that goes away (a
 //! client that hung up) cannot take the others' writes down with it.
 //!
+//! **Fair between projects.** The committer keeps the calls waiting for it by project and
+//! makes each group by taking one call of each project in turn, until the group holds
+//! [`GROUP_EVENTS`] events or about [`GROUP_SEND_OUTS`] send outs (estimated from each
+//! project's fan-out in its last committed call). A project that sends a burst of large calls
+//! therefore fills groups only with what the others leave: another project's call waits for
+//! the group being written and is in the next one, whatever the burst's size.
+//!
 //! **A full disk.** A group is not begun while the disk has less room than the store keeps
 //! for deliveries (see `room.rs`), and one the disk has no room for is rolled back; either
 //! way every call of it is answered [`StoreError::Full`] (not retried alone: it would fail
@@ -36,7 +43,7 @@
 //! one key in one group the second finds the first's row and replays its answer, as it would
 //! in the next group. Calls without keys run no statement more.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use rusqlite::{params, OptionalExtension};
@@ -59,6 +66,9 @@ use crate::{sql, StoreError, StoreResult};
 
 /// The most events one group commit takes (a single larger call is still one transaction).
 const GROUP_EVENTS: usize = 2_000;
+/// About the most send outs one group commit takes, by each project's fan-out so far (a
+/// single larger call is still one transaction, up to `max_send_outs_per_request`).
+const GROUP_SEND_OUTS: f64 = 20_000.0;
 /// How many calls may wait for the committer before callers wait to hand theirs over.
 const QUEUE: usize = 1_024;
 
@@ -182,24 +192,120 @@ struct Pools {
 }
 
 async fn run(pools: Pools, work: Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
-    while let Some(first) = queue.recv().await {
-        let mut size = first.call.events().len();
-        let mut group = vec![first];
-        while size < GROUP_EVENTS {
+    let mut waiting = Waiting::default();
+    loop {
+        if waiting.is_empty() {
+            match queue.recv().await {
+                Some(job) => waiting.push(job),
+                None => return,
+            }
+        }
+        while waiting.len() < QUEUE {
             match queue.try_recv() {
-                Ok(job) => {
-                    size += job.call.events().len();
-                    group.push(job);
-                }
+                Ok(job) => waiting.push(job),
                 Err(_) => break,
             }
         }
-        commit_group(&pools, &work, group).await;
+        let group = waiting.group();
+        let answers = commit_group(&pools, &work, group).await;
+        waiting.learn(answers);
     }
 }
 
-/// Commits a group, or, if that fails, each of its calls alone; answers every call.
-async fn commit_group(pools: &Pools, work: &Notify, group: Vec<Job>) {
+/// The calls waiting for the committer, by project, taken into groups in turns (see the
+/// module docs), and what each project's calls made so far.
+#[derive(Default)]
+struct Waiting {
+    calls: HashMap<ProjectId, VecDeque<Job>>,
+    /// The projects with calls waiting, the next to serve first.
+    turns: VecDeque<ProjectId>,
+    len: usize,
+    /// Send outs per event of each project's last committed call (1 before its first).
+    fan_out: HashMap<ProjectId, f64>,
+}
+
+impl Waiting {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, job: Job) {
+        let calls = self.calls.entry(job.project.clone()).or_default();
+        if calls.is_empty() {
+            self.turns.push_back(job.project.clone());
+        }
+        calls.push_back(job);
+        self.len += 1;
+    }
+
+    /// The next group: one call of each project in turn, until it holds [`GROUP_EVENTS`]
+    /// events or about [`GROUP_SEND_OUTS`] send outs (by each project's last fan-out). Never
+    /// empty while calls wait; a single larger call is a group of its own.
+    fn group(&mut self) -> Vec<Job> {
+        let (mut events, mut send_outs) = (0usize, 0f64);
+        let mut group = Vec::new();
+        while let Some(project) = self.turns.pop_front() {
+            let Some(calls) = self.calls.get_mut(&project) else {
+                continue;
+            };
+            let Some(next) = calls.front() else {
+                self.calls.remove(&project);
+                continue;
+            };
+            let size = next.call.events().len();
+            let fan_out = self.fan_out.get(&project).copied().unwrap_or(1.0);
+            let weight = size as f64 * fan_out;
+            if !group.is_empty()
+                && (events + size > GROUP_EVENTS || send_outs + weight > GROUP_SEND_OUTS)
+            {
+                self.turns.push_front(project);
+                break;
+            }
+            let Some(job) = calls.pop_front() else {
+                continue;
+            };
+            events += size;
+            send_outs += weight;
+            self.len -= 1;
+            if calls.is_empty() {
+                self.calls.remove(&project);
+            } else {
+                self.turns.push_back(project);
+            }
+            group.push(job);
+        }
+        group
+    }
+
+    /// Remembers each project's fan-out from the group's answers.
+    fn learn(&mut self, answers: Vec<(ProjectId, usize, u64)>) {
+        for (project, events, send_outs) in answers {
+            if events > 0 {
+                self.fan_out
+                    .insert(project, send_outs as f64 / events as f64);
+            }
+        }
+        // Projects gone quiet are forgotten once the map grows large: the estimate is only
+        // for the projects with calls waiting, and starts again from 1.
+        if self.fan_out.len() > 4 * QUEUE {
+            let calls = &self.calls;
+            self.fan_out
+                .retain(|project, _| calls.contains_key(project));
+        }
+    }
+}
+
+/// Commits a group, or, if that fails, each of its calls alone; answers every call. Returns
+/// each committed call's project, events and send outs made.
+async fn commit_group(
+    pools: &Pools,
+    work: &Notify,
+    group: Vec<Job>,
+) -> Vec<(ProjectId, usize, u64)> {
     let calls: Vec<(&ProjectId, &Call, &Limits)> = group
         .iter()
         .map(|job| (&job.project, &job.call, &job.limits))
@@ -226,10 +332,21 @@ async fn commit_group(pools: &Pools, work: &Notify, group: Vec<Job>) {
             answers
         }
     };
+    let mut made = Vec::with_capacity(group.len());
     for (job, answer) in group.into_iter().zip(answers.drain(..)) {
+        if let Ok(done) = &answer {
+            let outcomes = match done {
+                Done::Plain(outcomes) => outcomes.as_slice(),
+                Done::Keyed(KeyedOutcome::Answered { created, .. }) => created.as_slice(),
+                Done::Keyed(KeyedOutcome::Reused { .. }) => &[],
+            };
+            let send_outs = outcomes.iter().map(|o| u64::from(o.send_outs)).sum();
+            made.push((job.project.clone(), outcomes.len(), send_outs));
+        }
         // A caller that stopped waiting has nothing to be told; its events are stored.
         let _ = job.reply.send(answer);
     }
+    made
 }
 
 type Answer = StoreResult<Done>;

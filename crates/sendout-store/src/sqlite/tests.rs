@@ -226,18 +226,7 @@ async fn deleting_a_project_cascades_to_every_table() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = fresh(&dir, SqliteOptions::default()).await;
     let project = shop(&store).await;
-    let fields = WebhookFields {
-        target_url: TargetUrl::parse("https://example.com/hook").expect("valid"),
-        events: EventFilter::all(),
-        active: true,
-        headers: BTreeMap::new(),
-        public_headers: Default::default(),
-        description: None,
-    };
-    store
-        .create_webhook(&project.id, fields)
-        .await
-        .expect("created");
+    any_event_webhook(&store, &project).await;
     store
         .ingest(&project.id, vec![event("voucher.published")])
         .await
@@ -780,5 +769,71 @@ async fn the_wal_starts_over_under_steady_writes() {
     assert!(
         cut_to <= limit,
         "the log was cut back to {cut_to} bytes, more than {limit}"
+    );
+}
+
+/// A webhook of `project` for every event type, to a URL of its own.
+async fn any_event_webhook(store: &SqliteStore, project: &Project) {
+    let fields = WebhookFields {
+        target_url: TargetUrl::parse("https://example.com/hook").expect("valid"),
+        events: EventFilter::all(),
+        active: true,
+        headers: BTreeMap::new(),
+        public_headers: Default::default(),
+        description: None,
+    };
+    store
+        .create_webhook(&project.id, fields)
+        .await
+        .expect("created");
+}
+
+/// The committer takes calls in turns by project (issue 16 item 2): a call of a quiet project
+/// that arrives behind a burst of another's is written in the next group, not after the
+/// burst. Ordered by counts, not times: it is answered before most of the burst's calls.
+#[tokio::test]
+async fn a_quiet_projects_ingest_is_not_queued_behind_another_projects_burst() {
+    const BURST: usize = 24;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh(&dir, SqliteOptions::default()).await;
+    let (loud, quiet) = (shop(&store).await, shop(&store).await);
+    for _ in 0..10 {
+        any_event_webhook(&store, &loud).await;
+    }
+    any_event_webhook(&store, &quiet).await;
+    // One call first, so the committer knows the loud project's fan-out (10 per event).
+    store
+        .ingest(&loud.id, vec![event("voucher.published")])
+        .await
+        .expect("ingested");
+
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..BURST {
+        let (store, project, answered) = (store.clone(), loud.id.clone(), answered.clone());
+        burst.spawn(async move {
+            let events = (0..500).map(|_| event("voucher.published")).collect();
+            store.ingest(&project, events).await.expect("ingested");
+            answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+    }
+    // The test's runtime has one thread: yielding lets every burst task run until it waits
+    // for its answer, so each burst call is handed over before the quiet one.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    store
+        .ingest(&quiet.id, vec![event("voucher.published")])
+        .await
+        .expect("ingested");
+    let before_quiet = answered.load(std::sync::atomic::Ordering::SeqCst);
+    while burst.join_next().await.is_some() {}
+    assert!(
+        before_quiet <= BURST / 2,
+        "{before_quiet} of the {BURST} burst calls were written before the quiet one"
+    );
+    assert_eq!(
+        count(&store, "send_outs").await,
+        10 + (BURST * 500 * 10) as i64 + 1
     );
 }
