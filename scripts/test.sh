@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%4ds] %s\n' "$SECONDS" "$*"; }
 
 step "PostgreSQL on 127.0.0.1:5432 (story suite, multi-node tests)"; scripts/setup/postgres.sh
 
