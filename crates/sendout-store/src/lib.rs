@@ -258,6 +258,12 @@ pub trait Lifecycle: Send + Sync {
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
+    /// Closes every connection, waiting for those in use to come back; for a process that
+    /// has stopped using the store. The embedded store's last connection then copies its
+    /// write-ahead log into the database and removes the log and its shared-memory file, so
+    /// a stopped server leaves only the database file (a process that exits with
+    /// connections open leaves both, and the next start depends on finding them whole).
+    async fn close(&self);
 }
 
 /// Management keys, projects and their webhooks: what the management API configures.

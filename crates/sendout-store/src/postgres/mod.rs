@@ -153,6 +153,10 @@ impl Lifecycle for PostgresStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    async fn close(&self) {
+        PostgresStore::close(self).await;
+    }
 }
 
 /// The advisory lock that serializes first starts across nodes (any constant no other code

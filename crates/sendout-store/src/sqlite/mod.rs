@@ -352,6 +352,10 @@ impl Lifecycle for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
     }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await;
+    }
 }
 
 /// The shared SQL's connections: the read pool for reads, the single writer for writes

@@ -107,7 +107,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let config = load_config(&cli)?;
             crate::telemetry::init(config.log_format);
-            crate::app::open_store(&config).await?;
+            crate::app::open_store(&config).await?.close().await;
             println!("migrations applied");
             Ok(())
         }

@@ -12,7 +12,7 @@ pub async fn serve(config: Config, serve_http: bool) -> anyhow::Result<()> {
     // must be a graceful shutdown, not the default action (the process killed at once).
     let signal = shutdown_signal()?;
     let store = app::open_store(&config).await?;
-    let server = app::start_with_store(config, store, serve_http).await?;
+    let server = app::start_with_store(config, store.clone(), serve_http).await?;
     if serve_http {
         print_first_start(&server.first_start, &server.addr.to_string());
         println!("{}", dashboard_line(server.addr));
@@ -27,6 +27,9 @@ pub async fn serve(config: Config, serve_http: bool) -> anyhow::Result<()> {
         cancel.cancel();
     });
     server.wait().await;
+    // Every connection closed before the process exits: the embedded store then leaves only
+    // its database file (see `Lifecycle::close`).
+    store.close().await;
     Ok(())
 }
 

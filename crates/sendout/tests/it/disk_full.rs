@@ -377,9 +377,18 @@ async fn a_disk_with_no_room_at_all_refuses_every_write_and_recovers_once_space_
     project.wait_delivered(&events).await;
     server.terminate().await;
 
-    // A start on a full disk stops at once, naming the cause (the stopped server left only
-    // its database file; the shared-memory file SQLite needs cannot be made); after space
-    // returns, the same store starts and still holds everything.
+    // A stopped server closes its store, so it leaves only its database file (no log, no
+    // shared memory): a process that exited with connections open would leave both, and a
+    // start could then run in them on a full disk.
+    let left: Vec<String> = std::fs::read_dir(disk.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("sendout.db"))
+        .collect();
+    assert_eq!(left, ["sendout.db"], "what the stopped server left");
+    // A start on a full disk stops at once, naming the cause (the shared-memory file SQLite
+    // needs cannot be made); after space returns, the same store starts and still holds
+    // everything.
     disk.fill_leaving(0);
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sendout"));
     for (var, _) in std::env::vars() {
