@@ -4,8 +4,10 @@
 # every status and body as documented, valid requests accepted, invalid ones refused, auth
 # enforced, deleted objects gone, …) and fails on any failure.
 #
-# The server is the debug binary the test suite builds, serving an embedded store in a fresh
-# temporary directory, with real keys and real objects (tests/openapi/seed.py creates a project,
+# The server is the debug binary the test suite builds (built here as `cargo nextest` builds it,
+# with the whole workspace's features, so that the suite reuses this build instead of compiling
+# every dependency again for other features), serving an embedded store in a fresh temporary
+# directory, with real keys and real objects (tests/openapi/seed.py creates a project,
 # webhooks, distributions, events and send outs through the API). Everything runs in a network
 # namespace of its own that has nothing but loopback, so no generated `target_url` can reach
 # beyond this machine: deliveries go to a `sendout listen` receiver on 127.0.0.1 or fail.
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 
 if [ "${1:-}" != "--inside-namespace" ]; then
   scripts/setup/schemathesis.sh
-  cargo build --locked -p sendout
+  cargo nextest run --workspace --locked --no-run
   # A namespace with loopback only; root (as here and in CI) may make one.
   exec unshare --net -- "$0" --inside-namespace "$@"
 fi
