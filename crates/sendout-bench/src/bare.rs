@@ -87,10 +87,13 @@ pub async fn run(
     progress: &ProgressBar,
 ) -> anyhow::Result<BareRun> {
     let config = Config::load(None)?;
-    let client = sendout::delivery::http_client(&Config {
-        allowed_target_ranges: vec!["127.0.0.0/8".parse()?],
-        ..config
-    })?;
+    let client = sendout::delivery::http_client(
+        &Config {
+            allowed_target_ranges: vec!["127.0.0.0/8".parse()?],
+            ..config
+        },
+        Default::default(),
+    )?;
     let prepared = Arc::new([request(PAYLOADS[0])?, request(PAYLOADS[1])?]);
     let urls = Arc::new(urls.to_vec());
     let next = Arc::new(AtomicU64::new(0));

@@ -13,6 +13,7 @@
 //! ([`super::outcome`]) are separate, so the decisions are plain functions tested without a
 //! network.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -24,6 +25,7 @@ use sendout_store::{Attempt, Claim, Completion, Next};
 use tracing::Instrument;
 use url::Url;
 
+use super::hosts::{host_key, ResolvedNames};
 use super::outcome::{
     inactive_reason, next_manual, next_scheduled, response_verdict, BodyEnd, Verdict,
 };
@@ -70,18 +72,28 @@ pub struct Deliverer {
     targets: TargetPolicy,
     retry: RetryPolicy,
     timeout: Duration,
+    /// What the client's resolver learned, for [`Deliverer::host_key`].
+    names: Arc<ResolvedNames>,
 }
 
 impl Deliverer {
     /// Builds the pooled client from the configuration.
     pub fn new(config: &Config) -> Result<Self, DeliveryError> {
         let targets = TargetPolicy::new(&config.allowed_target_ranges);
+        let names = Arc::new(ResolvedNames::default());
         Ok(Self {
-            client: http_client(config)?,
+            client: http_client(config, names.clone())?,
             targets,
             retry: config.retry.clone(),
             timeout: config.delivery_timeout,
+            names,
         })
+    }
+
+    /// The machine `target_url` names, as the worker's per-host fairness counts it: a name
+    /// this client has connected to is keyed by its address (see [`super::hosts`]).
+    pub fn host_key(&self, target_url: &str) -> String {
+        host_key(target_url, &self.names)
     }
 
     /// The scheduled attempt of a claimed send out. An inactive target gets no request: the
@@ -256,7 +268,11 @@ impl Deliverer {
 
 /// The HTTP client every attempt goes through, as configured; `sendout bench --bare` uses
 /// it too, so its baseline is this very client without the engine around it.
-pub fn http_client(config: &Config) -> Result<reqwest::Client, DeliveryError> {
+/// What its resolver resolves is remembered in `names`.
+pub fn http_client(
+    config: &Config,
+    names: Arc<ResolvedNames>,
+) -> Result<reqwest::Client, DeliveryError> {
     let targets = TargetPolicy::new(&config.allowed_target_ranges);
     Ok(reqwest::Client::builder()
         .user_agent(USER_AGENT)
@@ -264,7 +280,7 @@ pub fn http_client(config: &Config) -> Result<reqwest::Client, DeliveryError> {
         .timeout(config.delivery_timeout)
         .connect_timeout(config.delivery_timeout)
         .no_proxy()
-        .dns_resolver(std::sync::Arc::new(GuardedResolver::new(targets)))
+        .dns_resolver(Arc::new(GuardedResolver::new(targets, names)))
         .pool_idle_timeout(Duration::from_secs(60))
         .build()?)
 }

@@ -4,11 +4,13 @@
 //! "Host" means the machine the target URL names: its host without the port, lowercase, and
 //! an IP address in one spelling (an IPv4-mapped IPv6 address is its IPv4 address). Eight
 //! ports of one machine are one host, so a tenant cannot multiply its share of the slots by
-//! listening on more ports (issue 16 item 3). Two names of one address are still two hosts:
-//! keying on the resolved address would need the worker to resolve before it places a claim,
-//! and it places claims one after another in its one loop, so a target's slow resolver (the
-//! tenant's to choose) would hold up every placement. What bounds a tenant whatever its names
-//! is the per-project limit (`delivery_concurrency_per_project`, see [`super::worker`]):
+//! listening on more ports (issue 16 item 3). A name is keyed by the address it resolved to
+//! when the client last connected to it ([`ResolvedNames`], filled by the client's own
+//! resolver), so two names of one machine are one host too, from their first connection on.
+//! The worker never resolves a name itself: it places claims one after another in its one
+//! loop, and a target's slow resolver (the tenant's to choose) would hold up every placement.
+//! Until a name's first connection it is a host of its own. What bounds a tenant whatever its
+//! names is the per-project limit (`delivery_concurrency_per_project`, see [`super::worker`]):
 //! however many hosts a project's targets name, its attempts together hold at most that many
 //! of the worker's slots.
 //!
@@ -23,6 +25,8 @@
 //! started, so no attempt outlives its lease. Pure bookkeeping: no I/O, no clock of its own.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -30,15 +34,58 @@ use url::Url;
 /// The shortest deferral: long enough not to claim the same send out again at once.
 const MIN_DEFER: Duration = Duration::from_millis(250);
 
-/// The fairness key of a target URL: its host without the port (see the module docs).
-pub fn host_key(target_url: &str) -> String {
+/// The most names [`ResolvedNames`] remembers; past it, it starts again from empty (the
+/// names in use are learned back at their next connection).
+const MAX_RESOLVED_NAMES: usize = 10_000;
+
+/// The fairness key of a target URL: the machine it names, whatever the port (see the module
+/// docs); a name the client has resolved is keyed by its address.
+pub fn host_key(target_url: &str, names: &ResolvedNames) -> String {
     match Url::parse(target_url).as_ref().map(Url::host) {
-        Ok(Some(url::Host::Ipv6(v6))) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => format!("[{v6}]"),
+        Ok(Some(url::Host::Domain(name))) => match names.address_of(name) {
+            Some(ip) => address_key(ip),
+            None => name.to_owned(),
         },
-        Ok(Some(host)) => host.to_string(),
+        Ok(Some(url::Host::Ipv4(v4))) => address_key(IpAddr::V4(v4)),
+        Ok(Some(url::Host::Ipv6(v6))) => address_key(IpAddr::V6(v6)),
         Ok(None) | Err(_) => target_url.to_owned(),
+    }
+}
+
+/// An address in one spelling: an IPv4-mapped IPv6 address is its IPv4 address.
+fn address_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+/// The address each target name resolved to at the client's last connection to it (the
+/// lowest, in canonical form, when it resolved to several, so that names with the same
+/// answer agree), shared by the client's resolver, which writes it, and the worker, which
+/// reads it. Bounded by [`MAX_RESOLVED_NAMES`].
+#[derive(Debug, Default)]
+pub struct ResolvedNames {
+    names: Mutex<HashMap<String, IpAddr>>,
+}
+
+impl ResolvedNames {
+    /// Remembers what `name` resolved to (nothing for an empty answer).
+    pub fn learn(&self, name: &str, addrs: &[SocketAddr]) {
+        let Some(lowest) = addrs.iter().map(|a| a.ip().to_canonical()).min() else {
+            return;
+        };
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        if names.len() >= MAX_RESOLVED_NAMES && !names.contains_key(name) {
+            names.clear();
+        }
+        names.insert(name.to_ascii_lowercase(), lowest);
+    }
+
+    /// The address `name` resolved to last, if it was resolved.
+    pub fn address_of(&self, name: &str) -> Option<IpAddr> {
+        let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        names.get(name).copied()
     }
 }
 
@@ -180,14 +227,50 @@ mod tests {
 
     #[test]
     fn the_host_key_is_the_machine_whatever_the_port() {
-        assert_eq!(
-            host_key("https://Hooks.Example.com/a?b"),
-            "hooks.example.com"
+        let names = ResolvedNames::default();
+        let key = |url| host_key(url, &names);
+        assert_eq!(key("https://Hooks.Example.com/a?b"), "hooks.example.com");
+        assert_eq!(key("http://127.0.0.1:8080/x"), "127.0.0.1");
+        assert_eq!(key("http://127.0.0.1:8081/y"), "127.0.0.1");
+        assert_eq!(key("http://[::1]:9/x"), "[::1]");
+        assert_eq!(key("http://[::ffff:127.0.0.1]:9/x"), "127.0.0.1");
+    }
+
+    #[test]
+    fn a_resolved_name_is_keyed_by_its_address() {
+        let names = ResolvedNames::default();
+        let addr = |text: &str| text.parse::<SocketAddr>().expect("an address");
+        names.learn("hooks.example.com", &[addr("203.0.113.9:0")]);
+        // Several addresses: the lowest, in one spelling, whatever the order of the answer.
+        names.learn(
+            "other.example.net",
+            &[addr("[2001:db8::1]:0"), addr("[::ffff:203.0.113.9]:0")],
         );
-        assert_eq!(host_key("http://127.0.0.1:8080/x"), "127.0.0.1");
-        assert_eq!(host_key("http://127.0.0.1:8081/y"), "127.0.0.1");
-        assert_eq!(host_key("http://[::1]:9/x"), "[::1]");
-        assert_eq!(host_key("http://[::ffff:127.0.0.1]:9/x"), "127.0.0.1");
+        let key = |url| host_key(url, &names);
+        assert_eq!(key("https://Hooks.Example.com:8443/a"), "203.0.113.9");
+        assert_eq!(key("https://other.example.net/b"), "203.0.113.9");
+        assert_eq!(key("https://203.0.113.9/c"), "203.0.113.9");
+        assert_eq!(
+            key("https://unresolved.example.org/d"),
+            "unresolved.example.org"
+        );
+        // A new answer replaces the old one.
+        names.learn("hooks.example.com", &[addr("198.51.100.4:0")]);
+        assert_eq!(key("https://hooks.example.com/a"), "198.51.100.4");
+    }
+
+    #[test]
+    fn the_resolved_names_are_bounded() {
+        let names = ResolvedNames::default();
+        let answer = ["192.0.2.1:0".parse::<SocketAddr>().expect("an address")];
+        for i in 0..=MAX_RESOLVED_NAMES {
+            names.learn(&format!("n{i}.example.com"), &answer);
+        }
+        let held = names.names.lock().expect("not poisoned").len();
+        assert!(held <= MAX_RESOLVED_NAMES, "{held} names held");
+        assert!(names
+            .address_of(&format!("n{MAX_RESOLVED_NAMES}.example.com"))
+            .is_some());
     }
 
     #[test]

@@ -12,4 +12,5 @@ pub mod ssrf;
 pub mod worker;
 
 pub use client::{http_client, Deliverer, DeliveryError, MAX_RESPONSE_BODY_BYTES, USER_AGENT};
+pub use hosts::ResolvedNames;
 pub use outcome::{BodyEnd, Verdict};

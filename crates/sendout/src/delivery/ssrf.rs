@@ -15,11 +15,14 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use sendout_core::input::{classify_ip, AllowList, IpClass};
 use url::{Host, Url};
+
+use super::hosts::ResolvedNames;
 
 /// Which target addresses may be connected to.
 #[derive(Debug, Clone, Default)]
@@ -114,15 +117,17 @@ impl TargetPolicy {
 }
 
 /// The HTTP client's DNS resolver: the system resolver (through tokio), then
-/// [`TargetPolicy::check_all`] on the answer.
+/// [`TargetPolicy::check_all`] on the answer; an answer that passes is remembered in
+/// [`ResolvedNames`] for the worker's per-host fairness.
 #[derive(Clone)]
 pub struct GuardedResolver {
     policy: TargetPolicy,
+    names: Arc<ResolvedNames>,
 }
 
 impl GuardedResolver {
-    pub fn new(policy: TargetPolicy) -> Self {
-        Self { policy }
+    pub fn new(policy: TargetPolicy, names: Arc<ResolvedNames>) -> Self {
+        Self { policy, names }
     }
 
     /// Resolves `host` and checks every address (port 0: the client sets the real one).
@@ -138,6 +143,7 @@ impl GuardedResolver {
             return Err(ResolveError::NoAddress.into());
         }
         self.policy.check_all(&addrs)?;
+        self.names.learn(host, &addrs);
         Ok(addrs)
     }
 }
@@ -244,18 +250,30 @@ mod tests {
     #[tokio::test]
     async fn a_name_resolving_to_a_forbidden_address_is_refused() {
         // `localhost` resolves from the hosts file: no packet leaves the machine.
-        let resolver = GuardedResolver::new(TargetPolicy::new(&[]));
+        let names = Arc::new(ResolvedNames::default());
+        let resolver = GuardedResolver::new(TargetPolicy::new(&[]), names.clone());
         let error = resolver
             .resolve_checked("localhost")
             .await
             .expect_err("localhost is loopback");
         assert!(error.downcast_ref::<Refused>().is_some(), "{error}");
+        assert_eq!(
+            names.address_of("localhost"),
+            None,
+            "a refused answer is not kept"
+        );
 
-        let allowed = GuardedResolver::new(TargetPolicy::new(&nets(&["127.0.0.0/8", "::1/128"])));
+        let allowed = GuardedResolver::new(
+            TargetPolicy::new(&nets(&["127.0.0.0/8", "::1/128"])),
+            names.clone(),
+        );
         let addrs = allowed
             .resolve_checked("localhost")
             .await
             .expect("loopback allowed");
         assert!(addrs.iter().all(|a| a.ip().is_loopback()));
+        // Remembered for per-host fairness: the lowest address of the answer.
+        let lowest = addrs.iter().map(|a| a.ip().to_canonical()).min();
+        assert_eq!(names.address_of("localhost"), lowest);
     }
 }

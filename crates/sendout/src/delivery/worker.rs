@@ -58,7 +58,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::hosts::{host_key, Hosts, Placement};
+use super::hosts::{Hosts, Placement};
 use super::Deliverer;
 use crate::config::Config;
 
@@ -463,7 +463,7 @@ impl Worker {
             self.defer(claim, PROJECT_DEFER).await;
             return true;
         }
-        let key = host_key(&claim.send_out.target_url);
+        let key = self.deliverer.host_key(&claim.send_out.target_url);
         match self.hosts.place(&key, claim, Instant::now()) {
             Placement::Start(claim) => {
                 self.hold(&project);

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -174,6 +175,26 @@ struct Shared {
     by_path: Mutex<HashMap<String, Behaviour>>,
     /// How many requests each path has had, to pick the next reply of its behaviour.
     hits: Mutex<HashMap<String, usize>>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+}
+
+/// Counts a request as in flight until dropped (after its answer is made).
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -211,6 +232,8 @@ impl Receiver {
             default: Mutex::new(Behaviour::always(Reply::ok())),
             by_path: Mutex::new(HashMap::new()),
             hits: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
         });
         let router = Router::new()
             .fallback(handle)
@@ -261,6 +284,11 @@ impl Receiver {
             .collect()
     }
 
+    /// The most requests that were being answered at once (arrived, answer not yet made).
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
+    }
+
     /// How many requests arrived so far.
     pub fn count(&self) -> usize {
         *self.shared.count.borrow()
@@ -298,6 +326,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let _in_flight = InFlight::enter(&shared);
     let path = uri.path().to_owned();
     let index = {
         let mut hits = lock(&shared.hits);

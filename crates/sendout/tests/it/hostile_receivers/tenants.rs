@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::servers::{Misbehaviour, RawServer};
 use crate::helpers::app::TestApp;
-use crate::helpers::receiver::Receiver;
+use crate::helpers::receiver::{Behaviour, Receiver, Reply};
 
 const PORTS: usize = 8;
 const BACKLOG_REQUESTS: usize = 10;
@@ -103,5 +103,57 @@ async fn another_projects_deliveries_stay_fast_while_one_projects_receivers_tric
     assert!(
         p99 < Duration::from_secs(1),
         "the other project's ingest→receipt p99 was {p99:?} (all: {waits:?})"
+    );
+}
+
+/// Two names of one machine are one host for the per-host limit (issue 16 item 3): once the
+/// client has resolved `localhost`, its attempts and those to `127.0.0.1` share one host's
+/// slots. Counted, not timed: the receiver never answers two requests at once.
+#[tokio::test]
+async fn two_names_of_one_machine_share_its_slots() {
+    const EVENTS: usize = 6;
+    let app = TestApp::spawn_with(|c| {
+        c.delivery_concurrency_per_host = 1;
+        // `localhost` resolves to ::1 as well, and a name is refused if any address is.
+        c.allowed_target_ranges = vec![
+            "127.0.0.0/8".parse().expect("a CIDR"),
+            "::1/128".parse().expect("a CIDR"),
+        ];
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let slow = Reply::ok().delay(Duration::from_millis(200));
+    receiver.set_default(Behaviour::always(slow.clone()));
+    receiver.on("/by-name", Behaviour::sequence(vec![Reply::ok(), slow]));
+    let by_name = receiver.url("/by-name").replace("127.0.0.1", "localhost");
+    app.create_webhook(json!({"target_url": by_name, "events": ["*"]}))
+        .await;
+    // The first attempt resolves the name; it counts under the name until it has ended,
+    // which it has once its outcome is recorded.
+    let event = json!({"type": "voucher.published", "data": {}});
+    app.ingest(&event).await.expect(202);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.send_outs("?status=SUCCEEDED").await["total"] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the first attempt never succeeded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    app.create_webhook(json!({"target_url": receiver.url("/by-address"), "events": ["*"]}))
+        .await;
+    for _ in 0..EVENTS {
+        app.ingest(&event).await.expect(202);
+    }
+    let received = receiver
+        .wait_for(1 + 2 * EVENTS, Duration::from_secs(60))
+        .await;
+    let by_address = received.iter().filter(|r| r.path == "/by-address").count();
+    assert_eq!(by_address, EVENTS, "both names were delivered to");
+    assert_eq!(
+        receiver.most_in_flight(),
+        1,
+        "attempts to the two names of 127.0.0.1 overlapped"
     );
 }
