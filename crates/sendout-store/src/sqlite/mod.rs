@@ -265,6 +265,25 @@ impl SqliteStore {
         self.checkpointer.close().await;
     }
 
+    /// Has every reader read the schema again, after migrations. The pool opens readers in
+    /// the background, so one may connect, and read the schema, between two migrations.
+    /// SQLite prepares a statement on the schema its connection holds and notices a newer one
+    /// only when it runs the statement, preparing it again then: `w.*` then has a column more
+    /// than sqlx recorded when it prepared it, which sqlx does not expect (its connection
+    /// thread panics). One statement on each reader, holding them all so that each is
+    /// reached, settles that before anything else reads.
+    async fn read_schema_again(&self) -> StoreResult<()> {
+        let mut held = Vec::new();
+        for _ in 0..self.readers.options().get_max_connections() {
+            let mut reader = self.readers.acquire().await?;
+            sqlx::query("SELECT count(*) FROM sqlite_schema")
+                .execute(&mut *reader)
+                .await?;
+            held.push(reader);
+        }
+        Ok(())
+    }
+
     /// A write transaction on the single writer connection.
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.writer.begin_with(self.durability.begin()).await?)
@@ -345,7 +364,8 @@ impl Lifecycle for SqliteStore {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.writer)
             .await
-            .map_err(|e| room::name_full_disk(e.into(), &self.path()))
+            .map_err(|e| room::name_full_disk(e.into(), &self.path()))?;
+        self.read_schema_again().await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -322,6 +322,69 @@ async fn requests_stored_before_bodies_had_their_own_table_are_kept() {
     assert_eq!(kept.headers.get("x-shop").map(String::as_str), Some("1"));
 }
 
+/// A reader that read the schema while migrations ran (the pool opens readers in the
+/// background, so one can connect between two migrations) must not answer from that schema
+/// afterwards: SQLite prepares a statement on the schema the connection holds and notices the
+/// change only when it runs it, then prepares it again with the new columns, one more than
+/// sqlx recorded, and sqlx's connection thread panicked ("index out of bounds" in
+/// `SqliteRow::current`). `migrate` makes every reader read the schema again.
+#[tokio::test]
+async fn a_reader_that_saw_the_schema_during_migrations_reads_the_new_one_after() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sendout.db");
+    let options = SqliteOptions {
+        readers: 1,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open_with(&path.to_string_lossy(), options)
+        .await
+        .expect("opens");
+    let mut before = sqlx::migrate!("./migrations/sqlite");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 6)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&store.writer).await.expect("migrated to 0005");
+    let project = ProjectId::new();
+    sqlx::query(
+        "INSERT INTO projects (id, name, timezone, webhook_version, webhook_token, app_id, \
+         app_token_hash, created_at, updated_at) \
+         VALUES (?1, 'Shop', 'UTC', 'v2024-01-01', 'secret', ?2, 'hash', 1, 1)",
+    )
+    .bind(project.as_str())
+    .bind(format!("app-{project}"))
+    .execute(&store.writer)
+    .await
+    .expect("an old-shape project");
+    sqlx::query(
+        "INSERT INTO webhooks (id, project_id, target_url, events, active, headers, \
+         created_at, updated_at) \
+         VALUES (?1, ?2, 'https://example.com/hook', '[\"*\"]', 1, '{}', 1, 1)",
+    )
+    .bind(sendout_core::ids::WebhookId::new().as_str())
+    .bind(project.as_str())
+    .execute(&store.writer)
+    .await
+    .expect("an old-shape webhook");
+    // The one reader reads the schema as 0005 left it.
+    let webhooks: i64 = sqlx::query_scalar("SELECT count(*) FROM webhooks")
+        .fetch_one(&store.readers)
+        .await
+        .expect("read");
+    assert_eq!(webhooks, 1);
+
+    store.migrate().await.expect("migrates to the newest");
+    // Ingest reads the project's webhooks (`w.*`, a column more since 0006) on the reader.
+    let outcomes = store
+        .ingest(&project, vec![event("voucher.published")])
+        .await
+        .expect("ingested");
+    assert_eq!(outcomes[0].send_outs, 1);
+}
+
 /// A valid distribution on `trigger` with no condition, sending the full data to one channel.
 fn distribution_on(trigger: &str) -> DistributionSpec {
     let input = serde_json::json!({
