@@ -88,6 +88,7 @@ pub async fn preview(
         let input = PreviewInput {
             trigger: form.trigger_input(),
             channel: input,
+            action: Some(form.action.clone()).filter(|a| !a.is_empty()),
             data: None,
         };
         let output = match preview::preview(&dash.app, &project, input) {
