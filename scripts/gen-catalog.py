@@ -58,6 +58,8 @@ Output format:
      "types": [{"name", "channels", "listings": [{"channel", "group", "title"}],
                 "has_public_schema", "schema", "keys_source", "note"?,
                 "purposes"?, "conditions"?,      # distribution triggers only
+                "purpose_keys"?,                 # distribution triggers whose data depends
+                                                 # on the action (see below)
                 "data": key tree, "example_file", "example_source"?, "example"}]}
 
 Key tree format (each node is a JSON object, every field optional):
@@ -97,12 +99,23 @@ is the data path the condition value is compared with):
   downgrades, the tier the customer ends up in): the tier triggers `customer.loyalty.tier.*`.
   `customer.rewarded.loyalty_points` also carries a `loyalty_tier`, but it is the holder's
   current tier, not what the trigger is about, so it does not get this condition.
+
+Keys that depend on the distribution's action (`purpose_keys`, `{key: [purpose, ...]}`): seed
+001 says a distribution's payload has shared objects and objects that depend on its purpose.
+The spec marks the purpose-dependent ones: the top-level keys a trigger's data schema takes
+from `EventDistributionScenarios*` (SCENARIO_PREFIX), each described as "related to the
+distribution with a promotion [or send voucher] purpose". A key's purposes are read off that
+description (SCENARIO_PURPOSES: "promotion" is NOTIFY_ABOUT_PROMOTION, "send voucher" is
+SEND_AND_PUBLISH_CODES), kept to the purposes the trigger supports, and listed only when
+that is not all of them. A key some other part of the schema also declares is shared (the
+trigger's own `voucher`, say) and is not listed. Every other key is shared.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -311,6 +324,13 @@ ORDER_CAMPAIGN_TRIGGERS = {
     "customer.order.updated",
     "customer.order.paid",
     "customer.order.canceled",
+}
+
+
+# How a scenario key's description names the purposes it belongs to (see the module docs).
+SCENARIO_PURPOSES = {
+    "promotion": "NOTIFY_ABOUT_PROMOTION",
+    "send voucher": "SEND_AND_PUBLISH_CODES",
 }
 
 
@@ -615,6 +635,29 @@ def top_level_sources(resolver: Resolver, schema_name: str) -> dict[str, set[str
     return out
 
 
+def purpose_keys_for(name: str, resolver: "Resolver", sources: dict[str, set[str]],
+                     purposes: list[str]) -> dict[str, list[str]]:
+    """The top-level keys only some of the trigger's purposes provide (see the module docs)."""
+    out: dict[str, list[str]] = {}
+    for key, declared_by in sources.items():
+        if not declared_by or not all(s.startswith(SCENARIO_PREFIX) for s in declared_by):
+            continue
+        found: set[str] = set()
+        for scenario in declared_by:
+            description = resolver.schemas[scenario]["properties"][key].get("description", "")
+            match = re.search(r"with an? (.+?) purpose", description)
+            if match is None:
+                raise GenError(f"{name}: {scenario}.{key} does not say which purpose it is for")
+            for words in re.split(r"\s+or\s+", match.group(1)):
+                if words not in SCENARIO_PURPOSES:
+                    raise GenError(f"{name}: {scenario}.{key}: unknown purpose {words!r}")
+                found.add(SCENARIO_PURPOSES[words])
+        kept = [p for p in purposes if p in found]
+        if kept != purposes:
+            out[key] = kept
+    return out
+
+
 def conditions_for(name: str, keys: dict[str, Tree], sources: dict[str, set[str]]) -> list[dict]:
     conditions = []
     if "segment" in keys:
@@ -826,6 +869,9 @@ def build(shared: Path) -> dict:
         if DIST in channels:
             entry["purposes"] = purposes[name]
             entry["conditions"] = conditions_for(name, tree.keys, sources)
+            purpose_keys = purpose_keys_for(name, resolver, sources, purposes[name])
+            if purpose_keys:
+                entry["purpose_keys"] = purpose_keys
         entry["data"] = tree.to_json()
         entry["example_file"] = example_file.removeprefix("examples/") if example_file else None
         entry["example_source"] = example_source

@@ -38,7 +38,9 @@ use crate::template::{Path, PayloadDesign, TooLarge, MAX_TEMPLATE_BYTES};
 use crate::time::Timestamp;
 
 pub use error::DistributionError;
-pub use input::{ChannelInput, DistributionInput, PayloadInput, TriggerInput};
+pub use input::{
+    check_action, parse_action, ChannelInput, DistributionInput, PayloadInput, TriggerInput,
+};
 
 /// The most webhook channels one distribution may have.
 pub const MAX_CHANNELS: usize = 10;

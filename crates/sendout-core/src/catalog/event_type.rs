@@ -1,6 +1,7 @@
 //! One entry of the catalog, and the small vocabularies it is described with (channels,
 //! distribution purposes, narrowing conditions).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -186,6 +187,8 @@ pub struct EventType {
     purposes: Vec<Purpose>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    purpose_keys: BTreeMap<String, Vec<Purpose>>,
     data: KeyNode,
     example_file: Option<String>,
     #[serde(default)]
@@ -261,6 +264,16 @@ impl EventType {
         self.example.as_ref()
     }
 
+    /// The example `data` as a distribution with action `purpose` gets it: without the
+    /// top-level keys only other purposes provide.
+    pub fn example_data_for(&self, purpose: Purpose) -> Option<Value> {
+        let mut example = self.example.clone()?;
+        if let Value::Object(map) = &mut example {
+            map.retain(|key, _| self.gets_key(purpose, key));
+        }
+        Some(example)
+    }
+
     /// Where the example comes from, if there is one.
     pub fn example_source(&self) -> Option<ExampleSource> {
         self.example_source
@@ -297,6 +310,40 @@ impl EventType {
             .iter()
             .find(|c| c.key == key)
             .map(|c| c.path.as_str())
+    }
+
+    /// The purposes that provide a top-level key of `data`, when only some of the trigger's
+    /// purposes do (seed 001's purpose-dependent objects: a segment trigger's `voucher` comes
+    /// only with [`Purpose::SendAndPublishCodes`]); `None` for a key every purpose provides.
+    pub fn key_purposes(&self, key: &str) -> Option<&[Purpose]> {
+        self.purpose_keys.get(key).map(Vec::as_slice)
+    }
+
+    /// The top-level keys only some purposes provide, each with those purposes.
+    pub fn purpose_keys(&self) -> impl Iterator<Item = (&str, &[Purpose])> + '_ {
+        self.purpose_keys
+            .iter()
+            .map(|(key, purposes)| (key.as_str(), purposes.as_slice()))
+    }
+
+    /// Whether a distribution with action `purpose` gets the value `path` names: its first
+    /// key is shared, or belongs to `purpose` (the path itself is checked by
+    /// [`EventType::has_path`]).
+    pub fn provides(&self, purpose: Purpose, path: &str) -> bool {
+        let first = path.split(['.', '[']).next().unwrap_or(path);
+        self.gets_key(purpose, first)
+    }
+
+    /// Whether a distribution with action `purpose` gets the top-level key `key`.
+    fn gets_key(&self, purpose: Purpose, key: &str) -> bool {
+        self.key_purposes(key)
+            .is_none_or(|purposes| purposes.contains(&purpose))
+    }
+
+    /// The key tree of `data` as a distribution with action `purpose` gets it: without the
+    /// top-level keys other purposes provide.
+    pub fn data_keys_for(&self, purpose: Purpose) -> KeyNode {
+        self.data.without_keys(|key| !self.gets_key(purpose, key))
     }
 
     /// The root of the key tree of `data`.

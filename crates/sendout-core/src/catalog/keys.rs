@@ -83,6 +83,13 @@ impl KeyNode {
         self.from_example
     }
 
+    /// This node without the keys `drop` names (at this level only).
+    pub fn without_keys(&self, drop: impl Fn(&str) -> bool) -> KeyNode {
+        let mut node = self.clone();
+        node.keys.0.retain(|(name, _)| !drop(name));
+        node
+    }
+
     /// Resolves a path (see the module docs); `None` if it is malformed or not in the tree.
     pub fn resolve(&self, path: &str) -> Option<PathTarget<'_>> {
         let segments = parse(path)?;

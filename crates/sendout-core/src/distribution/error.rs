@@ -2,7 +2,7 @@
 //! variants say whether the input was malformed (400) or asks for what the catalog does not
 //! allow (422), and name the field at fault as a JSON path.
 
-use crate::catalog::catalog;
+use crate::catalog::{catalog, Purpose};
 use crate::field::{FieldError, FieldPath};
 use crate::template::{TemplateError, UnknownPath};
 
@@ -32,6 +32,15 @@ pub enum DistributionError {
         trigger: String,
         unknown: Vec<UnknownPath>,
     },
+    /// Paths the trigger's data carries, but not for the chosen action: their first key
+    /// belongs to other purposes (422).
+    #[error("{field}: {}", not_for_action(.trigger, *.action, .paths))]
+    KeyNotForAction {
+        field: String,
+        trigger: String,
+        action: Purpose,
+        paths: Vec<String>,
+    },
     /// An attribute selection whose keys clash or whose paths do not parse (422).
     #[error("{field}: {message}")]
     InvalidAttributes { field: String, message: String },
@@ -57,6 +66,7 @@ impl DistributionError {
             Self::UnsupportedCondition { .. } => "unsupported_condition",
             Self::TemplateSyntax { .. } => "invalid_template",
             Self::UnknownPaths { .. } => "unknown_template_path",
+            Self::KeyNotForAction { .. } => "key_not_for_action",
             Self::InvalidAttributes { .. } => "invalid_attributes",
             Self::TooLarge { .. } => "template_too_large",
         }
@@ -68,6 +78,7 @@ impl DistributionError {
             Self::Invalid { field, .. }
             | Self::TemplateSyntax { field, .. }
             | Self::UnknownPaths { field, .. }
+            | Self::KeyNotForAction { field, .. }
             | Self::InvalidAttributes { field, .. }
             | Self::TooLarge { field, .. } => FieldPath::parse(field),
             Self::UnknownTrigger { .. } => FieldPath::field("trigger").key("event"),
@@ -93,6 +104,12 @@ impl DistributionError {
                 list_unknown(unknown),
                 offers(trigger)
             ),
+            Self::KeyNotForAction {
+                trigger,
+                action,
+                paths,
+                ..
+            } => not_for_action(trigger, *action, paths),
         }
     }
 
@@ -112,6 +129,37 @@ impl DistributionError {
 fn list_unknown(unknown: &[UnknownPath]) -> String {
     let shown: Vec<String> = unknown.iter().map(ToString::to_string).collect();
     shown.join("; ")
+}
+
+/// Which paths the action does not get, and which actions their keys come with.
+fn not_for_action(trigger: &str, action: Purpose, paths: &[String]) -> String {
+    let event_type = catalog().get(trigger);
+    let shown: Vec<String> = paths
+        .iter()
+        .map(|path| {
+            let key = path.split(['.', '[']).next().unwrap_or(path);
+            let with = event_type
+                .and_then(|t| t.key_purposes(key))
+                .map(|purposes| {
+                    let names: Vec<&str> = purposes.iter().map(|p| p.as_str()).collect();
+                    if names.is_empty() {
+                        "no action".to_owned()
+                    } else {
+                        names.join(" or ")
+                    }
+                })
+                .unwrap_or_else(|| "other actions".to_owned());
+            format!("`{path}` (`{key}` comes only with {with})")
+        })
+        .collect();
+    format!(
+        "{} not in the data of a {trigger} distribution with the action {action}",
+        if shown.len() == 1 {
+            format!("{} is", shown[0])
+        } else {
+            format!("{} are", shown.join(", "))
+        }
+    )
 }
 
 /// What a trigger's data offers, briefly: its top-level keys and where to find every path.
@@ -158,6 +206,12 @@ mod field_tests {
             DistributionError::InvalidAttributes {
                 field: "channels[1].payload.attributes[0].key".into(),
                 message: "clashes".into(),
+            },
+            DistributionError::KeyNotForAction {
+                field: "channels[0].payload.template".into(),
+                trigger: "customer.order.paid".into(),
+                action: Purpose::SendPlainMessage,
+                paths: vec!["voucher.code".into()],
             },
         ];
         for error in errors {

@@ -128,8 +128,13 @@ impl DistributionInput {
             .channels
             .into_iter()
             .enumerate()
-            .map(|(i, channel)| channel.parse_within(&format!("channels[{i}]"), event_type, limits))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(i, channel)| {
+                let field = format!("channels[{i}]");
+                let channel = channel.parse_within(&field, event_type, limits)?;
+                check_action(&channel, &field, event_type, action)?;
+                Ok(channel)
+            })
+            .collect::<Result<Vec<_>, DistributionError>>()?;
         Ok(DistributionSpec {
             name: name.to_owned(),
             trigger,
@@ -198,7 +203,34 @@ pub fn trigger_type(name: &str) -> Result<&'static EventType, DistributionError>
     }
 }
 
-fn parse_action(text: &str, trigger: &EventType) -> Result<Purpose, DistributionError> {
+/// Checks that a distribution with `action` gets every value `channel`'s payload names
+/// (seed 001's purpose-dependent objects; see [`EventType::provides`]); `field` names the
+/// channel in errors (`channels[0]`).
+pub fn check_action(
+    channel: &WebhookChannel,
+    field: &str,
+    trigger: &EventType,
+    action: Purpose,
+) -> Result<(), DistributionError> {
+    let design = &channel.payload().design;
+    let paths = design.not_provided(trigger, action);
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let part = match design {
+        PayloadDesign::Attributes(_) => "attributes",
+        _ => "template",
+    };
+    Err(DistributionError::KeyNotForAction {
+        field: format!("{field}.payload.{part}"),
+        trigger: trigger.name().to_owned(),
+        action,
+        paths,
+    })
+}
+
+/// The action named `text`, if `trigger` supports it.
+pub fn parse_action(text: &str, trigger: &EventType) -> Result<Purpose, DistributionError> {
     let allowed = || names(trigger.purposes());
     let purpose = Purpose::ALL.into_iter().find(|p| p.as_str() == text);
     match purpose {

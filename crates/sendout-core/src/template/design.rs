@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::{AttributeSelection, Template, TooLarge, UnknownPath};
-use crate::catalog::EventType;
+use super::{AttributeSelection, Path, Template, TooLarge, UnknownPath};
+use crate::catalog::{EventType, Purpose};
 
 /// What a distribution channel sends as its data.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -36,6 +36,25 @@ impl PayloadDesign {
             Self::Attributes(selection) => selection.validate(event_type),
             Self::Custom(template) => template.validate(event_type),
         }
+    }
+
+    /// The paths of the design that a distribution with action `purpose` does not get (their
+    /// first key belongs to other purposes; see [`EventType::provides`]), each once, in
+    /// order.
+    pub fn not_provided(&self, event_type: &EventType, purpose: Purpose) -> Vec<String> {
+        let paths: Vec<&Path> = match self {
+            Self::Full => Vec::new(),
+            Self::Attributes(selection) => selection.paths().collect(),
+            Self::Custom(template) => template.paths().collect(),
+        };
+        let mut out: Vec<String> = Vec::new();
+        for path in paths {
+            let text = path.as_str();
+            if !event_type.provides(purpose, text) && !out.iter().any(|p| p == text) {
+                out.push(text.to_owned());
+            }
+        }
+        out
     }
 
     /// Renders the payload for `data` as a value (full mode clones `data`).

@@ -194,6 +194,128 @@ fn attribute_paths_are_checked_against_the_trigger_too() {
 }
 
 #[test]
+fn the_purpose_dependent_keys_are_the_scenario_keys_of_the_spec() {
+    use Purpose::*;
+    let paid = catalog()
+        .get("customer.order.paid")
+        .expect("in the catalog");
+    assert_eq!(
+        paid.key_purposes("campaign"),
+        Some(&[NotifyAboutPromotion, SendAndPublishCodes][..])
+    );
+    assert_eq!(
+        paid.key_purposes("voucher"),
+        Some(&[SendAndPublishCodes][..])
+    );
+    assert_eq!(
+        paid.key_purposes("publication"),
+        Some(&[SendAndPublishCodes][..])
+    );
+    assert_eq!(
+        paid.key_purposes("promotion_tier"),
+        Some(&[NotifyAboutPromotion][..])
+    );
+    assert_eq!(paid.key_purposes("order"), None);
+    // A trigger's own `voucher` is shared: every purpose it supports gets it.
+    let redeemed = catalog()
+        .get("customer.redemption.succeeded")
+        .expect("in the catalog");
+    assert_eq!(redeemed.purpose_keys().count(), 0);
+    // The manual schedule supports both campaign purposes, so its `campaign` is shared.
+    let manual = catalog()
+        .get("manual_distribution_schedule")
+        .expect("in the catalog");
+    assert_eq!(manual.key_purposes("campaign"), None);
+    assert_eq!(
+        manual.key_purposes("voucher"),
+        Some(&[SendAndPublishCodes][..])
+    );
+    // Every listed key is a key of the data, and names only purposes the trigger supports.
+    for trigger in catalog().by_channel(Channel::Distribution) {
+        for (key, purposes) in trigger.purpose_keys() {
+            assert!(trigger.data_keys().key(key).is_some(), "{key}");
+            assert!(purposes.iter().all(|p| trigger.supports(*p)), "{key}");
+        }
+    }
+}
+
+#[test]
+fn the_keys_offered_follow_the_action() {
+    let entered = catalog()
+        .get("customer.segment.entered")
+        .expect("in the catalog");
+    let top = |purpose: Purpose| -> Vec<String> {
+        entered
+            .data_keys_for(purpose)
+            .keys()
+            .map(|(k, _)| k.to_owned())
+            .collect()
+    };
+    assert_eq!(top(Purpose::SendPlainMessage), ["customer", "segment"]);
+    assert_eq!(
+        top(Purpose::SendAndPublishCodes),
+        ["customer", "segment", "campaign", "voucher", "publication"]
+    );
+    assert_eq!(
+        top(Purpose::NotifyAboutPromotion),
+        ["customer", "segment", "campaign", "promotion_tier"]
+    );
+}
+
+#[test]
+fn a_key_the_action_does_not_get_is_refused_naming_the_key_and_the_action() {
+    let template = r#"{"code": "{{voucher.code}}", "who": "{{customer.name}}"}"#;
+    let error = refusal(distribution(
+        "customer.order.paid",
+        "SEND_PLAIN_MESSAGE",
+        custom(template),
+    ));
+    assert_eq!(error.key(), "key_not_for_action");
+    assert!(error.is_semantic());
+    let message = error.to_string();
+    assert!(
+        message.starts_with("channels[0].payload.template: `voucher.code`"),
+        "{message}"
+    );
+    assert!(message.contains("SEND_PLAIN_MESSAGE"), "{message}");
+    assert!(
+        message.contains("`voucher` comes only with SEND_AND_PUBLISH_CODES"),
+        "{message}"
+    );
+    assert!(!message.contains("customer.name"), "{message}");
+    // The same template is what a code-publishing distribution sends.
+    spec(distribution(
+        "customer.order.paid",
+        "SEND_AND_PUBLISH_CODES",
+        custom(template),
+    ));
+    // A promotion tier belongs to promotions; an attribute is checked as a template is.
+    let attributes = json!({"mode": "attributes", "attributes": [
+        {"path": "customer.id"}, {"path": "promotion_tier.name", "key": "tier"}]});
+    let error = refusal(distribution(
+        "customer.segment.left",
+        "SEND_AND_PUBLISH_CODES",
+        attributes.clone(),
+    ));
+    assert_eq!(error.key(), "key_not_for_action");
+    assert!(error
+        .to_string()
+        .starts_with("channels[0].payload.attributes: `promotion_tier.name`"));
+    spec(distribution(
+        "customer.segment.left",
+        "NOTIFY_ABOUT_PROMOTION",
+        attributes,
+    ));
+    // A path the data does not carry at all is still an unknown path.
+    let error = refusal(distribution(
+        "customer.order.paid",
+        "SEND_PLAIN_MESSAGE",
+        custom(r#"{"x": "{{voucher.nope}}"}"#),
+    ));
+    assert_eq!(error.key(), "unknown_template_path");
+}
+
+#[test]
 fn payload_modes_take_only_their_own_settings() {
     let cases = [
         json!({"mode": "fancy"}),

@@ -181,6 +181,8 @@ pub struct FormPage {
     pub conditions: Vec<(&'static str, &'static str)>,
     pub action: String,
     pub preview: String,
+    /// Where the key search and the attribute picker get the keys they offer.
+    pub keys: String,
     pub cancel: String,
     pub can_add_channel: bool,
 }
@@ -224,6 +226,7 @@ async fn form_page(
             .collect(),
         conditions: CONDITIONS.to_vec(),
         preview: format!("{base}/preview"),
+        keys: format!("{base}/keys"),
         cancel: base,
     })
 }

@@ -218,6 +218,7 @@ pub fn router(app: AppState) -> Router {
             &format!("{P}/distributions/preview"),
             post(designer::preview),
         )
+        .route(&format!("{P}/distributions/keys"), get(designer::keys))
         .route(
             &format!("{P}/distributions/{{id}}"),
             post(distributions::update),

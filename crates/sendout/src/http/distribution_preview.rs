@@ -23,7 +23,7 @@ use crate::ops::{self, preview::PreviewInput, AppState};
         (status = 200, description = "The headers and exact body the channel would send", body = PreviewView),
         (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
         (status = 401, description = "No valid project key", body = ErrorBody),
-        (status = 422, description = "Unknown trigger or condition, bad template, unknown template path, template too large, or a rendered payload longer than max_rendered_payload_bytes", body = ErrorBody),
+        (status = 422, description = "Unknown trigger or condition, bad template, unknown template path, a key the given action does not get, template too large, or a rendered payload longer than max_rendered_payload_bytes", body = ErrorBody),
     )
 )]
 pub async fn preview(
@@ -34,6 +34,7 @@ pub async fn preview(
     let input = PreviewInput {
         trigger: request.trigger,
         channel: request.channel,
+        action: request.action,
         data: request.data,
     };
     let preview = ops::preview::preview(&state, &project, input)?;

@@ -136,6 +136,10 @@ pub struct PreviewRequest {
         "url": "https://crm.example/hooks",
         "payload": {"mode": "custom", "template": "{\"total\":{{order.total_amount}}}"}}))]
     pub channel: ChannelInput,
+    /// The distribution's action, when known: the channel is then also checked for it, as on
+    /// save (a key only other actions get is refused, 422 `key_not_for_action`).
+    #[schema(example = "SEND_AND_PUBLISH_CODES")]
+    pub action: Option<String>,
     /// The event's `data` (an object); the trigger's catalog example when absent.
     #[schema(value_type = Option<Object>)]
     pub data: Option<Box<RawValue>>,

@@ -7,7 +7,8 @@
 //!   does not allow is a 422 with its own key: `unknown_trigger`, `unsupported_action`,
 //!   `unsupported_condition`, `invalid_template` (with line and column),
 //!   `unknown_template_path` (naming the path, suggestions and what the trigger offers),
-//!   `invalid_attributes`;
+//!   `key_not_for_action` (a key the trigger's data carries only for other actions, naming
+//!   the path and the action), `invalid_attributes`;
 //! - create answers 200 with the resource (as webhook create does) and starts `LIVE` unless
 //!   the body says `"status": "DRAFT"` or `"PAUSED"`; delete answers 204;
 //! - `PUT` replaces name, trigger, action and channels (all required) and keeps the status
@@ -54,7 +55,7 @@ impl From<DistributionRequest> for DistributionChange {
         (status = 200, description = "The new distribution", body = DistributionView),
         (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
         (status = 401, description = "No valid project key", body = ErrorBody),
-        (status = 422, description = "Unknown trigger, unsupported action or condition, bad template or unknown template path", body = ErrorBody),
+        (status = 422, description = "Unknown trigger, unsupported action or condition, bad template, unknown template path, or a key the action does not get", body = ErrorBody),
     )
 )]
 pub async fn create_distribution(
@@ -129,7 +130,7 @@ pub async fn get_distribution(
         (status = 400, description = "Invalid payload (names the field)", body = ErrorBody),
         (status = 401, description = "No valid project key", body = ErrorBody),
         (status = 404, description = "No such distribution in this project", body = ErrorBody),
-        (status = 422, description = "Unknown trigger, unsupported action or condition, bad template or unknown template path", body = ErrorBody),
+        (status = 422, description = "Unknown trigger, unsupported action or condition, bad template, unknown template path, or a key the action does not get", body = ErrorBody),
     )
 )]
 pub async fn update_distribution(

@@ -11,7 +11,8 @@
 //! verifier can still be tried on a preview by giving it that key.
 //!
 //! Decisions (docs/DISTRIBUTIONS.md): without `data`, the trigger's catalog example is used
-//! (`{}` for a trigger without a public example); ids in the body are valid placeholders made
+//! (`{}` for a trigger without a public example), without the keys only other actions get
+//! when the action is given; ids in the body are valid placeholders made
 //! of zeros (`whs_000…`, `distr_000…`, `evcus_000…`, `v-000…`), the project id is the
 //! caller's, both times are now, `entity_id` is `null` and `event_source` is
 //! `{"channel":"INTERNAL"}`, as in Voucherify's own sample output.
@@ -19,7 +20,8 @@
 use std::collections::BTreeMap;
 
 use sendout_core::distribution::{
-    ChannelInput, EventData, SendOutContext, TriggerInput, WebhookChannel,
+    check_action, parse_action, ChannelInput, EventData, SendOutContext, TriggerInput,
+    WebhookChannel,
 };
 use sendout_core::envelope::{self, minify, EventRef};
 use sendout_core::field::FieldError;
@@ -56,6 +58,8 @@ pub struct PreviewInput {
     pub trigger: TriggerInput,
     /// Checked as a distribution's channel, named `channel`.
     pub channel: ChannelInput,
+    /// The distribution's action, if known: the channel is then checked for it as on save.
+    pub action: Option<String>,
     /// The event's `data` (an object); the trigger's catalog example when absent.
     pub data: Option<Box<RawValue>>,
 }
@@ -121,7 +125,21 @@ pub fn preview(
         .channel
         .parse_within("channel", event_type, &limits.distribution)
         .map_err(|e| distribution_error(&e))?;
-    let raw = event_data(input.data, event_type.example_data())?;
+    let action = input
+        .action
+        .as_deref()
+        .map(|action| {
+            let action = parse_action(action, event_type)?;
+            check_action(&channel, "channel", event_type, action)?;
+            Ok(action)
+        })
+        .transpose()
+        .map_err(|e| distribution_error(&e))?;
+    let example = match action {
+        Some(action) => event_type.example_data_for(action),
+        None => event_type.example_data().cloned(),
+    };
+    let raw = event_data(input.data, example.as_ref())?;
     let value: Value = serde_json::from_str(raw.get())
         .map_err(|e| OpsError::Internal(format!("compacted data does not parse: {e}")))?;
     let data = EventData {

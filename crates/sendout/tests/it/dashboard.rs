@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod browser;
+mod designer;
 mod distributions;
 mod forms;
 mod http;

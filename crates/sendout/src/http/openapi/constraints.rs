@@ -282,6 +282,14 @@ pub fn state_input_rules(document: &mut Value) {
             json!({"type": ["string", "null"], "enum": ["DRAFT", "LIVE", "PAUSED", null]}),
         );
         set_property(schemas, "PreviewRequest", "channel", channel());
+        let mut actions: Vec<Value> = Purpose::ALL.map(|p| json!(p.as_str())).to_vec();
+        actions.push(Value::Null);
+        set_property(
+            schemas,
+            "PreviewRequest",
+            "action",
+            json!({"type": ["string", "null"], "enum": actions}),
+        );
     }
     let statuses = ["PENDING", "RETRYING", "SUCCEEDED", "FAILED"].map(str::to_owned);
     set_query(

@@ -265,6 +265,116 @@ async fn semantic_mistakes_are_422_naming_what_is_allowed() {
 }
 
 #[tokio::test]
+async fn a_key_the_action_does_not_get_is_422_naming_the_key_and_the_action_and_changes_nothing() {
+    let app = TestApp::spawn_with(|c| c.workers = false).await;
+    let url = "https://crm.example/hooks";
+    let template = json!({"mode": "custom",
+        "template": "{\"code\": \"{{voucher.code}}\", \"order\": \"{{order.id}}\"}"});
+    let plain = distribution(
+        "customer.order.paid",
+        "SEND_PLAIN_MESSAGE",
+        vec![channel("Order-paid", url, template.clone())],
+    );
+    let error = post(&app, &plain).await;
+    let body = error.expect_error(422, "key_not_for_action");
+    let details = body["details"].as_str().unwrap().to_owned();
+    assert!(
+        details.starts_with("channels[0].payload.template: `voucher.code`"),
+        "{details}"
+    );
+    assert!(
+        details.contains("SEND_PLAIN_MESSAGE"),
+        "the action: {details}"
+    );
+    assert!(
+        details.contains("SEND_AND_PUBLISH_CODES"),
+        "where the key comes: {details}"
+    );
+    assert!(!details.contains("order.id"), "{details}");
+    let listed = app
+        .project_api(Method::GET, "/v1/distributions", None)
+        .await;
+    assert_eq!(listed.expect(200)["total"], 0, "nothing was stored");
+
+    // A distribution that publishes codes gets the voucher; replacing its action with one that
+    // does not is refused the same way, and the stored distribution stays as it was.
+    let mut codes = plain.clone();
+    codes["action"] = json!("SEND_AND_PUBLISH_CODES");
+    let made = create(&app, &codes).await;
+    let path = format!("/v1/distributions/{}", id(&made));
+    let replaced = app.project_api(Method::PUT, &path, Some(&plain)).await;
+    replaced.expect_error(422, "key_not_for_action");
+    let now = app.project_api(Method::GET, &path, None).await;
+    assert_eq!(now.expect(200)["action"], "SEND_AND_PUBLISH_CODES");
+
+    // An attribute is checked as a template is: a promotion tier comes with promotions only.
+    let mut tier = distribution(
+        "customer.segment.entered",
+        "SEND_AND_PUBLISH_CODES",
+        vec![channel(
+            "Segment",
+            url,
+            json!({"mode": "attributes", "attributes": [{"path": "promotion_tier.name"}]}),
+        )],
+    );
+    let error = post(&app, &tier).await;
+    let details = error.expect_error(422, "key_not_for_action")["details"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        details.starts_with("channels[0].payload.attributes: `promotion_tier.name`"),
+        "{details}"
+    );
+    assert!(details.contains("NOTIFY_ABOUT_PROMOTION"), "{details}");
+    tier["action"] = json!("NOTIFY_ABOUT_PROMOTION");
+    create(&app, &tier).await;
+
+    // The preview checks the same when told the action, and shows the example as that action
+    // gets it.
+    let preview = |action: &str| {
+        json!({"trigger": {"event": "customer.order.paid"}, "action": action,
+               "channel": {"event_name": "Order-paid", "url": url, "payload": template}})
+    };
+    let refused = app
+        .project_api(
+            Method::POST,
+            "/v1/distributions/preview",
+            Some(&preview("SEND_PLAIN_MESSAGE")),
+        )
+        .await;
+    refused.expect_error(422, "key_not_for_action");
+    let example_as = |action: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({"trigger": {"event": "manual_distribution_schedule"},
+                "action": action,
+                "channel": {"event_name": "Manual", "url": url, "payload": {"mode": "full"}}});
+            let answer = app
+                .project_api(Method::POST, "/v1/distributions/preview", Some(&body))
+                .await;
+            let sent: Value =
+                serde_json::from_str(answer.expect(200)["body"].as_str().unwrap()).unwrap();
+            sent["data"].clone()
+        }
+    };
+    let promotion = example_as("NOTIFY_ABOUT_PROMOTION").await;
+    assert!(promotion.get("campaign").is_some(), "{promotion}");
+    assert!(promotion.get("distribution").is_some(), "{promotion}");
+    for key in ["voucher", "publication"] {
+        assert!(promotion.get(key).is_none(), "{key}: {promotion}");
+    }
+    let codes = example_as("SEND_AND_PUBLISH_CODES").await;
+    for key in ["campaign", "voucher", "publication"] {
+        assert!(codes.get(key).is_some(), "{key}: {codes}");
+    }
+    let listed = app
+        .project_api(Method::GET, "/v1/distributions", None)
+        .await;
+    assert_eq!(listed.expect(200)["total"], 2);
+}
+
+#[tokio::test]
 async fn malformed_values_are_400_naming_the_field() {
     let app = TestApp::spawn_with(|c| c.workers = false).await;
     let base = simple("customer.order.paid", "https://crm.example/hooks");

@@ -3,6 +3,7 @@
 
 use reqwest::Method;
 use sendout::delivery::{worker, Deliverer};
+use sendout_core::ids::{DistributionId, ProjectId};
 use sendout_core::signature::verify_voucherify;
 use sendout_store::prelude::*;
 use sendout_store::sqlite::SqliteStore;
@@ -485,4 +486,66 @@ async fn the_audit_log_keeps_the_channel_of_each_send_out() {
         ]
     );
     store.close().await;
+}
+
+/// A distribution stored before keys followed the action (here: a plain-message one whose
+/// template names the voucher only code-publishing distributions get) still loads, is shown
+/// and delivers as it did, the value there when the event carries it; only saving it again
+/// applies the rule.
+#[tokio::test]
+async fn a_stored_distribution_using_a_key_its_action_does_not_get_still_loads_and_delivers() {
+    let app = TestApp::spawn_with(|c| c.workers = false).await;
+    let receiver = Receiver::start().await;
+    let template = json!({"mode": "custom",
+        "template": "{\"code\": \"{{voucher.code}}\", \"order\": \"{{order.id}}\"}"});
+    let made = create(
+        &app,
+        &distribution(
+            "customer.order.paid",
+            "SEND_AND_PUBLISH_CODES",
+            vec![channel("Order-paid", &receiver.url("/crm"), template)],
+        ),
+    )
+    .await;
+    let distribution_id = id(&made);
+
+    // Written as an older sendout could have: the same spec with a plain-message action.
+    let path = app.dir.path().join("sendout.db");
+    let store = SqliteStore::open(&path.to_string_lossy())
+        .await
+        .expect("the app's store opens a second time");
+    let project = ProjectId::parse(&app.project.id).expect("a project id");
+    let stored_id = DistributionId::parse(&distribution_id).expect("a distribution id");
+    let stored = store
+        .get_distribution(&project, &stored_id)
+        .await
+        .expect("stored");
+    let mut spec = serde_json::to_value(&stored.spec).expect("a spec serializes");
+    spec["action"] = json!("SEND_PLAIN_MESSAGE");
+    let spec = serde_json::from_value(spec).expect("a stored spec reads back");
+    store
+        .update_distribution(&project, &stored_id, spec, None)
+        .await
+        .expect("updated");
+    store.close().await;
+    let app = app.restart(|c| c.workers = true).await;
+
+    let shown = distribution_now(&app, &distribution_id).await;
+    assert_eq!(shown["action"], "SEND_PLAIN_MESSAGE");
+    let mut data = example("customer.order.paid");
+    data["voucher"] = json!({"code": "AUTUMN-7"});
+    assert_eq!(emit(&app, "customer.order.paid", &data).await, 1);
+    let got = receiver.wait_for(1, DELIVERY).await;
+    let body: Value = serde_json::from_slice(&got[0].body).expect("a JSON body");
+    assert_eq!(body["data"]["code"], "AUTUMN-7");
+
+    // Saving it again as it is applies the rule.
+    let again = app
+        .project_api(
+            Method::PUT,
+            &format!("/v1/distributions/{distribution_id}"),
+            Some(&shown),
+        )
+        .await;
+    again.expect_error(422, "key_not_for_action");
 }
