@@ -11,6 +11,7 @@
 mod browser;
 mod distributions;
 mod forms;
+mod health;
 mod http;
 mod notices;
 mod pages;
