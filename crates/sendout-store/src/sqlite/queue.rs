@@ -268,7 +268,8 @@ fn lease(tx: &rusqlite::Connection, ids: &[&str], until: Timestamp) -> StoreResu
 /// Writes each completion in order: its attempt (numbered from the send out's count before
 /// it), then the send out, then the target if the send out was given up. Only a completion
 /// made under the lease the row holds now (or under none: a send out never leased) changes
-/// the status, the schedule and the lease; every attempt is recorded.
+/// the status, the schedule and the lease; every attempt is recorded, and counted in its
+/// target's health once the batch is written (one upsert per target and minute).
 fn write_completions(tx: &rusqlite::Connection, completions: &[Completion]) -> StoreResult<()> {
     let mut attempt = tx.prepare_cached(
         "INSERT INTO attempts (send_out_id, number, started_at, duration_ms, \
