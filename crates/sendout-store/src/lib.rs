@@ -1,6 +1,6 @@
 //! sendout's storage. [`Store`] is everything the HTTP layer and the workers ask of a
-//! database, in seven roles: [`Lifecycle`], [`Catalog`], [`Distributions`], [`Queue`],
-//! [`Backlog`], [`Audit`] and [`Notices`]. [`sqlite`] (the embedded default) and [`postgres`] (shared by several nodes)
+//! database, in eight roles: [`Lifecycle`], [`Catalog`], [`Distributions`], [`Queue`],
+//! [`Backlog`], [`Audit`], [`Notices`] and [`Health`]. [`sqlite`] (the embedded default) and [`postgres`] (shared by several nodes)
 //! implement them, and one story test suite runs against each.
 //!
 //! Each backend implements its roles directly, with no forwarding layer. What reads the same
@@ -22,6 +22,7 @@
 mod fair;
 pub mod fanout;
 mod handoff;
+pub mod health;
 mod idempotency;
 pub mod model;
 pub mod notices;
@@ -220,6 +221,7 @@ pub trait Store:
     + Backlog
     + Audit
     + Notices
+    + Health
     + std::fmt::Debug
     + Send
     + Sync
@@ -235,6 +237,7 @@ impl<T> Store for T where
         + Backlog
         + Audit
         + Notices
+        + Health
         + std::fmt::Debug
         + Send
         + Sync
@@ -246,8 +249,8 @@ impl<T> Store for T where
 /// (`use sendout_store::prelude::*`).
 pub mod prelude {
     pub use crate::{
-        Audit as _, Backlog as _, Catalog as _, Distributions as _, Lifecycle as _, Notices as _,
-        Queue as _,
+        Audit as _, Backlog as _, Catalog as _, Distributions as _, Health as _, Lifecycle as _,
+        Notices as _, Queue as _,
     };
 }
 
@@ -538,8 +541,32 @@ pub trait Audit: Send + Sync {
     ) -> StoreResult<Vec<(String, SendOutStatus)>>;
     /// Deletes finished send outs (and their attempts) and events created before `before`,
     /// and idempotency keys past their expiry; notices created before `before` whose mail is not
-    /// pending go too.
+    /// pending go too, and so do health's minute rows older than a day
+    /// ([`health::KEPT`]) and the running state of targets not attempted since `before`.
     async fn prune(&self, before: Timestamp) -> StoreResult<u64>;
+}
+
+/// Endpoint health (see [`health`]): the figures [`Queue::complete`] keeps per target in the
+/// transaction that records the attempts, read here without scanning attempts.
+#[async_trait]
+pub trait Health: Send + Sync {
+    /// The health of the target `source_id` of `kind` as of `now`: a webhook's, or each
+    /// channel of a distribution that has figures, by channel index. A target with nothing
+    /// recorded is left out (the caller shows it empty).
+    async fn target_health(
+        &self,
+        project: &ProjectId,
+        kind: SourceKind,
+        source_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<Vec<health::TargetHealth>>;
+    /// Every target of the project with figures, without [`health::TargetHealth::hours`],
+    /// from at most two summed rows per target.
+    async fn project_health(
+        &self,
+        project: &ProjectId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<health::TargetHealth>>;
 }
 
 /// Callout notices (see [`notices`]): the dashboard's list, warnings about failing targets,

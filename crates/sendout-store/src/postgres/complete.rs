@@ -1,6 +1,7 @@
 //! Writing attempts back: each completion records its attempt (if one was made), sets the send
 //! out's next state and ends its lease, a whole batch in one transaction; a given-up send out
-//! may disable its webhook or pause its distribution in the same transaction.
+//! may disable its webhook or pause its distribution in the same transaction, and every
+//! attempt is added to its target's health figures there too (`health.rs`).
 //!
 //! **Attempts are numbered by the store**, from the count the row has when the completion is
 //! written: the `UPDATE … RETURNING` that increments `attempts` (only for a completion with an
@@ -14,12 +15,13 @@
 //! failure reason and lease stay the newer holder's, and the target is disabled only for a
 //! send out that did end `FAILED`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sendout_core::ids::SendOutId;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 
 use super::PostgresStore;
+use crate::health::{self, Rollup, TargetKey};
 use crate::model::{Completion, Next, SendOutStatus};
 use crate::notices::{self, NoticeKind, Recipients};
 use crate::StoreResult;
@@ -35,10 +37,25 @@ pub(super) async fn complete(
     ids.sort_unstable();
     ids.dedup();
     let mut tx = store.pool.begin().await?;
-    sqlx::query("SELECT 1 FROM send_outs WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
+    // The lock also reads each send out's target, for its health figures.
+    let targets: HashMap<String, (TargetKey, bool)> = sqlx::query(
+        "SELECT id, project_id, source_kind, source_id, channel, is_test FROM send_outs \
+         WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|row| -> Result<_, sqlx::Error> {
+        let target = TargetKey {
+            project_id: row.try_get("project_id")?,
+            source_kind: row.try_get("source_kind")?,
+            source_id: row.try_get("source_id")?,
+            channel: row.try_get::<Option<i64>, _>("channel")?.unwrap_or(0),
+        };
+        Ok((row.try_get("id")?, (target, row.try_get("is_test")?)))
+    })
+    .collect::<Result<_, _>>()?;
     // An UPDATE touches a row once, so a batch naming a send out twice (two nodes' attempts
     // after a lease ran out) is written in rounds, in order: the later one wins.
     for round in rounds(&completions) {
@@ -82,6 +99,14 @@ pub(super) async fn complete(
         .execute(&mut *tx)
         .await?;
     }
+    let mut rollup = Rollup::default();
+    for completion in &completions {
+        let found = targets.get(completion.send_out_id.as_str());
+        if let (Some(attempt), Some((target, is_test))) = (&completion.attempt, found) {
+            rollup.add(target.clone(), *is_test, attempt);
+        }
+    }
+    write_health(&mut tx, &rollup).await?;
     for completion in &completions {
         if let Next::Failed {
             reason,
@@ -93,6 +118,45 @@ pub(super) async fn complete(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Adds a batch's attempts to its targets' health, one row of each table per target (and
+/// minute), in key order so that two nodes' batches lock them in one order.
+async fn write_health(conn: &mut PgConnection, rollup: &Rollup) -> StoreResult<()> {
+    for (target, minute, tally) in rollup.minutes() {
+        let statement = bind_target(sqlx::query(health::UPSERT_MINUTE.as_str()), target)
+            .bind(minute)
+            .bind(i64::try_from(tally.attempts).unwrap_or(i64::MAX))
+            .bind(i64::try_from(tally.succeeded).unwrap_or(i64::MAX));
+        tally
+            .latencies
+            .iter()
+            .fold(statement, |statement, n| {
+                statement.bind(i64::try_from(*n).unwrap_or(i64::MAX))
+            })
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (target, run) in rollup.runs() {
+        bind_target(sqlx::query(health::UPSERT_RUN), target)
+            .bind(i64::try_from(run.trailing_failures).unwrap_or(i64::MAX))
+            .bind(run.last_attempt_at)
+            .bind(run.last_success_at)
+            .bind(run.last_failure_at)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn bind_target<'q>(statement: PgQuery<'q>, target: &'q TargetKey) -> PgQuery<'q> {
+    statement
+        .bind(target.project_id.as_str())
+        .bind(target.source_kind.as_str())
+        .bind(target.source_id.as_str())
+        .bind(target.channel)
 }
 
 /// Splits completions into rounds in which no send out appears twice, keeping their order.

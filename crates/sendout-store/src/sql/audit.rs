@@ -304,6 +304,16 @@ impl<B: Backend> Audit for B {
                 break;
             }
         }
+        // Endpoint health: minute rows past the longest window shown (whatever `before`),
+        // and the running state of targets with no attempt within the retention.
+        query("DELETE FROM target_minutes WHERE minute < $1")
+            .bind(now - crate::health::KEPT.as_millis() as i64)
+            .execute(&mut *self.writer().await?)
+            .await?;
+        query("DELETE FROM target_health WHERE last_attempt_at < $1")
+            .bind(before.as_millis())
+            .execute(&mut *self.writer().await?)
+            .await?;
         // Notices past retention, but never a mail still waiting in the outbox.
         query(
             "DELETE FROM notices WHERE created_at < $1 \

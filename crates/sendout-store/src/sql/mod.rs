@@ -19,6 +19,7 @@
 mod audit;
 mod catalog;
 mod distributions;
+mod health;
 mod notices;
 mod queue;
 

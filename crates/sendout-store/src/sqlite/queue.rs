@@ -20,6 +20,7 @@ use super::rows::{id_list, ColumnIndex, CLAIMS_BY_IDS};
 use super::SqliteStore;
 use crate::fair;
 use crate::fanout::Limits;
+use crate::health::{self, Rollup, TargetKey};
 use crate::model::{
     Claim, Completion, Handoff, IngestOutcome, KeyedIngest, KeyedOutcome, Lease, NewEvent, Next,
     SendOut, SendOutStatus, SigningSecrets,
@@ -267,7 +268,8 @@ fn lease(tx: &rusqlite::Connection, ids: &[&str], until: Timestamp) -> StoreResu
 /// Writes each completion in order: its attempt (numbered from the send out's count before
 /// it), then the send out, then the target if the send out was given up. Only a completion
 /// made under the lease the row holds now (or under none: a send out never leased) changes
-/// the status, the schedule and the lease; every attempt is recorded.
+/// the status, the schedule and the lease; every attempt is recorded, and counted in its
+/// target's health once the batch is written (one upsert per target and minute).
 fn write_completions(tx: &rusqlite::Connection, completions: &[Completion]) -> StoreResult<()> {
     let mut attempt = tx.prepare_cached(
         "INSERT INTO attempts (send_out_id, number, started_at, duration_ms, \
@@ -285,8 +287,10 @@ fn write_completions(tx: &rusqlite::Connection, completions: &[Completion]) -> S
          attempts = attempts + ?6, \
          last_attempt_at = COALESCE(?7, last_attempt_at), \
          updated_at = ?8 \
-         WHERE id = ?1",
+         WHERE id = ?1 \
+         RETURNING project_id, source_kind, source_id, channel, is_test",
     )?;
+    let mut rollup = Rollup::default();
     for c in completions {
         let id = c.send_out_id.as_str();
         if let Some(a) = &c.attempt {
@@ -305,7 +309,7 @@ fn write_completions(tx: &rusqlite::Connection, completions: &[Completion]) -> S
             Next::RetryAt(at) => (SendOutStatus::Retrying, Some(at.as_millis()), None),
             Next::Failed { reason, .. } => (SendOutStatus::Failed, None, Some(reason.as_str())),
         };
-        update.execute(params![
+        let mut updated = update.query(params![
             id,
             c.lease.map(Timestamp::as_millis),
             status.as_str(),
@@ -315,6 +319,18 @@ fn write_completions(tx: &rusqlite::Connection, completions: &[Completion]) -> S
             c.attempt.as_ref().map(|a| a.started_at.as_millis()),
             c.at.as_millis(),
         ])?;
+        // Stepping runs the update; its row names the target, for its health figures.
+        let row = updated.next()?;
+        if let (Some(attempt), Some(row)) = (&c.attempt, row) {
+            let target = TargetKey {
+                project_id: row.get(0)?,
+                source_kind: row.get(1)?,
+                source_id: row.get(2)?,
+                channel: row.get::<_, Option<i64>>(3)?.unwrap_or(0),
+            };
+            rollup.add(target, row.get(4)?, attempt);
+        }
+        drop(updated);
         if let Next::Failed {
             reason,
             disable_target: true,
@@ -322,6 +338,43 @@ fn write_completions(tx: &rusqlite::Connection, completions: &[Completion]) -> S
         {
             disable_target(tx, c, reason)?;
         }
+    }
+    write_health(tx, &rollup)
+}
+
+/// Adds a batch's attempts to its targets' health: one upsert per target and minute, and
+/// one per target.
+fn write_health(tx: &rusqlite::Connection, rollup: &Rollup) -> StoreResult<()> {
+    if rollup.is_empty() {
+        return Ok(());
+    }
+    let mut minute = tx.prepare_cached(&notices::rusqlite_sql(&health::UPSERT_MINUTE))?;
+    for (target, at, tally) in rollup.minutes() {
+        let mut values: Vec<rusqlite::types::Value> = vec![
+            target.project_id.clone().into(),
+            target.source_kind.clone().into(),
+            target.source_id.clone().into(),
+            target.channel.into(),
+            at.into(),
+        ];
+        let counts = [tally.attempts, tally.succeeded]
+            .into_iter()
+            .chain(tally.latencies);
+        values.extend(counts.map(|n| i64::try_from(n).unwrap_or(i64::MAX).into()));
+        minute.execute(rusqlite::params_from_iter(values))?;
+    }
+    let mut state = tx.prepare_cached(&notices::rusqlite_sql(health::UPSERT_RUN))?;
+    for (target, run) in rollup.runs() {
+        state.execute(params![
+            target.project_id,
+            target.source_kind,
+            target.source_id,
+            target.channel,
+            i64::try_from(run.trailing_failures).unwrap_or(i64::MAX),
+            run.last_attempt_at,
+            run.last_success_at,
+            run.last_failure_at,
+        ])?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod distribution_fanout;
 mod distributions;
 mod handoff;
 mod harness;
+mod health;
 mod idempotency;
 mod ingest;
 mod limits;
@@ -87,6 +88,8 @@ macro_rules! story {
             audit::the_dashboard_counts_send_outs_by_status_and_time_and_knows_each_webhooks_last_status,
             public_headers::a_webhooks_public_headers_are_stored_read_and_replaced,
             public_headers::the_audit_log_finds_what_each_target_marks_now_and_nothing_once_it_is_gone,
+            health::health_counts_a_webhooks_attempts_by_window_with_its_failures_in_a_row,
+            health::each_channel_of_a_distribution_has_its_own_health,
         );
         story!(@harness $fresh;
             ingest::a_store_reopened_from_the_same_place_keeps_pending_send_outs,

@@ -187,6 +187,49 @@ async fn reads_as_before(store: Arc<dyn Store>, project: &ProjectId, expected: &
         assert_eq!(claim.send_out.body, shown.body.get(), "{}", shown.id);
         assert_eq!(claim.send_out.headers, shown.headers, "{}", shown.id);
     }
+    // Health is new: it starts empty (the earlier attempts stay in the audit log), and an
+    // attempt made after the upgrade counts for its target.
+    let now = Timestamp::now();
+    assert!(store
+        .project_health(project, now)
+        .await
+        .expect("health reads")
+        .is_empty());
+    let claim = claims
+        .iter()
+        .find(|c| !c.send_out.is_test)
+        .expect("an open send out that is not a test");
+    let attempt = sendout_store::Attempt {
+        send_out_id: claim.send_out.id.clone(),
+        number: 0,
+        started_at: now,
+        duration_ms: 7,
+        response_status: Some(200),
+        response_body: None,
+        error: None,
+        succeeded: true,
+    };
+    store
+        .complete(vec![sendout_store::Completion {
+            send_out_id: claim.send_out.id.clone(),
+            attempt: Some(attempt),
+            next: sendout_store::Next::Succeeded,
+            at: now,
+            lease: Some(claim.lease_until),
+        }])
+        .await
+        .expect("completes");
+    let source = &claim.send_out.source_id;
+    let health = store
+        .target_health(project, source.kind(), source.as_str(), now)
+        .await
+        .expect("health reads");
+    assert_eq!(health.len(), 1);
+    assert_eq!(
+        (health[0].last_hour.attempts, health[0].last_hour.succeeded),
+        (1, 1)
+    );
+    assert_eq!(health[0].last_success_at, Some(now));
 }
 
 #[tokio::test]

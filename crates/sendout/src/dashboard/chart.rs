@@ -1,5 +1,7 @@
-//! The audit log's chart of send outs over time by status: the geometry of a stacked bar
-//! chart, computed here as plain data from `Store::send_out_histogram` and drawn as inline
+//! The dashboard's stacked bar charts: the audit log's send outs over time by status (from
+//! `Store::send_out_histogram`), and an endpoint's attempts of the last day by hour,
+//! succeeded and failed (its health, from `Health::target_health`). The geometry is
+//! computed here as plain data and drawn as inline
 //! SVG by the template (no script, no chart library). The SVG stretches to its box, so its
 //! labels are HTML around it rather than SVG text, which would stretch with it.
 //!
@@ -9,6 +11,7 @@
 use std::time::Duration;
 
 use sendout_core::time::Timestamp;
+use sendout_store::health::HourCount;
 use sendout_store::{SendOutStatus, StatusBucket};
 
 /// The drawing's coordinate system (the SVG scales to its container's width).
@@ -132,6 +135,10 @@ pub struct Chart {
     /// Per status: label, class, count in the period.
     pub totals: Vec<(&'static str, &'static str, u64)>,
     pub summary: String,
+    /// The caption's id, unique on the page.
+    pub id: String,
+    /// What the chart shows, told to screen readers before the summary.
+    pub what: &'static str,
     // Fixed coordinates, for the template.
     pub width: u32,
     pub height: u32,
@@ -156,15 +163,29 @@ fn label(at: Timestamp, bucket: Duration) -> String {
     part.unwrap_or(&text).to_owned()
 }
 
+/// A series of a chart: its label and CSS class, stacked in the order given (bottom first).
+pub type Series = (&'static str, &'static str);
+
+/// An endpoint's attempts (its health chart): those that succeeded, and those that failed.
+pub const ATTEMPT_SERIES: [Series; 2] = [("succeeded", "st-succeeded"), ("failed", "st-failed")];
+
+/// What a chart is told to a reader besides its bars.
+struct Labels {
+    /// The caption's id (unique on the page).
+    id: String,
+    /// What the chart shows, for screen readers.
+    what: &'static str,
+    /// A bar's title when it is empty.
+    nothing: &'static str,
+}
+
 /// Lays out `buckets` (from the store) for `period` as of `now`.
 pub fn build(buckets: &[StatusBucket], period: Period, now: Timestamp) -> Chart {
     let start = period.chart_start(now);
     let bucket_ms = millis(period.bucket);
-    let count = usize::try_from((now.as_millis() - start.as_millis()) / bucket_ms + 1).unwrap_or(1);
-    let mut counts = vec![[0u64; 4]; count];
+    let mut counts = vec![vec![0u64; STATUSES.len()]; bar_count(start, bucket_ms, now)];
     for b in buckets {
-        let index = (b.bucket_start.as_millis() - start.as_millis()).div_euclid(bucket_ms);
-        let Some(slot) = usize::try_from(index).ok().and_then(|i| counts.get_mut(i)) else {
+        let Some(slot) = slot(&mut counts, start, bucket_ms, b.bucket_start) else {
             continue;
         };
         if let Some(s) = STATUSES
@@ -174,6 +195,72 @@ pub fn build(buckets: &[StatusBucket], period: Period, now: Timestamp) -> Chart 
             slot[s] += b.count;
         }
     }
+    let series: Vec<Series> = STATUSES.iter().map(|(_, n, c)| (*n, *c)).collect();
+    let shown = if period.span.is_some() {
+        period.label
+    } else {
+        "Last 30 days"
+    };
+    let labels = Labels {
+        id: "chart-caption".to_owned(),
+        what: "Send outs over time by status. ",
+        nothing: "no send outs",
+    };
+    layout(&counts, &series, (start, period.bucket, now), shown, labels)
+}
+
+/// The health chart of one endpoint: its attempts of the last 24 hours by hour, succeeded
+/// and failed, from the store's hourly counts; `id` names its caption.
+pub fn attempts(hours: &[HourCount], now: Timestamp, id: String) -> Chart {
+    let period = PERIODS[0];
+    let start = period.chart_start(now);
+    let bucket_ms = millis(period.bucket);
+    let mut counts = vec![vec![0u64; ATTEMPT_SERIES.len()]; bar_count(start, bucket_ms, now)];
+    for hour in hours {
+        if let Some(slot) = slot(&mut counts, start, bucket_ms, hour.hour_start) {
+            slot[0] += hour.succeeded;
+            slot[1] += hour.attempts.saturating_sub(hour.succeeded);
+        }
+    }
+    let labels = Labels {
+        id,
+        what: "Attempts over time, succeeded and failed. ",
+        nothing: "no attempts",
+    };
+    layout(
+        &counts,
+        &ATTEMPT_SERIES,
+        (start, period.bucket, now),
+        period.label,
+        labels,
+    )
+}
+
+fn bar_count(start: Timestamp, bucket_ms: i64, now: Timestamp) -> usize {
+    usize::try_from((now.as_millis() - start.as_millis()) / bucket_ms + 1).unwrap_or(1)
+}
+
+/// The counts of the bar holding `at`, if the chart has it.
+fn slot(
+    counts: &mut [Vec<u64>],
+    start: Timestamp,
+    bucket_ms: i64,
+    at: Timestamp,
+) -> Option<&mut Vec<u64>> {
+    let index = (at.as_millis() - start.as_millis()).div_euclid(bucket_ms);
+    usize::try_from(index).ok().and_then(|i| counts.get_mut(i))
+}
+
+/// The geometry of bars of `counts` (one per bucket, one count per series) from `start` in
+/// buckets of `bucket` up to `now`.
+fn layout(
+    counts: &[Vec<u64>],
+    series: &[Series],
+    (start, bucket, now): (Timestamp, Duration, Timestamp),
+    shown: &str,
+    labels: Labels,
+) -> Chart {
+    let bucket_ms = millis(bucket);
     let max = counts
         .iter()
         .map(|c| c.iter().sum::<u64>())
@@ -181,7 +268,7 @@ pub fn build(buckets: &[StatusBucket], period: Period, now: Timestamp) -> Chart 
         .unwrap_or(0);
     let plot_w = f64::from(WIDTH) - LEFT - RIGHT;
     let plot_h = f64::from(HEIGHT) - TOP - BOTTOM;
-    let step = plot_w / count as f64;
+    let step = plot_w / counts.len().max(1) as f64;
     let scale = if max == 0 { 0.0 } else { plot_h / max as f64 };
     let bars = counts
         .iter()
@@ -191,9 +278,9 @@ pub fn build(buckets: &[StatusBucket], period: Period, now: Timestamp) -> Chart 
             let mut y = TOP + plot_h;
             let segments = c
                 .iter()
-                .zip(STATUSES)
+                .zip(series)
                 .filter(|(n, _)| **n > 0)
-                .map(|(n, (_, _, class))| {
+                .map(|(n, (_, class))| {
                     let h = *n as f64 * scale;
                     y -= h;
                     Segment {
@@ -205,12 +292,12 @@ pub fn build(buckets: &[StatusBucket], period: Period, now: Timestamp) -> Chart 
                 .collect();
             let parts: Vec<String> = c
                 .iter()
-                .zip(STATUSES)
+                .zip(series)
                 .filter(|(n, _)| **n > 0)
-                .map(|(n, (_, name, _))| format!("{n} {name}"))
+                .map(|(n, (name, _))| format!("{n} {name}"))
                 .collect();
             let what = if parts.is_empty() {
-                "no send outs".to_owned()
+                labels.nothing.to_owned()
             } else {
                 parts.join(", ")
             };
@@ -218,20 +305,15 @@ pub fn build(buckets: &[StatusBucket], period: Period, now: Timestamp) -> Chart 
                 x: format!("{:.1}", LEFT + step * i as f64 + step * 0.1),
                 width: format!("{:.1}", step * 0.8),
                 segments,
-                title: format!("{}: {what}", label(at, period.bucket)),
+                title: format!("{}: {what}", label(at, bucket)),
             }
         })
         .collect();
-    let totals: Vec<(&'static str, &'static str, u64)> = STATUSES
+    let totals: Vec<(&'static str, &'static str, u64)> = series
         .iter()
         .enumerate()
-        .map(|(s, (_, name, class))| (*name, *class, counts.iter().map(|c| c[s]).sum()))
+        .map(|(s, (name, class))| (*name, *class, counts.iter().map(|c| c[s]).sum()))
         .collect();
-    let shown = if period.span.is_some() {
-        period.label
-    } else {
-        "Last 30 days"
-    };
     let summary = format!(
         "{shown}: {}.",
         totals
@@ -243,10 +325,12 @@ pub fn build(buckets: &[StatusBucket], period: Period, now: Timestamp) -> Chart 
     Chart {
         bars,
         max,
-        first_label: label(start, period.bucket),
-        last_label: label(now, period.bucket),
+        first_label: label(start, bucket),
+        last_label: label(now, bucket),
         totals,
         summary,
+        id: labels.id,
+        what: labels.what,
         width: WIDTH,
         height: HEIGHT,
         axis_x: format!("{LEFT:.1}"),
@@ -324,5 +408,22 @@ mod tests {
         assert_eq!(Period::parse(None).key, "24h");
         let all = Period::parse(Some("all"));
         assert_eq!(all.created_after(Timestamp::now()), None);
+    }
+
+    #[test]
+    fn an_endpoints_chart_stacks_its_failed_attempts_on_its_successes_by_hour() {
+        let now = at("2024-01-02T10:30:00.000Z");
+        let hours = [HourCount {
+            hour_start: at("2024-01-02T08:00:00.000Z"),
+            attempts: 5,
+            succeeded: 3,
+        }];
+        let chart = attempts(&hours, now, "health-chart".to_owned());
+        assert_eq!(chart.bars.len(), 25);
+        assert_eq!(chart.max, 5);
+        assert_eq!(chart.bars[22].title, "08:00: 3 succeeded, 2 failed");
+        assert_eq!(chart.bars[23].title, "09:00: no attempts");
+        assert_eq!(chart.summary, "Last 24 hours: 3 succeeded, 2 failed.");
+        assert_eq!(chart.id, "health-chart");
     }
 }

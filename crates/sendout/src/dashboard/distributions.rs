@@ -15,6 +15,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sendout_core::catalog::{catalog, Channel, Purpose};
 use sendout_core::distribution::{DistributionStatus, MAX_CHANNELS};
+use sendout_core::time::Timestamp;
+use sendout_store::health::TargetHealth;
 use sendout_store::{Distribution, Project};
 
 use crate::dashboard::auth::{local_path, Posted, Signed};
@@ -22,13 +24,14 @@ use crate::dashboard::distribution_form::{
     purpose_label, ChannelForm, DistributionForm, CONDITIONS,
 };
 use crate::dashboard::error::DashError;
+use crate::dashboard::health::HealthPanel;
 use crate::dashboard::layout::{
     load_project, project_path, redirect_with, show_time, Chrome, Section,
 };
 use crate::dashboard::session::Flash;
 use crate::dashboard::Dash;
 use crate::ops::distributions::{self, DistributionChange};
-use crate::ops::OpsError;
+use crate::ops::{health, OpsError};
 
 /// A distribution in the list.
 #[derive(Debug)]
@@ -185,6 +188,8 @@ pub struct FormPage {
     pub keys: String,
     pub cancel: String,
     pub can_add_channel: bool,
+    /// Each channel's health, when editing.
+    pub health: Vec<HealthPanel>,
 }
 
 async fn form_page(
@@ -201,13 +206,17 @@ async fn form_page(
     };
     let chrome = Chrome::load(dash, signed, Some(project), Section::Distributions, title).await?;
     let base = project_path(project.id.as_str(), "/distributions");
-    let current = match &editing {
-        Some(id) => Some(Row::new(
-            &distributions::get(&dash.app, project, id)
+    let (current, health) = match &editing {
+        Some(id) => {
+            let (distribution, channels) = health::of_distribution(&dash.app, project, id)
                 .await
-                .map_err(|e| not_found(e, id))?,
-        )),
-        None => None,
+                .map_err(|e| not_found(e, id))?;
+            (
+                Some(Row::new(&distribution)),
+                channel_panels(&distribution, &channels),
+            )
+        }
+        None => (None, Vec::new()),
     };
     Ok(FormPage {
         chrome,
@@ -228,7 +237,28 @@ async fn form_page(
         preview: format!("{base}/preview"),
         keys: format!("{base}/keys"),
         cancel: base,
+        health,
     })
+}
+
+/// A health panel per channel, titled by its number and event name.
+fn channel_panels(distribution: &Distribution, channels: &[TargetHealth]) -> Vec<HealthPanel> {
+    let now = Timestamp::now();
+    distribution
+        .spec
+        .channels()
+        .iter()
+        .zip(channels)
+        .enumerate()
+        .map(|(index, (channel, health))| {
+            let title = format!(
+                "Health of channel {}: {}",
+                index + 1,
+                channel.event_name().as_str()
+            );
+            HealthPanel::new(title, format!("health-channel-{}", index + 1), health, now)
+        })
+        .collect()
 }
 
 /// `GET …/distributions/new`.

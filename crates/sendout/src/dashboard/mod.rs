@@ -31,6 +31,7 @@ pub mod distribution_form;
 pub mod distributions;
 pub mod error;
 pub mod form;
+pub mod health;
 pub mod layout;
 pub mod login;
 pub mod notices;

@@ -11,19 +11,20 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use sendout_core::time::Timestamp;
-use sendout_store::{CalloutNotification, Project, SendOutStatus, Webhook};
+use sendout_store::{CalloutNotification, Project, SendOutStatus, SourceKind, Webhook};
 use serde::Deserialize;
 
 use crate::dashboard::auth::{Posted, Signed};
 use crate::dashboard::error::DashError;
 use crate::dashboard::form::Form;
+use crate::dashboard::health::HealthCell;
 use crate::dashboard::layout::{
     load_project, project_path, redirect_with, show_time, Chrome, Section,
 };
 use crate::dashboard::session::Flash;
 use crate::dashboard::Dash;
 use crate::ops::notifications::{NoticeInput, NotificationsInput};
-use crate::ops::{distributions, projects, sendouts, webhooks, OpsError};
+use crate::ops::{distributions, health, projects, sendouts, webhooks, OpsError};
 
 /// How many event names a webhook row shows before "and N more".
 const EVENTS_SHOWN: usize = 3;
@@ -263,10 +264,11 @@ pub struct WebhookRow {
     pub disabled: Option<String>,
     pub last_status: Option<&'static str>,
     pub header_count: usize,
+    pub health: HealthCell,
 }
 
 impl WebhookRow {
-    fn new(webhook: Webhook, last_status: Option<&'static str>) -> Self {
+    fn new(webhook: Webhook, last_status: Option<&'static str>, health: HealthCell) -> Self {
         let all_events = webhook.events.is_all();
         let mut events_shown: Vec<String> = webhook
             .events
@@ -293,6 +295,7 @@ impl WebhookRow {
             disabled,
             last_status,
             header_count: webhook.headers.len(),
+            health,
         }
     }
 }
@@ -306,6 +309,7 @@ pub async fn settings(
     let project = load_project(&dash, &project_id).await?;
     let webhooks = webhooks::list(&dash.app, &project).await?;
     let last = sendouts::last_status_by_source(&dash.app, &project).await?;
+    let health = health::of_project(&dash.app, &project).await?;
     let rows = webhooks
         .into_iter()
         .map(|w| {
@@ -313,7 +317,11 @@ pub async fn settings(
                 .iter()
                 .find(|(source, _)| source == w.id.as_str())
                 .map(|(_, s)| s.as_str());
-            WebhookRow::new(w, status)
+            let cell =
+                HealthCell::new(health.iter().find(|h| {
+                    h.source_kind == SourceKind::Webhook && h.source_id == w.id.as_str()
+                }));
+            WebhookRow::new(w, status, cell)
         })
         .collect();
     let chrome = Chrome::load(

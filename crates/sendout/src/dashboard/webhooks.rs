@@ -22,6 +22,7 @@ use sendout_store::{Project, Webhook};
 
 use crate::dashboard::auth::{Posted, Signed};
 use crate::dashboard::error::DashError;
+use crate::dashboard::health::HealthPanel;
 use crate::dashboard::layout::{
     load_project, project_path, redirect_with, show_time, Chrome, Section,
 };
@@ -31,8 +32,9 @@ use crate::dashboard::webhook_form::{
 };
 use crate::dashboard::Dash;
 use crate::ops::test_send::{self, request_group, Tested, UrlTest};
-use crate::ops::{webhooks, OpsError};
+use crate::ops::{health, webhooks, OpsError};
 use crate::telemetry::REQUEST_ID_HEADER;
+use sendout_core::time::Timestamp;
 use sendout_store::SourceId;
 
 /// The add / edit page.
@@ -58,6 +60,8 @@ pub struct WebhookFormPage {
     pub action: String,
     pub test_action: String,
     pub cancel: String,
+    /// The webhook's health (one panel), when editing.
+    pub health: Vec<HealthPanel>,
 }
 
 /// What Send test webhook did, as the form shows it.
@@ -88,6 +92,19 @@ async fn page(
         None => (base.clone(), format!("{base}/test")),
     };
     let (test_types_with_example, test_types_without_example) = test_types(&form.test_type);
+    let health = match editing {
+        Some(w) => {
+            let (_, health) = health::of_webhook(&dash.app, project, w.id.as_str()).await?;
+            let title = "Health".to_owned();
+            vec![HealthPanel::new(
+                title,
+                "health".to_owned(),
+                &health,
+                Timestamp::now(),
+            )]
+        }
+        None => Vec::new(),
+    };
     Ok(WebhookFormPage {
         chrome,
         editing: editing.map(|w| w.id.to_string()),
@@ -111,6 +128,7 @@ async fn page(
         action,
         test_action,
         cancel: project_path(project.id.as_str(), "/settings#webhooks"),
+        health,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod distribution_preview;
 pub mod distribution_views;
 pub mod distributions;
+pub mod endpoint_health;
 pub mod error;
 pub mod event_types;
 pub mod events;
@@ -107,6 +108,10 @@ fn management_routes() -> Router<AppState> {
             "/management/v1/projects/{projectId}/webhooks/{webhookId}/recover",
             post(webhooks::recover_webhook),
         )
+        .route(
+            "/management/v1/projects/{projectId}/webhooks/{webhookId}/health",
+            get(endpoint_health::webhook_health),
+        )
 }
 
 fn project_routes() -> Router<AppState> {
@@ -151,6 +156,10 @@ fn distribution_routes() -> Router<AppState> {
         .route(
             "/v1/distributions/{distributionId}/live",
             post(distributions::set_distribution_live),
+        )
+        .route(
+            "/v1/distributions/{distributionId}/health",
+            get(endpoint_health::distribution_health),
         )
 }
 

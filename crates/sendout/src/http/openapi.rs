@@ -14,8 +14,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{
-    distribution_preview, distributions, error, event_types, events, health, management, sendouts,
-    test_webhook, webhooks,
+    distribution_preview, distributions, endpoint_health, error, event_types, events, health,
+    management, sendouts, test_webhook, webhooks,
 };
 
 /// The API description.
@@ -41,6 +41,7 @@ use crate::http::{
         webhooks::update_webhook,
         webhooks::delete_webhook,
         webhooks::recover_webhook,
+        endpoint_health::webhook_health,
         test_webhook::test_url,
         test_webhook::test_webhook,
         events::ingest,
@@ -57,6 +58,7 @@ use crate::http::{
         distributions::delete_distribution,
         distributions::pause_distribution,
         distributions::set_distribution_live,
+        endpoint_health::distribution_health,
         distribution_preview::preview,
         health::health,
     ),

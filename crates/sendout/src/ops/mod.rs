@@ -11,6 +11,7 @@
 //!   the first, the dashboard shows each next to its field.
 
 pub mod distributions;
+pub mod health;
 pub mod keys;
 pub mod notices;
 pub mod notifications;

@@ -7,6 +7,7 @@
 mod auth_limit;
 mod document;
 pub(crate) mod errors;
+mod health;
 mod idempotency;
 mod ingest;
 mod management;

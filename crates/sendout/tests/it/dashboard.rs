@@ -12,6 +12,7 @@ mod browser;
 mod designer;
 mod distributions;
 mod forms;
+mod health;
 mod http;
 mod notices;
 mod pages;
