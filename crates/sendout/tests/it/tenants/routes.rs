@@ -161,7 +161,8 @@ pub async fn probe(app: &TestApp, a: &Tenant, b: &Tenant, method: &Method, path:
         }
         ("GET" | "PUT" | "DELETE", "/v1/distributions/{distributionId}")
         | ("POST", "/v1/distributions/{distributionId}/pause")
-        | ("POST", "/v1/distributions/{distributionId}/live") => {
+        | ("POST", "/v1/distributions/{distributionId}/live")
+        | ("GET", "/v1/distributions/{distributionId}/health") => {
             as_a(app, a, method, &filled, body)
                 .await
                 .expect_error(404, "not_found");
