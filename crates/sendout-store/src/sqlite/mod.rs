@@ -341,11 +341,26 @@ async fn checkpoint(
 #[async_trait]
 impl Lifecycle for SqliteStore {
     /// A migration that fails on a file system with no room left is [`StoreError::Full`].
+    ///
+    /// The readers were opened before it, and each holds the schema it read then: SQLite
+    /// would prepare a statement there against the old tables and re-prepare it when it
+    /// runs, with more columns (a `SELECT *` of a table a migration added a column to) than
+    /// sqlx described, which fails the read. So each reader reads the schema once afterwards
+    /// and loads the new one.
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.writer)
             .await
-            .map_err(|e| room::name_full_disk(e.into(), &self.path()))
+            .map_err(|e| room::name_full_disk(e.into(), &self.path()))?;
+        let mut held = Vec::new();
+        for _ in 0..self.readers.size() {
+            let mut reader = self.readers.acquire().await?;
+            sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+                .execute(&mut *reader)
+                .await?;
+            held.push(reader);
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {
