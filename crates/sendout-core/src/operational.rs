@@ -207,8 +207,11 @@ mod tests {
             }),
         };
         let text = body(&id, &incident, at, "https://sendout.example");
-        assert!(!text.contains(' '), "compact: {text}");
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            !text.contains(": ") && !text.contains(", "),
+            "compact: {text}"
+        );
         assert_eq!(json["id"], id.as_str());
         assert_eq!(json["object"], "event");
         assert_eq!(json["type"], "sendout.webhook.disabled");
