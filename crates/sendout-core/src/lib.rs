@@ -11,6 +11,7 @@
 //! - [`retry`]: when the next attempt of a failed send out happens;
 //! - [`template`]: the payload designer of distribution channels (full, attributes, custom
 //!   JSON templates with `{{path}}` placeholders);
+//! - [`operational`]: operational webhooks' event types and bodies;
 //! - [`input`]: typed input values (target URLs, custom headers, event type names);
 //! - [`time`]: the timestamp format of the API and the envelope.
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@ pub mod envelope;
 pub mod field;
 pub mod ids;
 pub mod input;
+pub mod operational;
 pub mod retry;
 pub mod signature;
 pub mod template;

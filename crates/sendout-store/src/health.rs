@@ -151,9 +151,13 @@ pub struct Rollup {
 }
 
 impl Rollup {
-    /// Counts `attempt`, made for the send out of `target` (test send outs are left out).
+    /// Counts `attempt`, made for the send out of `target` (test send outs, and operational
+    /// ones, whose targets are no webhook or channel, are left out).
     pub fn add(&mut self, target: TargetKey, is_test: bool, attempt: &Attempt) {
-        if is_test || target.source_id == SourceId::UNSAVED_WEBHOOK {
+        if is_test
+            || target.source_id == SourceId::UNSAVED_WEBHOOK
+            || target.source_kind == SourceKind::Operational.as_str()
+        {
             return;
         }
         self.attempts.entry(target).or_default().push((

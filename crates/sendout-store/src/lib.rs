@@ -38,6 +38,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sendout_core::distribution::{DistributionSpec, DistributionStatus};
 use sendout_core::ids::{DistributionId, ProjectId, SendOutId, WebhookId};
+use sendout_core::input::TargetUrl;
 use sendout_core::time::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -172,6 +173,7 @@ pub struct NewProject {
     pub app_id: String,
     pub app_token_hash: String,
     pub callout_notifications: CalloutNotifications,
+    pub operational_webhook_url: Option<TargetUrl>,
 }
 
 /// What the first start on an empty database creates, each record only if none of its kind
@@ -597,6 +599,16 @@ pub trait Notices: Send + Sync {
     /// `min_attempts` attempts, once per such send out (nodes doing it at once record one).
     /// Returns how many warnings were recorded.
     async fn record_failing(&self, min_attempts: u32, now: Timestamp) -> StoreResult<u64>;
+    /// Up to `limit` notices whose operational event is still to be made, oldest first.
+    async fn pending_operational(
+        &self,
+        limit: u32,
+    ) -> StoreResult<Vec<notices::PendingOperational>>;
+    /// Makes the operational events of notices: for each `(notice id, send outs)` the
+    /// notice is marked emitted and its send outs (made by [`SendOut::operational`]; none
+    /// when no URL is configured) stored, in one transaction; a notice another call marked
+    /// first gets none. Returns how many send outs were stored.
+    async fn emit_operational(&self, events: Vec<(i64, Vec<SendOut>)>) -> StoreResult<u64>;
     /// Leases up to `limit` pending mails due at `now` for `lease`, counting an attempt.
     async fn claim_mails(
         &self,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sendout_core::distribution::{DistributionSpec, DistributionStatus, WebhookChannel};
-use sendout_core::envelope::EventRef;
+use sendout_core::envelope::{self, EventRef};
 use sendout_core::ids::{DistributionId, EventId, GroupId, ProjectId, SendOutId, WebhookId};
 use sendout_core::input::{EventFilter, PublicHeaders, TargetUrl};
 use sendout_core::time::Timestamp;
@@ -28,6 +28,8 @@ pub struct Project {
     pub app_token_hash: String,
     /// Who is told when a target fails or is given up on.
     pub callout_notifications: CalloutNotifications,
+    /// Where the project's operational events go besides the operator's URL, if anywhere.
+    pub operational_webhook_url: Option<TargetUrl>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -121,6 +123,8 @@ pub struct ProjectUpdate {
     pub timezone: Option<String>,
     pub webhook_version: Option<String>,
     pub callout_notifications: Option<CalloutNotifications>,
+    /// `Some(None)` removes the project's operational URL.
+    pub operational_webhook_url: Option<Option<TargetUrl>>,
 }
 
 /// A project-settings webhook. Its events are stored as `["*"]` for all events, otherwise as
@@ -272,12 +276,14 @@ pub enum KeyedOutcome {
     Reused { event: Option<usize> },
 }
 
-/// Where a send out goes: a project-settings webhook, or one channel of a distribution.
+/// Where a send out goes: a project-settings webhook, one channel of a distribution, or an
+/// operational endpoint (sendout's events about its own targets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     Webhook,
     Distribution,
+    Operational,
 }
 
 impl SourceKind {
@@ -285,6 +291,7 @@ impl SourceKind {
         match self {
             Self::Webhook => "webhook",
             Self::Distribution => "distribution",
+            Self::Operational => "operational",
         }
     }
 
@@ -292,8 +299,34 @@ impl SourceKind {
         match text {
             "webhook" => Some(Self::Webhook),
             "distribution" => Some(Self::Distribution),
+            "operational" => Some(Self::Operational),
             _ => None,
         }
+    }
+}
+
+/// Which operational endpoint a send out goes to: the operator's (configuration, every
+/// project's events, its own secret) or the project's own (a project setting, signed with
+/// the project's secret like its webhooks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OperationalDestination {
+    Operator,
+    Project,
+}
+
+impl OperationalDestination {
+    /// The source id its send outs carry in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "ops_operator",
+            Self::Project => "ops_project",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Operator, Self::Project]
+            .into_iter()
+            .find(|d| d.as_str() == text)
     }
 }
 
@@ -308,6 +341,8 @@ pub enum SourceId {
     UnsavedWebhook,
     /// A distribution; which of its channels is [`SendOut::channel`].
     Distribution(DistributionId),
+    /// An operational endpoint.
+    Operational(OperationalDestination),
 }
 
 impl SourceId {
@@ -320,6 +355,7 @@ impl SourceId {
             SourceKind::Webhook if id == Self::UNSAVED_WEBHOOK => Some(Self::UnsavedWebhook),
             SourceKind::Webhook => WebhookId::parse(id).ok().map(Self::Webhook),
             SourceKind::Distribution => DistributionId::parse(id).ok().map(Self::Distribution),
+            SourceKind::Operational => OperationalDestination::parse(id).map(Self::Operational),
         }
     }
 
@@ -328,6 +364,7 @@ impl SourceId {
         match self {
             Self::Webhook(_) | Self::UnsavedWebhook => SourceKind::Webhook,
             Self::Distribution(_) => SourceKind::Distribution,
+            Self::Operational(_) => SourceKind::Operational,
         }
     }
 
@@ -337,6 +374,7 @@ impl SourceId {
             Self::Webhook(id) => id.as_str(),
             Self::UnsavedWebhook => Self::UNSAVED_WEBHOOK,
             Self::Distribution(id) => id.as_str(),
+            Self::Operational(destination) => destination.as_str(),
         }
     }
 }
@@ -426,9 +464,10 @@ pub struct SendOut {
     pub idempotency_key: Option<String>,
 }
 
-/// The three kinds of send out, each made by one constructor: fan-out to a webhook
+/// The four kinds of send out, each made by one constructor: fan-out to a webhook
 /// ([`SendOut::to_webhook`]), to a distribution's channel ([`SendOut::to_channel`], which a
-/// preview renders too) and a test ([`SendOut::test_send`]). Each is `PENDING`, due `now`,
+/// preview renders too), a test ([`SendOut::test_send`]) and an operational event
+/// ([`SendOut::operational`]). Each is `PENDING`, due `now`,
 /// with the body it will always send, and records `event` as its cause.
 impl SendOut {
     /// The send out of `event` to a project-settings webhook, with its URL and headers.
@@ -492,6 +531,43 @@ impl SendOut {
             headers,
             is_test: true,
             ..Self::pending(id, project_id, source_id, event, body, now)
+        }
+    }
+
+    /// The send out of an operational event (`body`, made by
+    /// [`sendout_core::operational::body`] as the event `event_id` of type `event_type`) to
+    /// an operational endpoint. It names no stored event (operational events are not
+    /// ingested) and carries no custom headers.
+    pub fn operational(
+        id: SendOutId,
+        project_id: &ProjectId,
+        (destination, target_url): (OperationalDestination, &TargetUrl),
+        (event_id, event_type): (&EventId, &str),
+        body: String,
+        now: Timestamp,
+    ) -> Self {
+        let group_id = GroupId::new();
+        let source = envelope::compact(&serde_json::json!({}));
+        let event = EventRef {
+            id: event_id,
+            event_type,
+            created_at: now,
+            entity_id: None,
+            group_id: &group_id,
+            event_source: &source,
+        };
+        Self {
+            event_id: None,
+            group_id: None,
+            target_url: target_url.to_string(),
+            ..Self::pending(
+                id,
+                project_id,
+                SourceId::Operational(destination),
+                &event,
+                body,
+                now,
+            )
         }
     }
 
@@ -634,6 +710,11 @@ pub struct Completion {
     /// recorded but the send out's state, schedule and target are left to the newer holder.
     /// `None` writes unconditionally.
     pub lease: Option<Timestamp>,
+    /// If this completion gives a webhook's or channel's send out up (`FAILED` with
+    /// `disable_target`), it is reported as `sendout.send_out.exhausted`, at most once per
+    /// target per this window. `None`: never reported (operational send outs, so that
+    /// operational events are never about operational deliveries).
+    pub exhausted_window: Option<std::time::Duration>,
 }
 
 /// The custom headers the targets of some send outs mark public, as they are now

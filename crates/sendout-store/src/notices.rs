@@ -9,12 +9,20 @@
 //! failing target are derived from the queue by [`crate::Notices::record_failing`], once per
 //! incident (a unique `dedupe_key`).
 //!
+//! **Operational webhooks.** Every notice is also the outbox of its operational event
+//! (`operational_state` written `pending` with it); so is a `send_out.exhausted` notice,
+//! written by the completion that gives a webhook's or channel's send out up, at most once
+//! per target per window ([`EXHAUSTED`]'s dedupe key), never shown or mailed.
+//! [`crate::Notices::emit_operational`] marks a notice emitted in the transaction that stores
+//! its event's send outs, once.
+//!
 //! **The outbox.** A notice with recipients is a pending mail. A sender claims due mails with
 //! a lease ([`crate::Notices::claim_mails`], `SKIP LOCKED` on PostgreSQL, so one node sends a
 //! given mail), sends, and marks each sent or failed. A mail is sent again only if its
 //! sender stopped between the SMTP server's acceptance and the mark (a crash in that window):
 //! at least once, and exactly once outside it.
 
+use sendout_core::operational::OperationalType;
 use sendout_core::time::Timestamp;
 use serde::Serialize;
 
@@ -37,16 +45,20 @@ pub enum NoticeKind {
     DistributionFailing,
     /// A distribution sendout had paused was set live again.
     DistributionLive,
+    /// A webhook's or channel's send out was given up, at most once per target per window:
+    /// recorded only for operational webhooks (never shown in-app, never mailed).
+    SendOutExhausted,
 }
 
 impl NoticeKind {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::WebhookDisabled,
         Self::WebhookFailing,
         Self::WebhookEnabled,
         Self::DistributionPaused,
         Self::DistributionFailing,
         Self::DistributionLive,
+        Self::SendOutExhausted,
     ];
 
     /// The name stored and shown (`webhook.disabled`, …).
@@ -58,6 +70,20 @@ impl NoticeKind {
             Self::DistributionPaused => "distribution.paused",
             Self::DistributionFailing => "distribution.failing",
             Self::DistributionLive => "distribution.live",
+            Self::SendOutExhausted => "send_out.exhausted",
+        }
+    }
+
+    /// The operational event that reports it.
+    pub fn operational(self) -> OperationalType {
+        match self {
+            Self::WebhookDisabled => OperationalType::WebhookDisabled,
+            Self::WebhookFailing => OperationalType::WebhookFailing,
+            Self::WebhookEnabled => OperationalType::WebhookEnabled,
+            Self::DistributionPaused => OperationalType::DistributionPaused,
+            Self::DistributionFailing => OperationalType::DistributionFailing,
+            Self::DistributionLive => OperationalType::DistributionLive,
+            Self::SendOutExhausted => OperationalType::SendOutExhausted,
         }
     }
 
@@ -65,21 +91,24 @@ impl NoticeKind {
         Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 
-    /// The kind of target it is about.
+    /// The kind of target it is about (an exhausted send out's is in
+    /// [`Notice::target_kind`]: either).
     pub fn target_kind(self) -> SourceKind {
         match self {
             Self::WebhookDisabled | Self::WebhookFailing | Self::WebhookEnabled => {
                 SourceKind::Webhook
             }
+            Self::SendOutExhausted => SourceKind::Webhook,
             _ => SourceKind::Distribution,
         }
     }
 
-    /// The failing warning of a kind of target.
-    pub fn failing(target: SourceKind) -> Self {
+    /// The failing warning of a kind of target (operational endpoints get none).
+    pub fn failing(target: SourceKind) -> Option<Self> {
         match target {
-            SourceKind::Webhook => Self::WebhookFailing,
-            SourceKind::Distribution => Self::DistributionFailing,
+            SourceKind::Webhook => Some(Self::WebhookFailing),
+            SourceKind::Distribution => Some(Self::DistributionFailing),
+            SourceKind::Operational => None,
         }
     }
 
@@ -124,6 +153,8 @@ pub struct Notice {
     pub id: i64,
     pub project_id: String,
     pub kind: NoticeKind,
+    /// A webhook or a distribution.
+    pub target_kind: SourceKind,
     pub target_id: String,
     pub target_url: Option<String>,
     /// The distribution's channel, for a distribution's notice about one.
@@ -189,6 +220,11 @@ impl Recipients {
         } = match kind {
             SourceKind::Webhook => settings.webhooks,
             SourceKind::Distribution => settings.distributions,
+            SourceKind::Operational => CalloutNotification {
+                email: false,
+                emails: Vec::new(),
+                in_app: false,
+            },
         };
         let mail_to =
             (email && !emails.is_empty()).then(|| serde_json::Value::from(emails).to_string());
@@ -205,10 +241,10 @@ pub(crate) const SETTINGS_OF_SEND_OUT: &str = "SELECT p.callout_notifications FR
 /// in-app, `$6` the recipients, `$7` the dedupe key.
 pub(crate) const FOR_SEND_OUT: &str = "INSERT INTO notices (project_id, kind, target_kind, \
      target_id, target_url, channel, send_out_id, reason, last_status, last_error, last_body, \
-     dedupe_key, created_at, in_app, mail_to, mail_state, mail_next_at) \
+     dedupe_key, created_at, in_app, mail_to, mail_state, mail_next_at, operational_state) \
      SELECT s.project_id, $2, s.source_kind, s.source_id, s.target_url, s.channel, s.id, $3, \
      a.response_status, a.error, a.response_body, $7, $4, $5, $6, \
-     CASE WHEN $6 IS NULL THEN NULL ELSE 'pending' END, $4 \
+     CASE WHEN $6 IS NULL THEN NULL ELSE 'pending' END, $4, 'pending' \
      FROM send_outs s LEFT JOIN attempts a ON a.send_out_id = s.id AND a.number = s.attempts \
      WHERE s.id = $1 ON CONFLICT (dedupe_key) DO NOTHING";
 
@@ -216,8 +252,40 @@ pub(crate) const FOR_SEND_OUT: &str = "INSERT INTO notices (project_id, kind, ta
 /// the kind, `$3` the target's kind, `$4` the target, `$5` its URL, `$6` now, `$7` in-app,
 /// `$8` the recipients.
 pub(crate) const FOR_TARGET: &str = "INSERT INTO notices (project_id, kind, target_kind, \
-     target_id, target_url, created_at, in_app, mail_to, mail_state, mail_next_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 IS NULL THEN NULL ELSE 'pending' END, $6)";
+     target_id, target_url, created_at, in_app, mail_to, mail_state, mail_next_at, \
+     operational_state) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 IS NULL THEN NULL ELSE 'pending' END, \
+     $6, 'pending')";
+
+/// A webhook's or channel's send out given up, reported once per target per window: `$1`
+/// the send out, `$2` now, `$3` the window ([`exhausted_window`]), `$4` false. Only a send
+/// out that did end `FAILED` (a stale completion decides nothing), never a test's, never an
+/// operational endpoint's (no operational event is about an operational delivery).
+pub(crate) const EXHAUSTED: &str = "INSERT INTO notices (project_id, kind, target_kind, \
+     target_id, target_url, channel, send_out_id, reason, last_status, last_error, last_body, \
+     dedupe_key, created_at, in_app, operational_state) \
+     SELECT s.project_id, 'send_out.exhausted', s.source_kind, s.source_id, s.target_url, \
+     s.channel, s.id, s.failure_reason, a.response_status, a.error, a.response_body, \
+     'exhausted:' || s.source_id || ':' || COALESCE(CAST(s.channel AS TEXT), '-') || ':' || $3, \
+     $2, $4, 'pending' \
+     FROM send_outs s LEFT JOIN attempts a ON a.send_out_id = s.id AND a.number = s.attempts \
+     WHERE s.id = $1 AND s.status = 'FAILED' AND s.is_test = $4 \
+     AND s.source_kind IN ('webhook', 'distribution') ON CONFLICT (dedupe_key) DO NOTHING";
+
+/// The coalescing window `at` falls in, as the exhausted notice's key names it: the number
+/// of whole `window`s since the epoch (a zero window is taken as one millisecond).
+pub(crate) fn exhausted_window(at: Timestamp, window: std::time::Duration) -> String {
+    let window = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
+    (at.as_millis().div_euclid(window)).to_string()
+}
+
+/// A notice whose operational event is still to be made, with the URL its project names
+/// for operational events now.
+#[derive(Debug, Clone)]
+pub struct PendingOperational {
+    pub notice: Notice,
+    pub project_url: Option<String>,
+}
 
 /// `sql` for rusqlite, which numbers its placeholders `?N`.
 pub(crate) fn rusqlite_sql(sql: &str) -> String {
@@ -226,6 +294,7 @@ pub(crate) fn rusqlite_sql(sql: &str) -> String {
 
 pub(crate) fn notice(row: &impl Columns) -> StoreResult<Notice> {
     let kind: String = row.get("kind")?;
+    let target_kind: String = row.get("target_kind")?;
     let mail_to: Option<String> = row.get("mail_to")?;
     let mail_state: Option<String> = row.get("mail_state")?;
     let last_status: Option<i64> = row.get("last_status")?;
@@ -235,6 +304,8 @@ pub(crate) fn notice(row: &impl Columns) -> StoreResult<Notice> {
         id: row.get("id")?,
         project_id: row.get("project_id")?,
         kind: NoticeKind::parse(&kind).ok_or_else(|| crate::rows::corrupt("notice kind", &kind))?,
+        target_kind: SourceKind::parse(&target_kind)
+            .ok_or_else(|| crate::rows::corrupt("notice target kind", &target_kind))?,
         target_id: row.get("target_id")?,
         target_url: row.get("target_url")?,
         channel: channel.and_then(|c| u32::try_from(c).ok()),
@@ -288,5 +359,20 @@ mod tests {
             assert_eq!(NoticeKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(NoticeKind::parse("webhook.exploded"), None);
+    }
+
+    #[test]
+    fn exhausted_send_outs_of_one_window_share_its_key() {
+        let hour = std::time::Duration::from_secs(3600);
+        let at = |ms| Timestamp::from_millis(ms);
+        assert_eq!(
+            exhausted_window(at(3_600_000), hour),
+            exhausted_window(at(7_199_999), hour)
+        );
+        assert_ne!(
+            exhausted_window(at(7_199_999), hour),
+            exhausted_window(at(7_200_000), hour)
+        );
+        assert_eq!(exhausted_window(at(5), std::time::Duration::ZERO), "5");
     }
 }

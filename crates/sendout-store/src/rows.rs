@@ -238,6 +238,12 @@ pub(crate) fn project(row: &impl Columns) -> StoreResult<Project> {
             Some(text) => from_json("project callout notifications", &text)?,
             None => CalloutNotifications::default(),
         },
+        operational_webhook_url: match row.get::<Option<String>>("operational_webhook_url")? {
+            Some(text) => {
+                Some(TargetUrl::parse(&text).map_err(|e| corrupt("project operational URL", e))?)
+            }
+            None => None,
+        },
         created_at: ts(row.get("created_at")?),
         updated_at: ts(row.get("updated_at")?),
     })
@@ -365,7 +371,8 @@ pub(crate) fn claim(
 
 /// Whether a send out may go to its target, given the target's state (`None`: it is gone).
 /// The one place of the rule: a test send out is sent whatever its target's state; a
-/// webhook's only while it is active; a distribution's only while it is `LIVE`.
+/// webhook's only while it is active; a distribution's only while it is `LIVE`; an
+/// operational event's always.
 pub(crate) fn target_active(
     send_out: &SendOut,
     webhook_active: Option<bool>,
@@ -377,6 +384,8 @@ pub(crate) fn target_active(
             SourceKind::Distribution => {
                 distribution_status == Some(DistributionStatus::Live.as_str())
             }
+            // An operational endpoint is never turned off (docs/OPERATIONS.md).
+            SourceKind::Operational => true,
         }
 }
 

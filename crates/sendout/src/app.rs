@@ -221,7 +221,12 @@ pub async fn start_with_store(
             alive.clone(),
         );
         spawn_pruner(store.clone(), config.retention, cancel.clone());
-        let notices = crate::notify::spawn(store.clone(), config.notices.clone(), cancel.clone());
+        let notices = crate::notify::spawn(
+            store.clone(),
+            config.notices.clone(),
+            config.operational.clone(),
+            cancel.clone(),
+        );
         (Some((handle, notices)), Some(alive))
     } else {
         (None, None)

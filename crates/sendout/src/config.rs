@@ -18,7 +18,9 @@ use sendout_store::fanout::Limits as FanOutLimits;
 use serde::{Deserialize, Deserializer};
 
 mod notices;
+mod operational;
 pub use notices::{Notices, Smtp};
+pub use operational::{safe_target, Operational, OperatorEndpoint};
 
 /// The defaults, also shown by `sendout config --defaults`.
 pub const DEFAULTS: &str = include_str!("../config.default.toml");
@@ -105,6 +107,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Callout notices: email over SMTP, links, the outbox's limits.
     pub notices: Notices,
+    /// Operational webhooks: the operator's endpoint, their retries, the coalescing window.
+    pub operational: Operational,
 }
 
 /// What one project may hold and one request may cause (docs/OPERATIONS.md, "Limits"): set
@@ -235,6 +239,10 @@ struct Raw {
     notice_mail_lease: String,
     notice_mail_retry: String,
     notice_interval: String,
+    operational_webhook_url: String,
+    operational_webhook_secret: String,
+    operational_retry_schedule: String,
+    operational_exhausted_window: String,
 }
 
 /// Accepts a value either in its own type (from TOML) or as text (from the environment).
@@ -605,6 +613,16 @@ impl Config {
             listen,
             retry.max_retries(),
         )?;
+        let operational = operational::parse(
+            operational::RawOperational {
+                url: &raw.operational_webhook_url,
+                secret: &raw.operational_webhook_secret,
+                retry_schedule: &raw.operational_retry_schedule,
+                retry_jitter: raw.retry_jitter,
+                exhausted_window: &raw.operational_exhausted_window,
+            },
+            &allowed_target_ranges,
+        )?;
         Ok(Self {
             listen,
             http_header_timeout,
@@ -639,6 +657,7 @@ impl Config {
             trusted_proxies,
             log_format,
             notices,
+            operational,
         })
     }
 

@@ -8,6 +8,9 @@
 //!   and a process runs one sendout (tests that run several apps in one process share it);
 //! - counters are updated after the store has committed what they count (ingest's 202, the
 //!   completion writer's batch), so a rolled-back write is never counted;
+//! - except `operational_given_up`, counted by the worker when it gives an operational send
+//!   out up (before its outcome is written: an outcome whose write fails is decided again
+//!   after the lease, and may be counted twice; never missed);
 //! - labels carry statuses and outcomes only, never a project, webhook or URL: the endpoint
 //!   needs no key because it reveals no tenant's data, and label sets stay small and fixed.
 
@@ -45,6 +48,7 @@ pub struct Metrics {
     queue_depth: Gauge,
     queue_due: Gauge,
     oldest_due_age: Gauge<f64, AtomicU64>,
+    operational_given_up: Counter,
 }
 
 static GLOBAL: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -73,6 +77,7 @@ impl Metrics {
             queue_depth: Gauge::default(),
             queue_due: Gauge::default(),
             oldest_due_age: Gauge::default(),
+            operational_given_up: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -119,6 +124,12 @@ impl Metrics {
             Unit::Seconds,
             metrics.oldest_due_age.clone(),
         );
+        registry.register(
+            "operational_given_up",
+            "Operational send outs given up after their last retry (an operational URL is \
+             never disabled; each is also logged at error level)",
+            metrics.operational_given_up.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -157,6 +168,11 @@ impl Metrics {
             let latency_ms = (ended_ms - created_ms).max(0);
             self.delivery_latency.observe(latency_ms as f64 / 1000.0);
         }
+    }
+
+    /// Counts an operational send out given up.
+    pub fn operational_given_up(&self) {
+        self.operational_given_up.inc();
     }
 
     /// Sets the queue gauges from the store's view at `now`.
@@ -218,6 +234,7 @@ mod tests {
             next,
             at: now,
             lease: None,
+            exhausted_window: None,
         }
     }
 

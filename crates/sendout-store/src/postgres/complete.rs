@@ -114,6 +114,15 @@ pub(super) async fn complete(
         } = &completion.next
         {
             disable_target(&mut tx, completion, reason).await?;
+            if let Some(window) = completion.exhausted_window {
+                sqlx::query(notices::EXHAUSTED)
+                    .bind(completion.send_out_id.as_str())
+                    .bind(completion.at.as_millis())
+                    .bind(notices::exhausted_window(completion.at, window))
+                    .bind(false)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
     }
     tx.commit().await?;

@@ -190,7 +190,7 @@ impl<B: Backend> Audit for B {
             let ids = match &send_out.source_id {
                 SourceId::Webhook(id) => (&mut webhooks, id.as_str()),
                 SourceId::Distribution(id) => (&mut distributions, id.as_str()),
-                SourceId::UnsavedWebhook => continue,
+                SourceId::UnsavedWebhook | SourceId::Operational(_) => continue,
             };
             if !ids.0.contains(&ids.1) {
                 ids.0.push(ids.1);
@@ -314,10 +314,12 @@ impl<B: Backend> Audit for B {
             .bind(before.as_millis())
             .execute(&mut *self.writer().await?)
             .await?;
-        // Notices past retention, but never a mail still waiting in the outbox.
+        // Notices past retention, but never a mail or an operational event still waiting in
+        // the outbox.
         query(
             "DELETE FROM notices WHERE created_at < $1 \
-             AND (mail_state IS NULL OR mail_state <> 'pending')",
+             AND (mail_state IS NULL OR mail_state <> 'pending') \
+             AND (operational_state IS NULL OR operational_state <> 'pending')",
         )
         .bind(before.as_millis())
         .execute(&mut *self.writer().await?)

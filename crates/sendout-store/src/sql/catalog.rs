@@ -126,10 +126,14 @@ async fn any_management_key<C: Conn + ?Sized>(conn: &mut C) -> StoreResult<bool>
 async fn insert_project<C: Conn + ?Sized>(conn: &mut C, new: NewProject) -> StoreResult<Project> {
     let now = Timestamp::now();
     let notifications = to_json(&new.callout_notifications)?;
+    let operational = new
+        .operational_webhook_url
+        .as_ref()
+        .map(ToString::to_string);
     let row = query(
         "INSERT INTO projects (id, name, description, timezone, webhook_version, webhook_token, \
-         app_id, app_token_hash, callout_notifications, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *",
+         app_id, app_token_hash, callout_notifications, operational_webhook_url, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $10, $10) RETURNING *",
     )
     .bind(new.id.as_str())
     .bind(&new.name)
@@ -141,6 +145,7 @@ async fn insert_project<C: Conn + ?Sized>(conn: &mut C, new: NewProject) -> Stor
     .bind(&new.app_token_hash)
     .bind(&notifications)
     .bind(now.as_millis())
+    .bind(&operational)
     .fetch_one(conn)
     .await?;
     rows::project(&row)
@@ -287,11 +292,19 @@ impl<B: Backend> Catalog for B {
         if let Some(notifications) = update.callout_notifications {
             project.callout_notifications = notifications;
         }
+        if let Some(url) = update.operational_webhook_url {
+            project.operational_webhook_url = url;
+        }
         project.updated_at = Timestamp::now();
         let notifications = to_json(&project.callout_notifications)?;
+        let operational = project
+            .operational_webhook_url
+            .as_ref()
+            .map(ToString::to_string);
         query(
             "UPDATE projects SET name = $2, description = $3, timezone = $4, \
-             webhook_version = $5, callout_notifications = $6, updated_at = $7 WHERE id = $1",
+             webhook_version = $5, callout_notifications = $6, updated_at = $7, \
+             operational_webhook_url = $8 WHERE id = $1",
         )
         .bind(id.as_str())
         .bind(&project.name)
@@ -300,6 +313,7 @@ impl<B: Backend> Catalog for B {
         .bind(&project.webhook_version)
         .bind(&notifications)
         .bind(project.updated_at.as_millis())
+        .bind(&operational)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

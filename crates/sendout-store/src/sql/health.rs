@@ -36,7 +36,7 @@ fn count(n: i64) -> u64 {
 
 fn channel_of(kind: SourceKind, channel: i64) -> StoreResult<Option<u32>> {
     match kind {
-        SourceKind::Webhook => Ok(None),
+        SourceKind::Webhook | SourceKind::Operational => Ok(None),
         SourceKind::Distribution => u32::try_from(channel)
             .map(Some)
             .map_err(|_| corrupt("health channel", channel)),

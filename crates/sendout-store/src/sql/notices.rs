@@ -7,8 +7,11 @@ use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
 
 use super::{ensure_project, query, Backend, Conn};
+use crate::model::SendOut;
 use crate::model::SourceKind;
-use crate::notices::{self, MailClaim, MailOutcome, Notice, NoticeKind, Recipients};
+use crate::notices::{
+    self, MailClaim, MailOutcome, Notice, NoticeKind, PendingOperational, Recipients,
+};
 use crate::rows::Columns;
 use crate::{Notices, StoreResult};
 
@@ -56,12 +59,13 @@ impl<B: Backend> Notices for B {
     ) -> StoreResult<u64> {
         query(
             "UPDATE notices SET read_at = $2 WHERE project_id = $1 AND read_at IS NULL \
-             AND id <= $3 AND id = COALESCE($4, id)",
+             AND id <= $3 AND id = COALESCE($4, id) AND in_app = $5",
         )
         .bind(project.as_str())
         .bind(now.as_millis())
         .bind(up_to)
         .bind(only)
+        .bind(true)
         .execute(&mut *self.writer().await?)
         .await
     }
@@ -100,16 +104,15 @@ impl<B: Backend> Notices for B {
             .collect::<StoreResult<Vec<_>>>()?;
         let mut recorded = 0;
         for (id, kind, settings) in candidates {
-            let target = if kind == SourceKind::Distribution.as_str() {
-                SourceKind::Distribution
-            } else {
-                SourceKind::Webhook
+            let target = SourceKind::parse(&kind).unwrap_or(SourceKind::Webhook);
+            let Some(warning) = NoticeKind::failing(target) else {
+                continue;
             };
             let to = Recipients::of(settings.as_deref(), target);
             let dedupe = format!("failing:{id}");
             recorded += query(notices::FOR_SEND_OUT)
                 .bind(id.as_str())
-                .bind(NoticeKind::failing(target).as_str())
+                .bind(warning.as_str())
                 .bind(None::<&str>)
                 .bind(now.as_millis())
                 .bind(to.in_app)
@@ -119,6 +122,56 @@ impl<B: Backend> Notices for B {
                 .await?;
         }
         Ok(recorded)
+    }
+
+    async fn pending_operational(&self, limit: u32) -> StoreResult<Vec<PendingOperational>> {
+        query(
+            "SELECT n.*, p.operational_webhook_url FROM notices n \
+             JOIN projects p ON p.id = n.project_id \
+             WHERE n.operational_state = 'pending' ORDER BY n.id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.reader().await?)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(PendingOperational {
+                notice: notices::notice(row)?,
+                project_url: row.get("operational_webhook_url")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn emit_operational(&self, events: Vec<(i64, Vec<SendOut>)>) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let mut made = 0;
+        for (notice, send_outs) in &events {
+            // Marking first makes the event once: a node that marks nothing (another did,
+            // and made its send outs) makes none.
+            let marked = query(
+                "UPDATE notices SET operational_state = 'emitted' \
+                 WHERE id = $1 AND operational_state = 'pending'",
+            )
+            .bind(*notice)
+            .execute(&mut *tx)
+            .await?;
+            if marked == 0 {
+                continue;
+            }
+            for s in send_outs {
+                insert_operational(&mut *tx, s).await?;
+                made += 1;
+            }
+        }
+        if made > 0 {
+            self.announce_work(&mut tx).await?;
+        }
+        tx.commit().await?;
+        if made > 0 {
+            self.wake_workers();
+        }
+        Ok(made)
     }
 
     async fn claim_mails(
@@ -182,6 +235,38 @@ impl<B: Backend> Notices for B {
         .await?;
         Ok(())
     }
+}
+
+/// Stores an operational event's send out, due now, with its request (never rebuilt).
+async fn insert_operational<C: Conn + ?Sized>(conn: &mut C, s: &SendOut) -> StoreResult<()> {
+    query(
+        "INSERT INTO send_outs (id, project_id, event_id, envelope_type, event_type, \
+         source_kind, source_id, channel, target_url, status, attempts, next_attempt_at, \
+         is_test, group_id, event_created_at, created_at, updated_at) \
+         VALUES ($1, $2, NULL, $3, $4, $5, $6, NULL, $7, $8, 0, $9, $10, NULL, $11, $12, $12)",
+    )
+    .bind(s.id.as_str())
+    .bind(s.project_id.as_str())
+    .bind(&s.envelope_type)
+    .bind(&s.event_type)
+    .bind(s.source_id.kind().as_str())
+    .bind(s.source_id.as_str())
+    .bind(&s.target_url)
+    .bind(s.status.as_str())
+    .bind(s.next_attempt_at.map(Timestamp::as_millis))
+    .bind(s.is_test)
+    .bind(s.event_created_at.map(Timestamp::as_millis))
+    .bind(s.created_at.as_millis())
+    .execute(&mut *conn)
+    .await?;
+    let headers = crate::rows::to_json(&s.headers)?;
+    query("INSERT INTO send_out_bodies (send_out_id, headers, body) VALUES ($1, $2, $3)")
+        .bind(s.id.as_str())
+        .bind(headers.as_str())
+        .bind(&s.body)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Records that a target sendout had turned off was turned on again, in the caller's

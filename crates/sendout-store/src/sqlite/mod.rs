@@ -360,6 +360,7 @@ async fn checkpoint(
 #[async_trait]
 impl Lifecycle for SqliteStore {
     /// A migration that fails on a file system with no room left is [`StoreError::Full`].
+    /// Afterwards every reader reads the new schema (see `read_schema_again`).
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.writer)

@@ -337,6 +337,15 @@ fn write_completions(tx: &rusqlite::Connection, completions: &[Completion]) -> S
         } = &c.next
         {
             disable_target(tx, c, reason)?;
+            if let Some(window) = c.exhausted_window {
+                tx.prepare_cached(&notices::rusqlite_sql(notices::EXHAUSTED))?
+                    .execute(params![
+                        id,
+                        c.at.as_millis(),
+                        notices::exhausted_window(c.at, window),
+                        false
+                    ])?;
+            }
         }
     }
     write_health(tx, &rollup)

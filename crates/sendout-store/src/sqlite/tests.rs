@@ -41,6 +41,7 @@ async fn shop(store: &SqliteStore) -> Project {
             app_id: format!("app-{id}"),
             app_token_hash: crate::hash_token("token"),
             callout_notifications: Default::default(),
+            operational_webhook_url: None,
             id,
         })
         .await
@@ -189,6 +190,7 @@ async fn pruning_takes_attempts_with_their_send_outs_and_events_nothing_refers_t
         next,
         at: now,
         lease: Some(claim.lease_until),
+        exhausted_window: None,
     };
     store
         .complete(vec![
@@ -251,6 +253,7 @@ async fn deleting_a_project_cascades_to_every_table() {
             next: Next::RetryAt(Timestamp::now()),
             at: Timestamp::now(),
             lease: Some(claims[0].lease_until),
+            exhausted_window: None,
         }])
         .await
         .expect("completed");

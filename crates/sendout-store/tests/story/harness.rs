@@ -118,6 +118,7 @@ pub fn new_project(name: &str) -> NewProject {
         app_id: format!("app-of-{id}"),
         app_token_hash: sendout_store::hash_token(&format!("app-token-of-{id}")),
         callout_notifications: Default::default(),
+        operational_webhook_url: None,
         id,
     }
 }
@@ -213,6 +214,7 @@ pub fn completion(claim: &Claim, status: u16, next: Next, at: Timestamp) -> Comp
         next,
         at,
         lease: Some(claim.lease_until),
+        exhausted_window: None,
     }
 }
 

@@ -20,6 +20,7 @@ mod ingest;
 mod limits;
 mod nodes;
 mod notices;
+mod operational;
 mod pg;
 mod projects;
 mod public_headers;
@@ -51,7 +52,8 @@ macro_rules! story {
             notices::re_enabling_a_disabled_webhook_is_noticed_and_notices_are_marked_read,
             notices::the_outbox_leases_each_mail_to_one_sender_and_keeps_its_outcome,
             notices::a_failing_target_is_warned_about_once_per_incident,
-            notices::retention_keeps_notices_whose_mail_is_pending,
+            notices::retention_keeps_notices_whose_mail_or_operational_event_is_pending,
+            operational::notices_make_their_operational_events_once_and_exhaustion_is_coalesced,
             queue::a_claimed_send_out_is_not_claimed_again_while_its_lease_lasts,
             queue::an_expired_lease_makes_the_send_out_claimable_again,
             queue::claims_come_earliest_due_first_and_at_most_the_limit,

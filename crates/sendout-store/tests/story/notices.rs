@@ -277,7 +277,7 @@ pub async fn a_failing_target_is_warned_about_once_per_incident(store: &dyn Stor
     assert_eq!(notices[0].last_status, Some(500));
 }
 
-pub async fn retention_keeps_notices_whose_mail_is_pending(store: &dyn Store) {
+pub async fn retention_keeps_notices_whose_mail_or_operational_event_is_pending(store: &dyn Store) {
     let shop = project(store).await;
     told(store, &shop).await;
     let hook = webhook(store, &shop, &["*"]).await;
@@ -302,6 +302,15 @@ pub async fn retention_keeps_notices_whose_mail_is_pending(store: &dyn Store) {
         )
         .await
         .expect("written");
+    store.prune(later).await.expect("prunes");
+    assert_eq!(
+        store.list_notices(&shop.id, 10).await.expect("lists").len(),
+        1,
+        "its operational event still waits"
+    );
+    let pending = store.pending_operational(10).await.expect("reads");
+    let done = pending.iter().map(|p| (p.notice.id, Vec::new())).collect();
+    store.emit_operational(done).await.expect("emits");
     store.prune(later).await.expect("prunes");
     assert!(store
         .list_notices(&shop.id, 10)

@@ -307,6 +307,7 @@ pub async fn a_claim_shows_when_its_target_is_inactive_or_deleted(store: &dyn St
             },
             at: now,
             lease: Some(c.lease_until),
+            exhausted_window: None,
         })
         .collect();
     complete(store, failures).await;

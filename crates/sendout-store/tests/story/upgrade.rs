@@ -340,3 +340,126 @@ fn select_count(table: &str) -> &'static str {
         _ => "SELECT COUNT(*) FROM attempts",
     }
 }
+
+/// What a store held just before operational webhooks (sqlite 0011, postgres 0010): a
+/// project with its callout settings and a notice whose mail is still in the outbox. The
+/// statements read the same in both dialects.
+const BEFORE_OPERATIONAL: [&str; 2] = [
+    "INSERT INTO projects (id, name, timezone, webhook_version, webhook_token, app_id, \
+     app_token_hash, callout_notifications, created_at, updated_at) \
+     VALUES ($1, 'Shop', 'Etc/UTC', 'v2024-01-01', 'secret-of-the-shop', $2, 'hash', \
+     '{\"webhooks\":{\"email\":true,\"emails\":[\"ops@shop.test\"],\"in_app\":true},\
+     \"distributions\":{\"email\":false,\"emails\":[],\"in_app\":false}}', 1, 1)",
+    "INSERT INTO notices (project_id, kind, target_kind, target_id, target_url, reason, \
+     last_status, created_at, in_app, mail_to, mail_state, mail_next_at) \
+     VALUES ($1, 'webhook.disabled', 'webhook', 'wh_01hzx3r8k2m4n6p8q0s2t4v6w8', \
+     'https://shop.example/hook', 'the target answered 410 Gone', 410, 5, TRUE, \
+     '[\"ops@shop.test\"]', 'pending', 5)",
+];
+
+/// After the upgrade the project and its notice read as before: the settings, the notice's
+/// every field and its pending mail; the project has no operational URL, and the notice,
+/// which happened before there were operational webhooks, is not sent out as one now.
+async fn operational_upgrade_kept(store: &dyn Store, project: &ProjectId) {
+    let shop = store.get_project(project).await.expect("the project reads");
+    assert_eq!(shop.name, "Shop");
+    assert_eq!(shop.webhook_token, "secret-of-the-shop");
+    assert_eq!(
+        shop.callout_notifications.webhooks.emails,
+        ["ops@shop.test"]
+    );
+    assert!(shop.callout_notifications.webhooks.email);
+    assert!(!shop.callout_notifications.distributions.in_app);
+    assert_eq!(shop.operational_webhook_url, None);
+    let notices = store.list_notices(project, 10).await.expect("lists");
+    assert_eq!(notices.len(), 1);
+    let notice = &notices[0];
+    assert_eq!(
+        notice.kind,
+        sendout_store::notices::NoticeKind::WebhookDisabled
+    );
+    assert_eq!(notice.target_id, "wh_01hzx3r8k2m4n6p8q0s2t4v6w8");
+    assert_eq!(
+        notice.reason.as_deref(),
+        Some("the target answered 410 Gone")
+    );
+    assert_eq!(notice.last_status, Some(410));
+    assert_eq!(notice.mail_to, ["ops@shop.test"]);
+    assert_eq!(
+        notice.mail_state,
+        Some(sendout_store::notices::MailState::Pending)
+    );
+    assert!(store
+        .pending_operational(10)
+        .await
+        .expect("reads")
+        .is_empty());
+    let claims = store
+        .claim_mails(Timestamp::from_millis(10), 10, Duration::from_secs(60))
+        .await
+        .expect("the outbox still holds its mail");
+    assert_eq!(claims.len(), 1);
+}
+
+/// Migrates the database `$conn` is connected to up to (not including) `$version` of the
+/// migrations in `$dir`, and writes [`BEFORE_OPERATIONAL`] for `$project` (one text for both
+/// drivers, which have no common connection type).
+macro_rules! before_operational {
+    ($conn:expr, $dir:literal, $version:expr, $project:expr) => {{
+        let mut before = sqlx::migrate!($dir);
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < $version)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&mut $conn).await.expect("migrated to before it");
+        sqlx::query(BEFORE_OPERATIONAL[0])
+            .bind($project.as_str())
+            .bind(format!("app-{}", $project))
+            .execute(&mut $conn)
+            .await
+            .expect("the project as it was");
+        sqlx::query(BEFORE_OPERATIONAL[1])
+            .bind($project.as_str())
+            .execute(&mut $conn)
+            .await
+            .expect("the notice as it was");
+        $conn.close().await.expect("closes");
+    }};
+}
+
+#[tokio::test]
+async fn an_embedded_store_from_before_operational_webhooks_keeps_its_projects_and_notices() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("sendout.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let project = ProjectId::new();
+    {
+        let mut conn = SqliteConnection::connect(&url).await.expect("connects");
+        before_operational!(conn, "./migrations/sqlite", 11, project);
+    }
+    let store = SqliteStore::open(&path.to_string_lossy())
+        .await
+        .expect("the store opens");
+    store.migrate().await.expect("migrates in place");
+    operational_upgrade_kept(&store, &project).await;
+}
+
+#[tokio::test]
+async fn a_shared_store_from_before_operational_webhooks_keeps_its_projects_and_notices() {
+    let database = pg::TestDatabase::create().await;
+    let project = ProjectId::new();
+    {
+        let mut conn = PgConnection::connect(database.url())
+            .await
+            .expect("connects");
+        before_operational!(conn, "./migrations/postgres", 10, project);
+    }
+    let store = PostgresStore::open(database.url())
+        .await
+        .expect("the store opens");
+    store.migrate().await.expect("migrates in place");
+    operational_upgrade_kept(&store, &project).await;
+}

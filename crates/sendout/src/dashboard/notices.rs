@@ -63,15 +63,18 @@ impl NoticeRow {
             K::DistributionPaused => "Distribution paused",
             K::DistributionFailing => "Distribution failing",
             K::DistributionLive => "Distribution live again",
+            K::SendOutExhausted => "Send out given up",
         };
-        let target_path = match notice.kind.target_kind() {
+        let target_path = match notice.target_kind {
             sendout_store::SourceKind::Webhook => {
                 project_path(project_id, &format!("/webhooks/{}/edit", notice.target_id))
             }
-            sendout_store::SourceKind::Distribution => project_path(
-                project_id,
-                &format!("/distributions/{}/edit", notice.target_id),
-            ),
+            sendout_store::SourceKind::Distribution | sendout_store::SourceKind::Operational => {
+                project_path(
+                    project_id,
+                    &format!("/distributions/{}/edit", notice.target_id),
+                )
+            }
         };
         let last_response = match (notice.last_status, &notice.last_error) {
             (Some(status), _) => format!("HTTP {status}"),

@@ -21,7 +21,9 @@ use reqwest::redirect;
 use sendout_core::retry::RetryPolicy;
 use sendout_core::signature::{signature_header, voucherify_signature};
 use sendout_core::time::Timestamp;
-use sendout_store::{Attempt, Claim, Completion, Next};
+use sendout_store::{
+    Attempt, Claim, Completion, Next, OperationalDestination, SigningSecrets, SourceId, SourceKind,
+};
 use tracing::Instrument;
 use url::Url;
 
@@ -30,7 +32,7 @@ use super::outcome::{
     inactive_reason, next_manual, next_scheduled, response_verdict, BodyEnd, Verdict,
 };
 use super::ssrf::{GuardedResolver, Refused, TargetPolicy};
-use crate::config::Config;
+use crate::config::{Config, Secret};
 
 /// How much of a response body is read and kept.
 pub const MAX_RESPONSE_BODY_BYTES: usize = 4096;
@@ -50,6 +52,28 @@ pub enum DeliveryError {
 pub const UNSENDABLE_REASON: &str = "not sent: its payload was longer than \
     max_rendered_payload_bytes when it was made, so it has no body to send";
 
+/// An operational send out is never disabled (nor does its end make an operational event):
+/// giving it up is logged at error level, with why, and counted.
+fn operational_next(send_out: &sendout_store::SendOut, next: Next) -> Next {
+    match next {
+        Next::Failed { reason, .. } => {
+            tracing::error!(
+                sendout.id = %send_out.id.as_str(),
+                destination = send_out.source_id.as_str(),
+                event_type = %send_out.event_type,
+                reason = %reason,
+                "an operational webhook delivery was given up; its URL stays configured"
+            );
+            crate::metrics::global().operational_given_up();
+            Next::Failed {
+                reason,
+                disable_target: false,
+            }
+        }
+        other => other,
+    }
+}
+
 /// A claim completed `FAILED` with `reason`, without a request (no host slot, no attempt).
 fn unsent(claim: &Claim, reason: String) -> Completion {
     Completion {
@@ -61,6 +85,7 @@ fn unsent(claim: &Claim, reason: String) -> Completion {
         },
         at: Timestamp::now(),
         lease: Some(claim.lease_until),
+        exhausted_window: None,
     }
 }
 
@@ -74,6 +99,12 @@ pub struct Deliverer {
     timeout: Duration,
     /// What the client's resolver learned, for [`Deliverer::host_key`].
     names: Arc<ResolvedNames>,
+    /// Operational send outs' own schedule.
+    operational_retry: RetryPolicy,
+    /// What the operator's operational deliveries are signed with.
+    operator_secret: Option<Secret>,
+    /// See [`Completion::exhausted_window`].
+    exhausted_window: Duration,
 }
 
 impl Deliverer {
@@ -87,6 +118,13 @@ impl Deliverer {
             retry: config.retry.clone(),
             timeout: config.delivery_timeout,
             names,
+            operational_retry: config.operational.retry.clone(),
+            operator_secret: config
+                .operational
+                .operator
+                .as_ref()
+                .map(|operator| operator.secret.clone()),
+            exhausted_window: config.operational.exhausted_window,
         })
     }
 
@@ -111,19 +149,23 @@ impl Deliverer {
         }
         let (attempt, verdict) = self.send(claim).await;
         let now = Timestamp::now();
-        let next = next_scheduled(
-            &self.retry,
-            send_out,
-            &verdict,
-            now,
-            &mut rand::thread_rng(),
-        );
+        let operational = send_out.source_id.kind() == SourceKind::Operational;
+        let policy = if operational {
+            &self.operational_retry
+        } else {
+            &self.retry
+        };
+        let mut next = next_scheduled(policy, send_out, &verdict, now, &mut rand::thread_rng());
+        if operational {
+            next = operational_next(send_out, next);
+        }
         Completion {
             send_out_id: send_out.id.clone(),
             attempt: Some(attempt),
             next,
             at: now,
             lease: Some(claim.lease_until),
+            exhausted_window: (!operational).then_some(self.exhausted_window),
         }
     }
 
@@ -154,6 +196,7 @@ impl Deliverer {
             next,
             at: now,
             lease: Some(claim.lease_until),
+            exhausted_window: None,
         }
     }
 
@@ -224,8 +267,25 @@ impl Deliverer {
         (attempt, verdict)
     }
 
+    /// The secrets a claim is signed with: the operator's for the operator's operational
+    /// endpoint, the project's (as the claim carries them) for everything else.
+    fn secrets<'a>(&'a self, claim: &'a Claim) -> std::borrow::Cow<'a, Claim> {
+        match (&claim.send_out.source_id, &self.operator_secret) {
+            (SourceId::Operational(OperationalDestination::Operator), Some(secret)) => {
+                std::borrow::Cow::Owned(Claim {
+                    secrets: SigningSecrets {
+                        current: secret.expose().to_owned(),
+                        previous: None,
+                    },
+                    ..claim.clone()
+                })
+            }
+            _ => std::borrow::Cow::Borrowed(claim),
+        }
+    }
+
     async fn post(&self, claim: &Claim, url: Url, at: Timestamp) -> Result<Received, String> {
-        let headers = request_headers(claim, at.as_secs());
+        let headers = request_headers(&self.secrets(claim), at.as_secs());
         let sent = self
             .client
             .post(url)

@@ -89,6 +89,7 @@ pub(crate) fn inactive_reason(kind: SourceKind) -> String {
     match kind {
         SourceKind::Webhook => "target inactive: the webhook is disabled".to_owned(),
         SourceKind::Distribution => "target inactive: the distribution is not live".to_owned(),
+        SourceKind::Operational => "target inactive".to_owned(),
     }
 }
 

@@ -513,6 +513,7 @@ impl Worker {
             next: Next::RetryAt(at),
             at: now,
             lease: Some(claim.lease_until),
+            exhausted_window: None,
         })
         .await;
     }

@@ -57,6 +57,10 @@ pub struct ProjectView {
     /// Who is told when sendout gives up on a webhook or distribution (Voucherify's
     /// setting).
     pub webhooks_callout_notifications: CalloutNotificationsView,
+    /// Where the project's operational events (`sendout.webhook.disabled`, …) go, signed
+    /// with `webhook_token`; `null`: nowhere of its own (docs/API.md).
+    #[schema(example = "https://ops.shop.example/sendout-events")]
+    pub operational_webhook_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -149,6 +153,7 @@ impl ProjectView {
                 webhooks: project.callout_notifications.webhooks.into(),
                 distributions: project.callout_notifications.distributions.into(),
             },
+            operational_webhook_url: project.operational_webhook_url.map(|u| u.to_string()),
             created_at: project.created_at.to_string(),
             updated_at: project.updated_at.to_string(),
         }
@@ -186,6 +191,11 @@ pub struct ProjectCreate {
     pub webhook_version: Option<String>,
     #[serde(default, deserialize_with = "object_only")]
     pub webhooks_callout_notifications: Option<CalloutNotificationsRequest>,
+    /// Where the project's operational events go: an `http`/`https` URL that deliveries may
+    /// reach (an address refused at connect time is refused here, 400); blank or `null`:
+    /// nowhere of its own.
+    #[serde(default)]
+    pub operational_webhook_url: Option<String>,
 }
 
 /// `PUT /management/v1/projects/{projectId}`: only the fields given change.
@@ -204,6 +214,10 @@ pub struct ProjectUpdateRequest {
     /// The parts given replace the stored ones field by field.
     #[serde(default, deserialize_with = "object_only")]
     pub webhooks_callout_notifications: Option<CalloutNotificationsRequest>,
+    /// As in create; blank or `null` removes the project's operational URL.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub operational_webhook_url: Option<Option<String>>,
 }
 
 /// An optional struct given only as a JSON object (or `null`): serde would otherwise read a
@@ -254,6 +268,7 @@ pub async fn create_project(
         timezone: request.timezone,
         webhook_version: request.webhook_version,
         callout_notifications: request.webhooks_callout_notifications.map(Into::into),
+        operational_webhook_url: request.operational_webhook_url,
     };
     let keys = projects::create(&state, input).await?;
     Ok(axum::Json(ProjectView::new(
@@ -335,6 +350,7 @@ pub async fn update_project(
         timezone: request.timezone,
         webhook_version: request.webhook_version,
         callout_notifications: request.webhooks_callout_notifications.map(Into::into),
+        operational_webhook_url: request.operational_webhook_url,
     };
     let updated = projects::update(&state, &project_id, change).await?;
     Ok(axum::Json(updated.into()))

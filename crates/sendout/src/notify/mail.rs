@@ -23,7 +23,7 @@ fn when(notice: &Notice) -> String {
 
 fn target(notice: &Notice) -> String {
     let url = notice.target_url.as_deref().unwrap_or("");
-    match (notice.kind.target_kind(), notice.channel) {
+    match (notice.target_kind, notice.channel) {
         (sendout_store::SourceKind::Webhook, _) => format!("webhook {} ({url})", notice.target_id),
         (_, Some(channel)) => format!(
             "distribution {}, channel {channel} ({url})",
@@ -81,7 +81,11 @@ pub fn compose(notice: &Notice, project_name: &str, public_url: &str) -> Mail {
                 notice.target_id, notice.target_id
             )),
         ),
-        NoticeKind::WebhookFailing | NoticeKind::DistributionFailing => (
+        // Exhausted send outs are never mailed (their notice has no recipients); were one
+        // composed, it would read as a failing target's.
+        NoticeKind::WebhookFailing
+        | NoticeKind::DistributionFailing
+        | NoticeKind::SendOutExhausted => (
             format!("A target of {project_name} is failing"),
             format!(
                 "Deliveries to the {target} have been failing: its oldest open send out has \
@@ -140,6 +144,7 @@ mod tests {
             id: 1,
             project_id: "proj_x".into(),
             kind,
+            target_kind: kind.target_kind(),
             target_id: "wh_1".into(),
             target_url: Some("https://shop.example/hook".into()),
             channel: None,

@@ -1,6 +1,6 @@
 //! Callout notices at run time: a background task, beside the delivery workers and never in
-//! their way, that every `notice_interval` records warnings about failing targets and drains
-//! the mail outbox over SMTP.
+//! their way, that every `notice_interval` records warnings about failing targets, makes the
+//! operational events of new notices ([`operational`]) and drains the mail outbox over SMTP.
 //!
 //! The notices themselves are written by the store in the transactions that disable, pause or
 //! re-enable a target (see `sendout_store::notices`); this task only reads the queue for
@@ -11,6 +11,7 @@
 //! slow server cannot make two nodes send the same mail.
 
 pub mod mail;
+mod operational;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +26,7 @@ use sendout_store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Notices, Smtp};
+use crate::config::{Notices, Operational, Smtp};
 
 /// Most mails claimed in one pass.
 const MAILS_PER_PASS: u32 = 20;
@@ -74,6 +75,7 @@ impl Sender {
 pub fn spawn(
     store: Arc<dyn Store>,
     settings: Notices,
+    operational: Operational,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -84,6 +86,11 @@ pub fn spawn(
         });
         loop {
             pass(store.as_ref(), &settings, sender.as_ref()).await;
+            match operational::emit(store.as_ref(), &operational, &settings.public_url).await {
+                Ok(0) => {}
+                Ok(made) => tracing::info!(made, "operational events made"),
+                Err(e) => tracing::warn!(error = %e, "operational events could not be made"),
+            }
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(settings.interval) => {}

@@ -7,15 +7,18 @@
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
+use sendout_core::field::FieldError;
 use sendout_core::ids::ProjectId;
+use sendout_core::input::TargetUrl;
 use sendout_core::time::Timestamp;
 use sendout_store::{
     hash_token, CalloutNotifications, NewProject, Project, ProjectUpdate, Store, StoreError,
 };
 
-use crate::config::Secret;
+use crate::config::{safe_target, Secret};
 use crate::ops::notifications::{self, NotificationsInput};
 use crate::ops::text::{self, text_field, DEFAULT_TIMEZONE, MAX_NAME_CHARS, WEBHOOK_VERSION};
+use crate::ops::webhooks::target_url;
 use crate::ops::{not_found_as, AppState, OpsError, Problems};
 
 /// A random token of `len` letters and digits.
@@ -66,6 +69,7 @@ pub fn new_project(
         app_id: uuid_like(),
         app_token_hash: hash_token(&app_token),
         callout_notifications: Default::default(),
+        operational_webhook_url: None,
     };
     (new, app_token)
 }
@@ -95,6 +99,8 @@ pub struct ProjectInput {
     pub webhook_version: Option<String>,
     /// Over the defaults ([`notifications`]).
     pub callout_notifications: Option<NotificationsInput>,
+    /// Where the project's operational events go; blank or absent: nowhere of its own.
+    pub operational_webhook_url: Option<String>,
 }
 
 /// A change to a project: only the fields given change.
@@ -107,6 +113,24 @@ pub struct ProjectChange {
     pub webhook_version: Option<String>,
     /// Over the stored settings ([`notifications`]).
     pub callout_notifications: Option<NotificationsInput>,
+    /// `Some(None)` (or blank text) removes the project's operational URL.
+    pub operational_webhook_url: Option<Option<String>>,
+}
+
+/// A project's operational URL from input: a target URL that the delivery rules allow
+/// (an address literal among those refused at connect time is refused here); blank: none.
+pub fn operational_webhook_url(
+    state: &AppState,
+    text: Option<&str>,
+) -> Result<Option<TargetUrl>, FieldError> {
+    const FIELD: &str = "operational_webhook_url";
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let url = target_url(FIELD, text)?;
+    safe_target(&url, &state.config.allowed_target_ranges)
+        .map_err(|message| FieldError::at(FIELD, message))?;
+    Ok(Some(url))
 }
 
 /// `input` over `current`, each problem noted.
@@ -144,6 +168,12 @@ pub async fn create(state: &AppState, input: ProjectInput) -> Result<NewProjectK
         input.callout_notifications,
         &CalloutNotifications::default(),
     );
+    let operational = problems
+        .field(operational_webhook_url(
+            state,
+            input.operational_webhook_url.as_deref(),
+        ))
+        .flatten();
     let (name, description, timezone) = problems.finish_with(
         name.zip(description)
             .zip(timezone)
@@ -151,6 +181,7 @@ pub async fn create(state: &AppState, input: ProjectInput) -> Result<NewProjectK
     )?;
     let (mut new, app_token) = new_project(name, description, timezone);
     new.callout_notifications = notifications.unwrap_or_default();
+    new.operational_webhook_url = operational;
     let keys = NewProjectKeys {
         project: state.store.create_project(new).await?,
         app_token: Secret::new(app_token),
@@ -211,6 +242,10 @@ pub async fn update(
             change.callout_notifications,
             &project.callout_notifications,
         ),
+        operational_webhook_url: match change.operational_webhook_url {
+            None => None,
+            Some(text) => problems.field(operational_webhook_url(state, text.as_deref())),
+        },
     };
     problems.finish()?;
     state

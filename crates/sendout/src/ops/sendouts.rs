@@ -338,8 +338,9 @@ pub async fn bulk_retry(
                         .await
                         .map_err(|e| not_found_as(e, "distribution", source_id))?;
                 }
-                // Never named by an id of a target (no test webhook's send out is retried).
-                SourceId::UnsavedWebhook => return Err(refused()),
+                // Never named by an id of a target (no test webhook's send out is retried;
+                // operational endpoints are not named by these ids either).
+                SourceId::UnsavedWebhook | SourceId::Operational(_) => return Err(refused()),
             }
             let from = since.unwrap_or_else(|| Timestamp::from_millis(0));
             state
@@ -348,7 +349,7 @@ pub async fn bulk_retry(
                 .await?
         }
         Err(SourceKind::Webhook) => return Err(OpsError::not_found("webhook", source_id)),
-        Err(SourceKind::Distribution) => {
+        Err(SourceKind::Distribution | SourceKind::Operational) => {
             return Err(OpsError::not_found("distribution", source_id))
         }
     };

@@ -25,6 +25,7 @@ mod limits;
 mod listener;
 mod multinode;
 mod notices;
+mod operational;
 mod secrets_in_logs;
 mod shutdown;
 mod tenants;

@@ -6,5 +6,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod mail;
-mod process;
+pub(crate) mod process;
 mod recover;

@@ -187,6 +187,12 @@ pub fn state_input_rules(document: &mut Value) {
                 "timezone",
                 json!({"type": ["string", "null"], "enum": timezones()}),
             );
+            set_property(
+                schemas,
+                project,
+                "operational_webhook_url",
+                json!({"anyOf": [target_url(), {"type": "null"}, {"type": "string", "pattern": r"^\s*$"}]}),
+            );
         }
         for request in ["WebhookRequest", "UrlTestRequest"] {
             set_property(schemas, request, "target_url", target_url());

@@ -24,6 +24,7 @@ fn project() -> Project {
         app_id: "properties-app".into(),
         app_token_hash: String::new(),
         callout_notifications: Default::default(),
+        operational_webhook_url: None,
         created_at: now,
         updated_at: now,
     }

@@ -11,10 +11,10 @@ use crate::helpers::receiver::{Behaviour, Receiver, Reply};
 use crate::helpers::smtp::SmtpPeer;
 use crate::notices::mail::FROM;
 
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
 /// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free loopback port")
@@ -23,7 +23,10 @@ fn free_port() -> u16 {
 
 /// A project whose webhook notices are mailed to ops@shop.test, with one webhook to
 /// `target`; returns the project's id, its key and the webhook's id.
-async fn told_project(server: &Sendout, target: &str) -> (String, (String, String), String) {
+pub(crate) async fn told_project(
+    server: &Sendout,
+    target: &str,
+) -> (String, (String, String), String) {
     let told = json!({"webhooks": {"email": true, "emails": ["ops@shop.test"], "in_app": true}});
     let project = management_call(
         server,
@@ -53,7 +56,7 @@ async fn told_project(server: &Sendout, target: &str) -> (String, (String, Strin
     (id, key, webhook["id"].as_str().unwrap().to_owned())
 }
 
-async fn ingest(server: &Sendout, (app_id, app_token): &(String, String)) {
+pub(crate) async fn ingest(server: &Sendout, (app_id, app_token): &(String, String)) {
     let response = client()
         .post(format!("{}/v1/events", server.base_url))
         .header("x-app-id", app_id)
@@ -66,7 +69,7 @@ async fn ingest(server: &Sendout, (app_id, app_token): &(String, String)) {
     assert_eq!(response.status(), 202);
 }
 
-fn env_with<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn env_with<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut env = vec![
         ("SENDOUT_ALLOWED_TARGET_RANGES", "127.0.0.0/8"),
         ("SENDOUT_NOTICE_INTERVAL", "50ms"),
