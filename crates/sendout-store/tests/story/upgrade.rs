@@ -216,6 +216,7 @@ async fn reads_as_before(store: Arc<dyn Store>, project: &ProjectId, expected: &
             next: sendout_store::Next::Succeeded,
             at: now,
             lease: Some(claim.lease_until),
+            exhausted_window: None,
         }])
         .await
         .expect("completes");
