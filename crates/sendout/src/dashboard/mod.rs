@@ -172,6 +172,10 @@ pub fn router(app: AppState) -> Router {
             &format!("{P}/settings/notifications"),
             post(projects::save_notifications),
         )
+        .route(
+            &format!("{P}/settings/operational"),
+            post(projects::save_operational),
+        )
         .route(&format!("{P}/webhooks/new"), get(webhooks::new_form))
         .route(&format!("{P}/webhooks"), post(webhooks::create))
         .route(&format!("{P}/webhooks/test"), post(webhooks::test_new))

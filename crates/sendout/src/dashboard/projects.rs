@@ -169,6 +169,8 @@ pub struct ProjectInfo {
     /// While a rotated-out secret still signs: until when.
     pub previous_expires: Option<String>,
     pub app_id: String,
+    /// The project's operational webhook URL, empty when it has none.
+    pub operational_url: String,
     pub created_at: String,
     /// Webhooks' and distributions' callout notification settings, in that order.
     pub notices: [NoticeRow; 2],
@@ -231,6 +233,11 @@ impl ProjectInfo {
                 _ => None,
             },
             app_id: project.app_id.clone(),
+            operational_url: project
+                .operational_webhook_url
+                .as_ref()
+                .map(|url| url.as_str().to_owned())
+                .unwrap_or_default(),
             created_at: show_time(project.created_at),
             notices: [
                 NoticeRow::new(
@@ -365,19 +372,46 @@ pub async fn save_notifications(
         ..projects::ProjectChange::default()
     };
     let back = project_path(project.id.as_str(), "/settings#notifications");
-    let flash = match projects::update(&dash.app, project.id.as_str(), change).await {
-        Ok(_) => Flash::ok("The notification settings were saved."),
-        Err(OpsError::Invalid(errors)) => Flash::error(format!(
-            "The notification settings were not saved: {}",
+    let saved = projects::update(&dash.app, project.id.as_str(), change).await;
+    let flash = saved_or_why(saved, "The notification settings were")?;
+    Ok(redirect_with(&dash, &posted.signed, flash, &back))
+}
+
+/// `POST …/settings/operational`: the project's operational webhook URL (empty: none),
+/// through the management API's code (its checks and messages); a refusal changes nothing
+/// and says why.
+pub async fn save_operational(
+    State(dash): State<Dash>,
+    Path(project_id): Path<String>,
+    posted: Posted,
+) -> Result<Response, DashError> {
+    let project = load_project(&dash, &project_id).await?;
+    let url = posted.form.text("operational_webhook_url").to_owned();
+    let change = projects::ProjectChange {
+        operational_webhook_url: Some(Some(url)),
+        ..projects::ProjectChange::default()
+    };
+    let back = project_path(project.id.as_str(), "/settings#operational");
+    let saved = projects::update(&dash.app, project.id.as_str(), change).await;
+    let flash = saved_or_why(saved, "The operational webhook was")?;
+    Ok(redirect_with(&dash, &posted.signed, flash, &back))
+}
+
+/// The flash for a saved settings form, `what` being "The … was" or "were": saved, or not
+/// saved and why; another error is the page's.
+fn saved_or_why(saved: Result<Project, OpsError>, what: &str) -> Result<Flash, DashError> {
+    match saved {
+        Ok(_) => Ok(Flash::ok(format!("{what} saved."))),
+        Err(OpsError::Invalid(errors)) => Ok(Flash::error(format!(
+            "{what} not saved: {}",
             errors
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("; ")
-        )),
-        Err(other) => return Err(other.into()),
-    };
-    Ok(redirect_with(&dash, &posted.signed, flash, &back))
+        ))),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// `POST …/settings/rotate-secret`: a new signing secret, through the management API's code.

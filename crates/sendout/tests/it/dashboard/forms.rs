@@ -483,3 +483,61 @@ async fn project_settings_edit_the_callout_notifications_and_refuse_a_bad_addres
     let kept = app.management(Method::GET, &project_path, None).await;
     assert_eq!(kept.expect(200)["webhooks_callout_notifications"], notices);
 }
+
+/// Project settings set the project's operational webhook URL the Management API keeps: saved,
+/// shown again, an address the delivery rules refuse refused with the reason (nothing
+/// changed, and nothing sent: the check is on the address literal), and emptied to remove it.
+#[tokio::test]
+async fn project_settings_set_the_operational_webhook_and_refuse_an_unsafe_one() {
+    let app = TestApp::spawn().await;
+    let mut person = Person::new(&app);
+    person.sign_in().await;
+    let page = person.get(&settings_path(&app)).await;
+    assert!(
+        page.body.contains("Operational webhook URL"),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+    let save = format!("{}/operational", settings_path(&app));
+    let project_path = format!("/management/v1/projects/{}", app.project.id);
+    let url = "http://127.0.0.1:9/ops";
+
+    let saved = person
+        .post(&save, &[("csrf", &csrf), ("operational_webhook_url", url)])
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert!(saved.header("location").ends_with("/settings#operational"));
+    let read = app.management(Method::GET, &project_path, None).await;
+    assert_eq!(read.expect(200)["operational_webhook_url"], url);
+    let shown = person.get(&settings_path(&app)).await;
+    assert!(shown.body.contains("The operational webhook was saved."));
+    assert!(
+        shown.body.contains(&format!("value=\"{url}\"")),
+        "{}",
+        shown.body
+    );
+
+    let refused = person
+        .post(
+            &save,
+            &[
+                ("csrf", &csrf),
+                ("operational_webhook_url", "http://10.1.2.3/ops"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 303);
+    let shown = person.get(&settings_path(&app)).await;
+    assert!(shown.body.contains("was not saved"), "{}", shown.body);
+    assert!(shown.body.contains("10.1.2.3"), "{}", shown.body);
+    let kept = app.management(Method::GET, &project_path, None).await;
+    assert_eq!(kept.expect(200)["operational_webhook_url"], url);
+
+    let cleared = person
+        .post(&save, &[("csrf", &csrf), ("operational_webhook_url", "")])
+        .await;
+    assert_eq!(cleared.status, 303);
+    let read = app.management(Method::GET, &project_path, None).await;
+    assert_eq!(read.expect(200)["operational_webhook_url"], Value::Null);
+}
