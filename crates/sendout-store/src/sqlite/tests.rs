@@ -270,6 +270,22 @@ async fn deleting_a_project_cascades_to_every_table() {
     }
 }
 
+/// Applies the migrations older than `version` only, as an earlier release left the store.
+async fn migrate_before(store: &SqliteStore, version: i64) {
+    let mut before = sqlx::migrate!("./migrations/sqlite");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < version)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before
+        .run(&store.writer)
+        .await
+        .unwrap_or_else(|e| panic!("migrated to before {version}: {e}"));
+}
+
 /// Migration 0003 moves every send out's request into `send_out_bodies`: a database made
 /// before it keeps each send out's headers and body byte for byte.
 #[tokio::test]
@@ -279,15 +295,7 @@ async fn requests_stored_before_bodies_had_their_own_table_are_kept() {
     let store = SqliteStore::open(&path.to_string_lossy())
         .await
         .expect("opens");
-    let mut before = sqlx::migrate!("./migrations/sqlite");
-    before.migrations = before
-        .migrations
-        .iter()
-        .filter(|m| m.version < 3)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    before.run(&store.writer).await.expect("migrated to 0002");
+    migrate_before(&store, 3).await;
     // The project as that release wrote it (today's insert names later columns).
     let project = ProjectId::new();
     sqlx::query(
@@ -342,15 +350,7 @@ async fn a_reader_that_saw_the_schema_during_migrations_reads_the_new_one_after(
     let store = SqliteStore::open_with(&path.to_string_lossy(), options)
         .await
         .expect("opens");
-    let mut before = sqlx::migrate!("./migrations/sqlite");
-    before.migrations = before
-        .migrations
-        .iter()
-        .filter(|m| m.version < 6)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    before.run(&store.writer).await.expect("migrated to 0005");
+    migrate_before(&store, 6).await;
     let project = ProjectId::new();
     sqlx::query(
         "INSERT INTO projects (id, name, timezone, webhook_version, webhook_token, app_id, \
