@@ -87,8 +87,8 @@ pub struct Args {
     /// Events per request in batched ingest (about 3 KiB each: mind `max_body_bytes`).
     #[arg(long, default_value_t = 100)]
     batch: usize,
-    /// Connections sending single events (64: the issue-15 headline shape, many platform
-    /// threads each posting one event per request).
+    /// Connections sending single events (as a platform's many threads would, each posting
+    /// one event per request).
     #[arg(long, default_value_t = 64)]
     connections: usize,
     /// Connections sending batches.
