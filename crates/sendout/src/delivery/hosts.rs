@@ -31,6 +31,10 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
+/// A host whose attempts take at most this long on average is quick: the worker lends its
+/// slots beyond a project's share (see [`super::worker`]), since they are free again soon.
+pub const QUICK_HOST: Duration = Duration::from_millis(100);
+
 /// The shortest deferral: long enough not to claim the same send out again at once.
 const MIN_DEFER: Duration = Duration::from_millis(250);
 
@@ -140,6 +144,15 @@ impl<T> Hosts<T> {
     /// How many claims wait for their host.
     pub fn queued(&self) -> usize {
         self.queued
+    }
+
+    /// Whether `key`'s host is measured and its attempts take at most [`QUICK_HOST`] on
+    /// average (a host not measured yet, or no longer in this worker, is not quick).
+    pub fn is_quick(&self, key: &str) -> bool {
+        self.hosts
+            .get(key)
+            .and_then(|host| host.average_ms)
+            .is_some_and(|ms| ms <= QUICK_HOST.as_secs_f64() * 1e3)
     }
 
     /// Places a new claim of `key`'s host.
@@ -300,6 +313,22 @@ mod tests {
 
     /// A lease no longer than the delivery timeout leaves no budget; deferring must still
     /// work rather than panic in `clamp` (which once stopped the worker for good).
+    #[test]
+    fn a_host_is_quick_once_measured_so() {
+        let now = Instant::now();
+        let mut hosts = Hosts::new(4, 10 * SECOND);
+        assert!(!hosts.is_quick("h"), "an unknown host is not quick");
+        assert!(matches!(hosts.place("h", 1, now), Placement::Start(1)));
+        assert!(matches!(hosts.place("h", 2, now), Placement::Start(2)));
+        assert!(!hosts.is_quick("h"), "an unmeasured host is not quick");
+        let _ = hosts.finished("h", Duration::from_millis(5), now);
+        assert!(hosts.is_quick("h"));
+        // Slow attempts bring the average past the bound.
+        assert!(matches!(hosts.place("h", 3, now), Placement::Start(3)));
+        let _ = hosts.finished("h", 3 * SECOND, now);
+        assert!(!hosts.is_quick("h"));
+    }
+
     #[test]
     fn a_zero_budget_defers_instead_of_panicking() {
         let now = Instant::now();

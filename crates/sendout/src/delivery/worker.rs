@@ -7,11 +7,18 @@
 //!   it has room for, and a busy host's claims wait in that host's queue (see [`super::hosts`]),
 //!   so one slow host never holds up another's;
 //! - at most `delivery_concurrency_per_project` of those slots are held by one project's
-//!   claims (running or queued for their host), whatever hosts its targets name: while a
-//!   project holds that many, the worker's claims skip its send outs
-//!   ([`sendout_store::Queue::claim_due_except`]), and a claim of it handed over by ingest is
-//!   given back due again after [`PROJECT_DEFER`], so the other projects always have slots;
-//!   the store shares each claim between the projects with due work besides;
+//!   claims (running or queued for their host) to hosts that are not known to be quick,
+//!   whatever hosts its targets name: while a project holds that many, the worker's claims
+//!   skip its send outs ([`sendout_store::Queue::claim_due_except`]), and a claim of it
+//!   handed over by ingest for such a host is given back due again after [`PROJECT_DEFER`],
+//!   so the other projects always have slots; the store shares each claim between the
+//!   projects with due work besides. A slot whose host answers on average within
+//!   [`super::hosts::QUICK_HOST`] is lent rather than counted: it is free again within about
+//!   that time, so lending it costs another project at most that wait, while counting it
+//!   made a lone project's deliveries to one quick receiver defer and claim again (half the
+//!   benchmark's batched throughput). A host is not known to be quick until measured, and a
+//!   claim counted when placed is let go as counted, so a host turning slow holds at most
+//!   the lent slots of one delivery timeout;
 //! - it claims in batches: while busy, only once half of its room is free
 //!   ([`Worker::should_claim`]), since every claim is a write transaction; claiming
 //!   the one slot each finished attempt frees cost a transaction per delivery;
@@ -51,7 +58,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use sendout_core::ids::ProjectId;
+use sendout_core::ids::{ProjectId, SendOutId};
 use sendout_core::time::Timestamp;
 use sendout_store::{Claim, Completion, Handoff, Lease, Next, Store, StoreError, StoreResult};
 use tokio::sync::mpsc;
@@ -171,13 +178,15 @@ struct Worker {
     lease: Duration,
     capacity: usize,
     hosts: Hosts<Claim>,
-    /// Most claims one project may hold at once, running or queued for their host.
+    /// Most counted claims one project may hold at once, running or queued for their host.
     per_project: usize,
-    /// How many claims each project holds, running or queued (absent: none).
+    /// How many counted claims each project holds, running or queued (absent: none).
     held: HashMap<ProjectId, usize>,
+    /// The claims counted in `held` (those placed for a host not known to be quick).
+    counted: HashSet<SendOutId>,
     tasks: JoinSet<Done>,
-    /// The host and project of each running task.
-    running: HashMap<tokio::task::Id, (String, ProjectId)>,
+    /// The host, project and send out of each running task.
+    running: HashMap<tokio::task::Id, (String, ProjectId, SendOutId)>,
     /// The earliest retry this worker scheduled (the writer may not have committed it yet).
     own_retry: Option<Timestamp>,
     /// Whether the last claim filled the room, so more may be due at once.
@@ -238,6 +247,7 @@ impl Worker {
             hosts: Hosts::new(config.delivery_concurrency_per_host, budget),
             per_project: config.delivery_concurrency_per_project(),
             held: HashMap::new(),
+            counted: HashSet::new(),
             tasks: JoinSet::new(),
             running: HashMap::new(),
             own_retry: None,
@@ -456,20 +466,22 @@ impl Worker {
             return false;
         }
         let project = claim.send_out.project_id.clone();
-        if self.held.get(&project).copied().unwrap_or(0) >= self.per_project {
+        let id = claim.send_out.id.clone();
+        let key = self.deliverer.host_key(&claim.send_out.target_url);
+        let counts = !self.hosts.is_quick(&key);
+        if counts && self.held.get(&project).copied().unwrap_or(0) >= self.per_project {
             // Only a handed-over claim gets here (claims from the store skip full projects).
-            tracing::debug!(sendout.id = %claim.send_out.id.as_str(), project = %project.as_str(),
+            tracing::debug!(sendout.id = %id.as_str(), project = %project.as_str(),
                 "project at its share of the slots, deferring");
             self.defer(claim, PROJECT_DEFER).await;
             return true;
         }
-        let key = self.deliverer.host_key(&claim.send_out.target_url);
         match self.hosts.place(&key, claim, Instant::now()) {
             Placement::Start(claim) => {
-                self.hold(&project);
+                self.hold(&project, &id, counts);
                 self.start(key, claim);
             }
-            Placement::Queued => self.hold(&project),
+            Placement::Queued => self.hold(&project, &id, counts),
             Placement::Defer(claim, after) => {
                 tracing::debug!(sendout.id = %claim.send_out.id.as_str(), target = %key,
                     defer_ms = after.as_millis() as u64, "host saturated, deferring");
@@ -489,11 +501,18 @@ impl Worker {
             .collect()
     }
 
-    fn hold(&mut self, project: &ProjectId) {
-        *self.held.entry(project.clone()).or_insert(0) += 1;
+    /// Counts a placed claim in its project's share, unless its host is lent (`counts` false).
+    fn hold(&mut self, project: &ProjectId, id: &SendOutId, counts: bool) {
+        if counts && self.counted.insert(id.clone()) {
+            *self.held.entry(project.clone()).or_insert(0) += 1;
+        }
     }
 
-    fn let_go(&mut self, project: &ProjectId) {
+    /// Takes a claim that ended or was released out of its project's share, if it counted.
+    fn let_go(&mut self, project: &ProjectId, id: &SendOutId) {
+        if !self.counted.remove(id) {
+            return;
+        }
         if let Some(n) = self.held.get_mut(project) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -520,6 +539,7 @@ impl Worker {
 
     fn start(&mut self, key: String, claim: Claim) {
         let project = claim.send_out.project_id.clone();
+        let id = claim.send_out.id.clone();
         let deliverer = self.deliverer.clone();
         let completions = self.completions.clone();
         let handle = self.tasks.spawn(async move {
@@ -535,7 +555,7 @@ impl Worker {
             }
             Done { took, retry_at }
         });
-        self.running.insert(handle.id(), (key, project));
+        self.running.insert(handle.id(), (key, project, id));
     }
 
     async fn finished(&mut self, joined: Result<(tokio::task::Id, Done), tokio::task::JoinError>) {
@@ -551,17 +571,17 @@ impl Worker {
                 (e.id(), Duration::ZERO)
             }
         };
-        let Some((key, project)) = self.running.remove(&id) else {
+        let Some((key, project, send_out)) = self.running.remove(&id) else {
             return;
         };
-        self.let_go(&project);
+        self.let_go(&project, &send_out);
         let next = self.hosts.finished(&key, took, Instant::now());
         if let Some(claim) = next.start {
             // Held since it was queued.
             self.start(key, claim);
         }
         for stale in &next.stale {
-            self.let_go(&stale.send_out.project_id);
+            self.let_go(&stale.send_out.project_id, &stale.send_out.id);
         }
         self.release(next.stale).await;
     }

@@ -157,3 +157,38 @@ async fn two_names_of_one_machine_share_its_slots() {
         "attempts to the two names of 127.0.0.1 overlapped"
     );
 }
+
+/// The per-project share binds slots that stay taken, not those of a quick receiver: a lone
+/// project delivering to a receiver that answers within milliseconds is lent the slots past
+/// its share (counting them made its deliveries defer and claim again, halving the
+/// benchmark's throughput). Counted, not timed: the receiver sees more attempts at once than
+/// the share allows.
+#[tokio::test]
+async fn a_lone_projects_quick_receiver_is_lent_the_slots_past_its_share() {
+    const SHARE: usize = 2;
+    const EVENTS: usize = 300;
+    let app = TestApp::spawn_with(|c| {
+        c.delivery_concurrency = 16;
+        c.delivery_concurrency_per_host = 16;
+        c.delivery_concurrency_per_project = Some(SHARE);
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.set_default(Behaviour::always(
+        Reply::ok().delay(Duration::from_millis(5)),
+    ));
+    app.create_webhook(json!({"target_url": receiver.url("/hook"), "events": ["*"]}))
+        .await;
+    for _ in 0..EVENTS / EVENTS_PER_REQUEST {
+        let events: Vec<_> = (0..EVENTS_PER_REQUEST)
+            .map(|_| json!({"type": "voucher.published", "data": {}}))
+            .collect();
+        app.ingest(&json!({ "events": events })).await.expect(202);
+    }
+    receiver.wait_for(EVENTS, Duration::from_secs(60)).await;
+    assert!(
+        receiver.most_in_flight() > SHARE,
+        "at most {} attempts at once, the share of a project with others waiting",
+        receiver.most_in_flight()
+    );
+}
