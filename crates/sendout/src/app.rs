@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Database, Secret};
 use crate::delivery::{worker, Deliverer};
+use crate::ops::keys::AppKeys;
 pub use crate::ops::projects::{create_project, NewProjectKeys};
 use crate::ops::projects::{new_project, random_token};
 use crate::ops::throttle::AuthThrottle;
@@ -241,6 +242,7 @@ pub async fn start_with_store(
             config.auth_failure_limit,
             config.auth_failure_window,
         )),
+        app_keys: Arc::new(AppKeys::new(config.app_key_cache)),
     };
 
     let (addr, http) = if serve_http {

@@ -102,6 +102,8 @@ pub struct Config {
     /// Failed authentications allowed per client per [`Self::auth_failure_window`].
     pub auth_failure_limit: u32,
     pub auth_failure_window: Duration,
+    /// How long a checked app key's project is remembered (zero: looked up every request).
+    pub app_key_cache: Duration,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
@@ -225,6 +227,7 @@ struct Raw {
     #[serde(deserialize_with = "lenient")]
     auth_failure_limit: u32,
     auth_failure_window: String,
+    app_key_cache: String,
     trusted_proxies: String,
     log_format: String,
     smtp_url: String,
@@ -586,6 +589,7 @@ impl Config {
             "SENDOUT_AUTH_FAILURE_WINDOW",
             &raw.auth_failure_window,
         )?;
+        let app_key_cache = duration("app_key_cache", "SENDOUT_APP_KEY_CACHE", &raw.app_key_cache)?;
         let trusted_proxies = ranges(
             "trusted_proxies",
             "SENDOUT_TRUSTED_PROXIES",
@@ -654,6 +658,7 @@ impl Config {
             dashboard_password,
             auth_failure_limit: raw.auth_failure_limit,
             auth_failure_window,
+            app_key_cache,
             trusted_proxies,
             log_format,
             notices,

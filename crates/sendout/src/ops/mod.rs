@@ -42,6 +42,8 @@ pub struct AppState {
     pub workers_alive: Option<Arc<AtomicBool>>,
     /// Failed authentications per client, for every API and the dashboard's sign-in.
     pub throttle: Arc<throttle::AuthThrottle>,
+    /// Projects recently found by their app key.
+    pub app_keys: Arc<keys::AppKeys>,
 }
 
 /// Why an operation did not do what was asked.

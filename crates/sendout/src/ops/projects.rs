@@ -248,11 +248,13 @@ pub async fn update(
         },
     };
     problems.finish()?;
-    state
+    let updated = state
         .store
         .update_project(&project.id, update)
         .await
-        .map_err(|e| not_found_as(e, "project", raw_id))
+        .map_err(|e| not_found_as(e, "project", raw_id));
+    state.app_keys.forget_all();
+    updated
 }
 
 /// Deletes the project named by `raw_id` with everything it owns.
@@ -263,6 +265,7 @@ pub async fn delete(state: &AppState, raw_id: &str) -> Result<(), OpsError> {
         .delete_project(&project.id)
         .await
         .map_err(|e| not_found_as(e, "project", raw_id))?;
+    state.app_keys.forget_all();
     tracing::info!(project.id = %project.id, "project deleted");
     Ok(())
 }
@@ -279,6 +282,7 @@ pub async fn rotate_webhook_token(state: &AppState, raw_id: &str) -> Result<Proj
         .rotate_webhook_token(&project.id, &new_token, grace_until)
         .await
         .map_err(|e| not_found_as(e, "project", raw_id))?;
+    state.app_keys.forget_all();
     tracing::info!(project.id = %project.id, "webhook token rotated");
     Ok(rotated)
 }

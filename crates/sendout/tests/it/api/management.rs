@@ -276,6 +276,11 @@ async fn updating_a_project_changes_only_the_fields_given_and_deleting_revokes_i
     let kept = app.management(Method::GET, &path, None).await;
     assert_eq!(kept.expect(200)["timezone"], before);
 
+    // Used once, so this process remembers the key's project (`app_key_cache`): deleting
+    // must make it forget it at once.
+    app.project_api_as(&other, Method::GET, "/v1/event-types", None)
+        .await
+        .expect(200);
     let deleted = app.management(Method::DELETE, &path, None).await;
     assert_eq!(deleted.status, 204);
     app.management(Method::GET, &path, None)
