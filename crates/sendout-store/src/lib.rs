@@ -21,6 +21,7 @@
 
 mod fair;
 pub mod fanout;
+mod group;
 mod handoff;
 pub mod health;
 mod idempotency;

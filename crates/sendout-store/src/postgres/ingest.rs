@@ -1,15 +1,16 @@
 //! Ingest: storing events with every send out they fan out to, committed before the caller
 //! hears back (PRODUCT §4 "durable before acknowledged").
 //!
+//! Calls without idempotency keys are written in groups (`group.rs`); this module writes one
+//! call in a transaction of its own: keyed calls, and the calls of a group that failed.
+//!
 //! One call is one transaction: the project's targets are read, [`fanout::plan_all`] decides
 //! the send outs (or refuses the call, which then writes nothing), and the events and send outs go in with one `INSERT … SELECT FROM UNNEST(…)`
 //! per table (one array parameter per column, so a batch of any size is two statements). The
 //! transaction also queues a `NOTIFY` on the work channel, which PostgreSQL delivers to every
 //! listening node only at commit, so no node is woken for work it cannot see yet.
 //!
-//! Unlike the embedded store there is no group commit here: PostgreSQL runs concurrent
-//! transactions in parallel and already shares WAL flushes between commits that arrive
-//! together. Targets are read without locks (`READ COMMITTED`): a webhook switched off by a
+//! Targets are read without locks (`READ COMMITTED`): a webhook switched off by a
 //! transaction that commits while an ingest runs may still get that ingest's send outs, which
 //! then end `FAILED` as "inactive" when their attempt comes, as any send out whose target is
 //! switched off before delivery does.
@@ -33,13 +34,16 @@ use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
 use sqlx::PgConnection;
 
+use super::group::Writer;
 use super::{PostgresStore, WORK_CHANNEL};
 use crate::fanout::{self, Limits, Targets};
 use crate::handoff::{sendable_first, Reserved};
 use crate::idempotency::{self, Decision, Stored};
-use crate::model::{IngestKeys, IngestOutcome, KeyedIngest, KeyedOutcome, NewEvent, SendOut};
+use crate::model::{
+    IngestKeys, IngestOutcome, KeyedIngest, KeyedOutcome, NewEvent, SendOut, SigningSecrets,
+};
 use crate::rows::{request_stored, to_json};
-use crate::sql::{self, project_webhooks, Backend};
+use crate::sql::{self, project_webhooks};
 use crate::{StoreError, StoreResult};
 
 pub(super) async fn ingest(
@@ -48,7 +52,7 @@ pub(super) async fn ingest(
     events: Vec<NewEvent>,
     limits: Limits,
 ) -> StoreResult<Vec<IngestOutcome>> {
-    Ok(write(store, project, &events, None, &limits).await?.0)
+    store.ingest.ingest(project, events, limits).await
 }
 
 pub(super) async fn ingest_keyed(
@@ -57,7 +61,8 @@ pub(super) async fn ingest_keyed(
     keyed: KeyedIngest,
     limits: Limits,
 ) -> StoreResult<KeyedOutcome> {
-    match write(store, project, &keyed.events, Some(&keyed.keys), &limits).await? {
+    let writer = store.writer();
+    match write_alone(&writer, project, &keyed.events, Some(&keyed.keys), &limits).await? {
         (outcomes, Some(decision)) => Ok(decision.outcome(outcomes)),
         (_, None) => Err(StoreError::Database(
             "a keyed ingest was not decided".to_owned(),
@@ -67,8 +72,8 @@ pub(super) async fn ingest_keyed(
 
 /// One ingest's transaction; with `keys`, also what they decided (an ingest they refuse or
 /// replay writes nothing).
-async fn write(
-    store: &PostgresStore,
+pub(super) async fn write_alone(
+    store: &Writer,
     project: &ProjectId,
     events: &[NewEvent],
     keys: Option<&IngestKeys>,
@@ -116,21 +121,43 @@ async fn write(
         .filter(|(i, _)| keep(*i))
         .map(|(i, event)| (event, keys.and_then(|k| k.event_key(i))))
         .collect();
-    let mut send_outs: Vec<SendOut> = planned
+    let send_outs: Vec<SendOut> = planned
         .into_iter()
         .enumerate()
         .filter(|(i, _)| keep(*i))
         .flat_map(|(_, send_outs)| send_outs)
         .collect();
-    // Every sendable planned send out is fresh and due now; the first `handed` go to the
-    // worker.
+    commit_rows(store, tx, &[(project, rows)], send_outs, now, |_| {
+        secrets.clone()
+    })
+    .await?;
+    Ok((outcomes, decision))
+}
+
+/// A project's events to insert, each with the key it was ingested with, if any.
+pub(super) type ProjectRows<'a> = (&'a ProjectId, Vec<(&'a NewEvent, Option<&'a str>)>);
+
+/// Writes the planned rows (events by project, and their send outs) and commits: every
+/// sendable send out is fresh and due now, and the first of them, as far as this node's
+/// worker has room, are written leased to it and handed over after the commit (`secrets`
+/// signs their claims); if any are left due, the nodes are told.
+pub(super) async fn commit_rows(
+    store: &Writer,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    rows: &[ProjectRows<'_>],
+    mut send_outs: Vec<SendOut>,
+    now: Timestamp,
+    secrets: impl Fn(&SendOut) -> SigningSecrets,
+) -> StoreResult<()> {
     let sendable = sendable_first(&mut send_outs);
     let handoff = store.handoff.current();
     let reserved = handoff
         .as_ref()
         .and_then(|h| store.handoff.reserve(h, sendable, now));
     let handed = reserved.as_ref().map_or(0, Reserved::len);
-    insert_events(&mut tx, project, &rows, now).await?;
+    for (project, rows) in rows {
+        insert_events(&mut tx, project, rows, now).await?;
+    }
     let lease_until = reserved.as_ref().map(|r| r.lease_until);
     insert_send_outs(&mut tx, &send_outs[..handed], lease_until).await?;
     insert_send_outs(&mut tx, &send_outs[handed..], None).await?;
@@ -140,12 +167,13 @@ async fn write(
     }
     tx.commit().await?;
     if let Some(reserved) = reserved {
-        reserved.send(send_outs, |_| secrets.clone());
+        send_outs.truncate(handed);
+        reserved.send(send_outs, secrets);
     }
     if left_due {
-        store.wake_workers();
+        sql::wake(&store.work);
     }
-    Ok((outcomes, decision))
+    Ok(())
 }
 
 /// The event keys, then the request's (see `idempotency.rs` and the module docs).
@@ -255,7 +283,7 @@ pub(super) async fn notify_work(conn: &mut PgConnection) -> StoreResult<()> {
 }
 
 /// Inserts events, each with the key it was ingested with, if any.
-async fn insert_events(
+pub(super) async fn insert_events(
     conn: &mut PgConnection,
     project: &ProjectId,
     events: &[(&NewEvent, Option<&str>)],

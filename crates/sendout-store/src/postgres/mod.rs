@@ -24,6 +24,7 @@
 //! notification delays work by that much at most; it never loses it.
 
 mod complete;
+mod group;
 mod ingest;
 mod listener;
 mod queue;
@@ -83,6 +84,8 @@ pub struct PostgresStore {
     handoff: crate::handoff::Slot,
     /// Where this node's next claim starts its list of projects (see `fair.rs`).
     claim_cursor: crate::fair::Cursor,
+    /// Where ingest calls without keys go to be written in groups (see `group.rs`).
+    ingest: crate::group::Jobs,
 }
 
 impl PostgresStore {
@@ -131,13 +134,20 @@ impl PostgresStore {
             sessions,
             stopped,
         ));
+        let handoff = crate::handoff::Slot::default();
+        let ingest = group::spawn(group::Writer {
+            pool: pool.clone(),
+            handoff: handoff.clone(),
+            work: work.clone(),
+        });
         Ok(Self {
             pool,
             work,
             listening,
             _stop_listener: Arc::new(stop),
-            handoff: crate::handoff::Slot::default(),
+            handoff,
             claim_cursor: crate::fair::Cursor::default(),
+            ingest,
         })
     }
 
@@ -146,6 +156,15 @@ impl PostgresStore {
     /// announced while nobody listened) by the time it is counted. For health checks and tests.
     pub fn listening(&self) -> watch::Receiver<u64> {
         self.listening.clone()
+    }
+
+    /// What a transaction of ingest needs of the store (see `group.rs`).
+    fn writer(&self) -> group::Writer {
+        group::Writer {
+            pool: self.pool.clone(),
+            handoff: self.handoff.clone(),
+            work: self.work.clone(),
+        }
     }
 
     /// Closes every connection of the pool (waiting for those in use to come back).

@@ -1,20 +1,11 @@
 //! Ingest: storing events with every send out they fan out to, committed before the caller
 //! hears back (PRODUCT §4 "durable before acknowledged").
 //!
-//! **Group commit.** Concurrent ingest calls are handed to one committer task, which takes
-//! every call waiting at that moment and writes them in one transaction: one sync and a few
-//! statements for the whole group instead of per call. Each call still gets its answer only
-//! after the commit, and stays atomic: if the group fails (say, one call repeats an event id),
-//! the committer writes each call of the group alone, so only the faulty call fails. The
+//! **Group commit.** Concurrent ingest calls are handed to one committer task, which writes
+//! every call waiting at that moment in one transaction, taking them by project in turns
+//! (`group.rs`): one sync and a few statements for the whole group instead of per call. The
 //! committer is a task of its own, not one of the callers, so a caller that goes away (a
 //! client that hung up) cannot take the others' writes down with it.
-//!
-//! **Fair between projects.** The committer keeps the calls waiting for it by project and
-//! makes each group by taking one call of each project in turn, until the group holds
-//! [`GROUP_EVENTS`] events or about [`GROUP_SEND_OUTS`] send outs (estimated from each
-//! project's fan-out in its last committed call). A project that sends a burst of large calls
-//! therefore fills groups only with what the others leave: another project's call waits for
-//! the group being written and is in the next one, whatever the burst's size.
 //!
 //! **A full disk.** A group is not begun while the disk has less room than the store keeps
 //! for deliveries (see `room.rs`), and one the disk has no room for is rolled back; either
@@ -43,68 +34,31 @@
 //! one key in one group the second finds the first's row and replays its answer, as it would
 //! in the next group. Calls without keys run no statement more.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rusqlite::{params, OptionalExtension};
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
 use sqlx::SqlitePool;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, Notify};
 
 use super::direct::{Commit, DirectWriter};
 use super::room::Room;
 use crate::fanout::{self, Limits, Targets};
+use crate::group::{self, unanswered, Answer, Call, Done, Job, Jobs, Waiting};
 use crate::handoff::{self, Reserved};
 use crate::idempotency::{self, Decision, Stored};
 use crate::model::{
-    Distribution, Handoff, IngestKeys, IngestOutcome, KeyedIngest, KeyedOutcome, NewEvent, SendOut,
-    SigningSecrets, Webhook,
+    Distribution, Handoff, IngestKeys, IngestOutcome, NewEvent, SendOut, SigningSecrets, Webhook,
 };
 use crate::rows::{self, to_json};
 use crate::{sql, StoreError, StoreResult};
 
-/// The most events one group commit takes (a single larger call is still one transaction).
-const GROUP_EVENTS: usize = 2_000;
-/// About the most send outs one group commit takes, by each project's fan-out so far (a
-/// single larger call is still one transaction, up to `max_send_outs_per_request`).
-const GROUP_SEND_OUTS: f64 = 20_000.0;
-/// How many calls may wait for the committer before callers wait to hand theirs over.
-const QUEUE: usize = 1_024;
-
-/// What one ingest call asks for: events, or events with keys.
-pub(super) enum Call {
-    Plain(Vec<NewEvent>),
-    Keyed(KeyedIngest),
-}
-
-impl Call {
-    fn events(&self) -> &[NewEvent] {
-        match self {
-            Self::Plain(events) => events,
-            Self::Keyed(keyed) => &keyed.events,
-        }
-    }
-}
-
-/// What one ingest call is answered.
-pub(super) enum Done {
-    Plain(Vec<IngestOutcome>),
-    Keyed(KeyedOutcome),
-}
-
-/// One ingest call waiting for the committer.
-pub(super) struct Job {
-    project: ProjectId,
-    call: Call,
-    limits: Limits,
-    reply: oneshot::Sender<StoreResult<Done>>,
-}
-
 /// Where ingest calls are handed to the committer.
 #[derive(Debug, Clone)]
 pub(super) struct Committer {
-    jobs: mpsc::Sender<Job>,
+    jobs: Jobs,
     /// The local worker's inbox, once it asked for fresh send outs.
     handoff: handoff::Slot,
 }
@@ -119,7 +73,7 @@ impl Committer {
         work: Arc<Notify>,
         room: Room,
     ) -> Self {
-        let (jobs, queue) = mpsc::channel(QUEUE);
+        let (jobs, queue) = Jobs::new();
         let handoff = handoff::Slot::default();
         let pools = Pools {
             writer,
@@ -137,49 +91,10 @@ impl Committer {
         self.handoff.set(handoff);
     }
 
-    /// Ingests the events, returning once they are committed.
-    pub(super) async fn ingest(
-        &self,
-        project: &ProjectId,
-        events: Vec<NewEvent>,
-        limits: Limits,
-    ) -> StoreResult<Vec<IngestOutcome>> {
-        match self.submit(project, Call::Plain(events), limits).await? {
-            Done::Plain(outcomes) => Ok(outcomes),
-            Done::Keyed(_) => Err(unanswered()),
-        }
+    /// The queue of calls, for ingest (see `group.rs`).
+    pub(super) fn jobs(&self) -> &Jobs {
+        &self.jobs
     }
-
-    /// Ingests the events with their keys, returning once the outcome is committed.
-    pub(super) async fn ingest_keyed(
-        &self,
-        project: &ProjectId,
-        keyed: KeyedIngest,
-        limits: Limits,
-    ) -> StoreResult<KeyedOutcome> {
-        match self.submit(project, Call::Keyed(keyed), limits).await? {
-            Done::Keyed(outcome) => Ok(outcome),
-            Done::Plain(_) => Err(unanswered()),
-        }
-    }
-
-    async fn submit(&self, project: &ProjectId, call: Call, limits: Limits) -> StoreResult<Done> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            project: project.clone(),
-            call,
-            limits,
-            reply,
-        };
-        let stopped = || StoreError::Database("the ingest committer has stopped".to_owned());
-        self.jobs.send(job).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-/// A call answered in another kind than it asked: a bug in the committer.
-fn unanswered() -> StoreError {
-    StoreError::Database("the ingest committer answered another kind of call".to_owned())
 }
 
 /// Where the committer reads targets, writes rows and hands claims over, and the room it
@@ -193,109 +108,10 @@ struct Pools {
 
 async fn run(pools: Pools, work: Arc<Notify>, mut queue: mpsc::Receiver<Job>) {
     let mut waiting = Waiting::default();
-    loop {
-        if waiting.is_empty() {
-            match queue.recv().await {
-                Some(job) => waiting.push(job),
-                None => return,
-            }
-        }
-        while waiting.len() < QUEUE {
-            match queue.try_recv() {
-                Ok(job) => waiting.push(job),
-                Err(_) => break,
-            }
-        }
+    while waiting.fill(&mut queue).await {
         let group = waiting.group();
-        let answers = commit_group(&pools, &work, group).await;
-        waiting.learn(answers);
-    }
-}
-
-/// The calls waiting for the committer, by project, taken into groups in turns (see the
-/// module docs), and what each project's calls made so far.
-#[derive(Default)]
-struct Waiting {
-    calls: HashMap<ProjectId, VecDeque<Job>>,
-    /// The projects with calls waiting, the next to serve first.
-    turns: VecDeque<ProjectId>,
-    len: usize,
-    /// Send outs per event of each project's last committed call (1 before its first).
-    fan_out: HashMap<ProjectId, f64>,
-}
-
-impl Waiting {
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn push(&mut self, job: Job) {
-        let calls = self.calls.entry(job.project.clone()).or_default();
-        if calls.is_empty() {
-            self.turns.push_back(job.project.clone());
-        }
-        calls.push_back(job);
-        self.len += 1;
-    }
-
-    /// The next group: one call of each project in turn, until it holds [`GROUP_EVENTS`]
-    /// events or about [`GROUP_SEND_OUTS`] send outs (by each project's last fan-out). Never
-    /// empty while calls wait; a single larger call is a group of its own.
-    fn group(&mut self) -> Vec<Job> {
-        let (mut events, mut send_outs) = (0usize, 0f64);
-        let mut group = Vec::new();
-        while let Some(project) = self.turns.pop_front() {
-            let Some(calls) = self.calls.get_mut(&project) else {
-                continue;
-            };
-            let Some(next) = calls.front() else {
-                self.calls.remove(&project);
-                continue;
-            };
-            let size = next.call.events().len();
-            let fan_out = self.fan_out.get(&project).copied().unwrap_or(1.0);
-            let weight = size as f64 * fan_out;
-            if !group.is_empty()
-                && (events + size > GROUP_EVENTS || send_outs + weight > GROUP_SEND_OUTS)
-            {
-                self.turns.push_front(project);
-                break;
-            }
-            let Some(job) = calls.pop_front() else {
-                continue;
-            };
-            events += size;
-            send_outs += weight;
-            self.len -= 1;
-            if calls.is_empty() {
-                self.calls.remove(&project);
-            } else {
-                self.turns.push_back(project);
-            }
-            group.push(job);
-        }
-        group
-    }
-
-    /// Remembers each project's fan-out from the group's answers.
-    fn learn(&mut self, answers: Vec<(ProjectId, usize, u64)>) {
-        for (project, events, send_outs) in answers {
-            if events > 0 {
-                self.fan_out
-                    .insert(project, send_outs as f64 / events as f64);
-            }
-        }
-        // Projects gone quiet are forgotten once the map grows large: the estimate is only
-        // for the projects with calls waiting, and starts again from 1.
-        if self.fan_out.len() > 4 * QUEUE {
-            let calls = &self.calls;
-            self.fan_out
-                .retain(|project, _| calls.contains_key(project));
-        }
+        let made = commit_group(&pools, &work, group).await;
+        waiting.learn(made);
     }
 }
 
@@ -314,7 +130,7 @@ async fn commit_group(
         Ok(()) => write(pools, work, &calls).await,
         Err(full) => Err(full),
     };
-    let mut answers = match written {
+    let answers = match written {
         Ok(answers) => answers,
         Err(group_error) if calls.len() == 1 => vec![Err(group_error)],
         // A full disk refuses every call alike: writing each alone would only fail again.
@@ -332,24 +148,8 @@ async fn commit_group(
             answers
         }
     };
-    let mut made = Vec::with_capacity(group.len());
-    for (job, answer) in group.into_iter().zip(answers.drain(..)) {
-        if let Ok(done) = &answer {
-            let outcomes = match done {
-                Done::Plain(outcomes) => outcomes.as_slice(),
-                Done::Keyed(KeyedOutcome::Answered { created, .. }) => created.as_slice(),
-                Done::Keyed(KeyedOutcome::Reused { .. }) => &[],
-            };
-            let send_outs = outcomes.iter().map(|o| u64::from(o.send_outs)).sum();
-            made.push((job.project.clone(), outcomes.len(), send_outs));
-        }
-        // A caller that stopped waiting has nothing to be told; its events are stored.
-        let _ = job.reply.send(answer);
-    }
-    made
+    group::answer(group, answers)
 }
-
-type Answer = StoreResult<Done>;
 
 /// A call's answer before the transaction: known, or its keys' decision to come.
 enum Pending {

@@ -38,7 +38,7 @@ impl Queue for SqliteStore {
         events: Vec<NewEvent>,
         limits: Limits,
     ) -> StoreResult<Vec<IngestOutcome>> {
-        self.committer.ingest(project, events, limits).await
+        self.committer.jobs().ingest(project, events, limits).await
     }
 
     async fn ingest_keyed(
@@ -47,7 +47,10 @@ impl Queue for SqliteStore {
         ingest: KeyedIngest,
         limits: Limits,
     ) -> StoreResult<KeyedOutcome> {
-        self.committer.ingest_keyed(project, ingest, limits).await
+        self.committer
+            .jobs()
+            .ingest_keyed(project, ingest, limits)
+            .await
     }
 
     fn hand_off(&self, handoff: Handoff) -> bool {
