@@ -15,18 +15,15 @@
 //! transaction's row lock, which would hold up the whole group. They run alone as before.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
-use sqlx::PgPool;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::ingest::{commit_rows, write_alone};
+use super::ingest::{commit_rows, write_alone, Writer};
 use crate::fanout::{self, Limits, Targets};
 use crate::group::{self, Answer, Call, Done, Job, Jobs, Waiting};
-use crate::handoff::Slot;
 use crate::model::{Distribution, IngestOutcome, NewEvent, SendOut, SigningSecrets, Webhook};
 use crate::sql::{self, project_webhooks};
 use crate::StoreResult;
@@ -35,15 +32,6 @@ use crate::StoreResult;
 /// not stop the next group from being written, few enough to leave the pool's connections to
 /// claims and completions.
 pub(super) const PARALLEL: usize = 4;
-
-/// What a group's transaction needs of the store: its pool, the worker's inbox, and the
-/// workers' wake-up. Not the store itself, whose last clone must be able to end its tasks.
-#[derive(Clone)]
-pub(super) struct Writer {
-    pub(super) pool: PgPool,
-    pub(super) handoff: Slot,
-    pub(super) work: Arc<Notify>,
-}
 
 /// Starts the committer task on the current runtime; it ends once every handle is gone.
 pub(super) fn spawn(writer: Writer) -> Jobs {

@@ -30,11 +30,13 @@
 //! until it ends: if it committed, this one replays its answer (or is refused), rolling back;
 //! if it rolled back, this one claims the key. An ingest without keys runs no statement more.
 
+use std::sync::Arc;
+
 use sendout_core::ids::ProjectId;
 use sendout_core::time::Timestamp;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::Notify;
 
-use super::group::Writer;
 use super::{PostgresStore, WORK_CHANNEL};
 use crate::fanout::{self, Limits, Targets};
 use crate::handoff::{sendable_first, Reserved};
@@ -45,6 +47,15 @@ use crate::model::{
 use crate::rows::{request_stored, to_json};
 use crate::sql::{self, project_webhooks};
 use crate::{StoreError, StoreResult};
+
+/// What an ingest transaction (one call's or a group's) needs of the store: its pool, the worker's inbox, and the
+/// workers' wake-up. Not the store itself, whose last clone must be able to end its tasks.
+#[derive(Clone)]
+pub(super) struct Writer {
+    pub(super) pool: PgPool,
+    pub(super) handoff: crate::handoff::Slot,
+    pub(super) work: Arc<Notify>,
+}
 
 pub(super) async fn ingest(
     store: &PostgresStore,

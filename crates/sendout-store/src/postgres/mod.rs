@@ -135,7 +135,7 @@ impl PostgresStore {
             stopped,
         ));
         let handoff = crate::handoff::Slot::default();
-        let ingest = group::spawn(group::Writer {
+        let ingest = group::spawn(ingest::Writer {
             pool: pool.clone(),
             handoff: handoff.clone(),
             work: work.clone(),
@@ -159,8 +159,8 @@ impl PostgresStore {
     }
 
     /// What a transaction of ingest needs of the store (see `group.rs`).
-    fn writer(&self) -> group::Writer {
-        group::Writer {
+    fn writer(&self) -> ingest::Writer {
+        ingest::Writer {
             pool: self.pool.clone(),
             handoff: self.handoff.clone(),
             work: self.work.clone(),
