@@ -48,8 +48,9 @@ use crate::rows::{request_stored, to_json};
 use crate::sql::{self, project_webhooks};
 use crate::{StoreError, StoreResult};
 
-/// What an ingest transaction (one call's or a group's) needs of the store: its pool, the worker's inbox, and the
-/// workers' wake-up. Not the store itself, whose last clone must be able to end its tasks.
+/// What an ingest transaction (one call's or a group's) needs of the store: its pool, the
+/// worker's inbox, and the workers' wake-up. Not the store itself, whose last clone must be
+/// able to end its tasks.
 #[derive(Clone)]
 pub(super) struct Writer {
     pub(super) pool: PgPool,

@@ -311,8 +311,6 @@ mod tests {
         assert_eq!(hosts.queued(), 0);
     }
 
-    /// A lease no longer than the delivery timeout leaves no budget; deferring must still
-    /// work rather than panic in `clamp` (which once stopped the worker for good).
     #[test]
     fn a_host_is_quick_once_measured_so() {
         let now = Instant::now();
@@ -329,6 +327,8 @@ mod tests {
         assert!(!hosts.is_quick("h"));
     }
 
+    /// A lease no longer than the delivery timeout leaves no budget; deferring must still
+    /// work rather than panic in `clamp` (which once stopped the worker for good).
     #[test]
     fn a_zero_budget_defers_instead_of_panicking() {
         let now = Instant::now();
